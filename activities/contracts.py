@@ -1,0 +1,63 @@
+"""Inputs and outputs of activities, shared with the workflows that call them.
+
+Only pydantic models and activity names live here, so workflows can import it freely.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from personas.items import InboxItem
+
+THINK = "think"
+RECORD_SHED = "record_shed"
+POST_TO_ROOM = "post_to_room"
+DELIVER = "deliver"
+
+
+class ThinkRequest(BaseModel):
+    """Ask the persona's base model to work on one item."""
+
+    persona_id: str
+    persona_name: str
+    base_persona: str
+    specialization: str
+    item: InboxItem
+    purpose: str = Field(default="respond", pattern=r"^(respond|bid)$")
+
+
+class ThinkResult(BaseModel):
+    """The model's output, stored; the workflow keeps only the reference."""
+
+    output_ref: str
+    tokens_in: int
+    tokens_out: int
+
+
+class ShedBatch(BaseModel):
+    """Shed items to write to the overflow record."""
+
+    persona_id: str
+    rows: list[tuple[str, str, int, dict[str, object]]]
+
+
+class RoomPostRequest(BaseModel):
+    """A persona's granted response, published to the room's transcript."""
+
+    room_id: str
+    message_id: str
+    persona_id: str
+    content_ref: str
+
+
+class Delivery(BaseModel):
+    """Items to deliver to personas, starting any persona that is not running."""
+
+    items: list[tuple[str, InboxItem]]
+
+
+class DeliveryReport(BaseModel):
+    """Which personas got their item, and which were skipped and why."""
+
+    delivered: list[str]
+    skipped: dict[str, str]

@@ -1,0 +1,118 @@
+"""Side effects of persona lives: model calls, the overflow record, rooms, delivery.
+
+Each activity is idempotent under retry: outputs and outcomes are keyed by persona and item,
+shed rows by persona and item, room posts by room, message and persona.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from temporalio import activity
+from temporalio.client import Client
+
+from activities.contracts import (
+    DELIVER,
+    POST_TO_ROOM,
+    RECORD_SHED,
+    THINK,
+    Delivery,
+    DeliveryReport,
+    RoomPostRequest,
+    ShedBatch,
+    ThinkRequest,
+    ThinkResult,
+)
+from activities.providers import ModelProvider
+from activities.store import Store, UnknownContent, UnknownPersona
+
+
+class PersonaActivities:
+    """The activities persona and room workflows call, bound to a store and a provider."""
+
+    def __init__(self, store: Store, provider: ModelProvider, client: Client, task_queue: str):
+        self.store = store
+        self.provider = provider
+        self.client = client
+        self.task_queue = task_queue
+
+    def _prompt(self, request: ThinkRequest) -> str:
+        ref = request.item.content_ref
+        if ref is None:
+            return f"{request.item.kind} from {request.item.sender_id}"
+        try:
+            content = self.store.get_content(ref)
+        except UnknownContent:
+            return f"{request.item.kind} from {request.item.sender_id} (content {ref} missing)"
+        return content.text if content.text is not None else json.dumps(content.data)
+
+    @activity.defn(name=THINK)
+    async def think(self, request: ThinkRequest) -> ThinkResult:
+        """Call the base model on an item; its output goes to the store once."""
+        persona, item_id = request.persona_id, request.item.item_id
+        done = await asyncio.to_thread(self.store.get_outcome, persona, item_id)
+        if done is not None and done.output_ref is not None:
+            return ThinkResult(
+                output_ref=done.output_ref, tokens_in=done.tokens_in, tokens_out=done.tokens_out
+            )
+        prompt = await asyncio.to_thread(self._prompt, request)
+        system = (
+            f"You are {request.persona_name}, specialised in {request.specialization}. "
+            + ("Draft a reply you might give in the room." if request.purpose == "bid" else "")
+        )
+        completion = await self.provider.complete(request.base_persona, system, prompt)
+        output_ref = await asyncio.to_thread(
+            self.store.put_content, "output", completion.text, None, f"out-{persona}-{item_id}"
+        )
+        outcome = await asyncio.to_thread(
+            self.store.record_outcome,
+            persona,
+            item_id,
+            request.purpose,
+            output_ref,
+            completion.tokens_in,
+            completion.tokens_out,
+        )
+        return ThinkResult(
+            output_ref=outcome.output_ref or output_ref,
+            tokens_in=outcome.tokens_in,
+            tokens_out=outcome.tokens_out,
+        )
+
+    @activity.defn(name=RECORD_SHED)
+    async def record_shed(self, batch: ShedBatch) -> int:
+        """Write shed items to the overflow record; returns how many were new."""
+        rows = [(i, r, p, dict(item)) for i, r, p, item in batch.rows]
+        return await asyncio.to_thread(self.store.record_shed_many, batch.persona_id, rows)
+
+    @activity.defn(name=POST_TO_ROOM)
+    async def post_to_room(self, request: RoomPostRequest) -> None:
+        """Publish a granted response to the room's transcript."""
+        await asyncio.to_thread(
+            self.store.post_to_room,
+            request.room_id,
+            request.message_id,
+            request.persona_id,
+            request.content_ref,
+        )
+
+    @activity.defn(name=DELIVER)
+    async def deliver(self, delivery: Delivery) -> DeliveryReport:
+        """Signal items to personas, starting those not running; stopped ones are skipped."""
+        from clients.api import deliver_with_start  # clients depend on activities' contracts
+
+        delivered: list[str] = []
+        skipped: dict[str, str] = {}
+        for persona_id, item in delivery.items:
+            try:
+                record = await asyncio.to_thread(self.store.get_persona, persona_id)
+            except UnknownPersona:
+                skipped[persona_id] = "unknown persona"
+                continue
+            if record.life_status == "stopped":
+                skipped[persona_id] = "stopped"
+                continue
+            await deliver_with_start(self.client, self.task_queue, record, item)
+            delivered.append(persona_id)
+        return DeliveryReport(delivered=delivered, skipped=skipped)

@@ -1,0 +1,1 @@
+"""The Python client API and the command-line interface built on it."""

@@ -1,0 +1,325 @@
+"""Typed helpers to create personas and start, signal, update and query their workflows.
+
+Every refusal is a :class:`PersonaError` with a one-line message; pydantic validates input
+here, before anything reaches a workflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.store import PersonaRecord, Store, StoreError, UnknownEntity, UnknownPersona
+from personas.coordination import FloorPolicy
+from personas.items import Dependency, InboxItem
+from personas.life import DeliveryReceipt, InboxView, LifeConfig, PersonaLifeInput, PersonaView
+from personas.models import AIPersonaProfile, check_access_scope, keywords
+from personas.rooms import RoomInput, RoomView
+from runtime.settings import Settings
+from workflows import search_attributes as sa
+from workflows.ids import persona_workflow_id, room_workflow_id
+from workflows.persona_life import PersonaLife
+from workflows.room_coordinator import RoomCoordinator
+
+AI_KIND = "ai"
+_MENTION = re.compile(r"@([A-Za-z][A-Za-z0-9_-]*)")
+
+
+class PersonaError(Exception):
+    """A refusal the user can act on; its message is one line."""
+
+
+def explain(err: ValidationError) -> str:
+    """A pydantic validation error as one line."""
+    parts = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "input"
+        parts.append(f"{where}: {e['msg']}")
+    return "; ".join(parts)
+
+
+class PersonaDocument(BaseModel):
+    """What the store keeps for an AI persona version: its profile and life settings."""
+
+    profile: AIPersonaProfile
+    life: LifeConfig = LifeConfig()
+
+
+def life_input(record: PersonaRecord) -> PersonaLifeInput:
+    """The start input of a persona's life workflow, from its stored version."""
+    document = PersonaDocument.model_validate(record.body)
+    return PersonaLifeInput(profile=document.profile, config=document.life)
+
+
+def _start_attributes(record: PersonaRecord) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(sa.PERSONA_KIND, AI_KIND),
+            SearchAttributePair(sa.PERSONA_ID, record.persona_id),
+            SearchAttributePair(sa.ENTITY_ID, record.entity_id),
+            SearchAttributePair(sa.PERSONA_STATUS, "live"),
+        ]
+    )
+
+
+async def deliver_with_start(
+    client: Client, task_queue: str, record: PersonaRecord, item: InboxItem
+) -> None:
+    """Signal an item to a persona, starting its life if it is not running."""
+    await client.start_workflow(
+        PersonaLife.run,
+        life_input(record),
+        id=persona_workflow_id(record.persona_id),
+        task_queue=task_queue,
+        start_signal="deliver",
+        start_signal_args=[item],
+        search_attributes=_start_attributes(record),
+    )
+
+
+async def connect(settings: Settings) -> Client:
+    """A Temporal client that speaks pydantic."""
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+class PersonaClient:
+    """The operations a user performs on AI personas and rooms."""
+
+    def __init__(self, client: Client, store: Store, task_queue: str) -> None:
+        self.client = client
+        self.store = store
+        self.task_queue = task_queue
+
+    # ------------------------------------------------------------ personas in the store
+    async def create_persona(
+        self, profile: dict[str, Any] | AIPersonaProfile, created_by: str,
+        life: LifeConfig | None = None,
+    ) -> PersonaRecord:
+        """Validate and store a new persona; its access scope must be permitted."""
+        try:
+            valid = AIPersonaProfile.model_validate(profile)
+        except ValidationError as err:
+            raise PersonaError(f"invalid persona: {explain(err)}") from None
+        try:
+            permitted = await asyncio.to_thread(self.store.permitted_resources, valid.entity_id)
+        except UnknownEntity:
+            raise PersonaError(f"unknown entity {valid.entity_id}") from None
+        try:
+            check_access_scope(valid, permitted)
+        except ValueError as err:
+            raise PersonaError(str(err)) from None
+        document = PersonaDocument(profile=valid, life=life or LifeConfig())
+        try:
+            return await asyncio.to_thread(
+                lambda: self.store.create_persona(
+                    kind=AI_KIND,
+                    persona_id=str(valid.persona_id),
+                    entity_id=valid.entity_id,
+                    name=valid.name,
+                    body=document.model_dump(mode="json"),
+                    created_by=created_by,
+                )
+            )
+        except StoreError as err:
+            raise PersonaError(str(err)) from None
+
+    async def persona(self, persona_id: str) -> PersonaRecord:
+        """The latest version of a persona, or a clear error."""
+        try:
+            return await asyncio.to_thread(self.store.get_persona, persona_id)
+        except UnknownPersona:
+            raise PersonaError(f"unknown persona {persona_id}") from None
+
+    async def list_personas(self, entity_id: str | None = None) -> list[PersonaRecord]:
+        """AI personas, optionally of one entity."""
+        return await asyncio.to_thread(self.store.list_personas, AI_KIND, entity_id)
+
+    # ------------------------------------------------------------ lives
+    def _handle(self, persona_id: str) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(persona_workflow_id(persona_id))
+
+    async def start_life(self, persona_id: str) -> str:
+        """Start a persona's life (no-op when it is already running); returns its workflow id."""
+        record = await self.persona(persona_id)
+        handle = await self.client.start_workflow(
+            PersonaLife.run,
+            life_input(record),
+            id=persona_workflow_id(persona_id),
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=_start_attributes(record),
+        )
+        await asyncio.to_thread(self.store.set_life_status, persona_id, "live")
+        await asyncio.to_thread(self.store.record_usage, persona_id, record.version)
+        return handle.id
+
+    async def stop_life(self, persona_id: str) -> dict[str, Any]:
+        """Stop a persona's life and wait for it to end; returns its final counters."""
+        await self.persona(persona_id)
+        handle = self._handle(persona_id)
+        try:
+            await handle.execute_update(PersonaLife.stop)
+            stats = await handle.result()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise PersonaError(f"persona {persona_id} is not running") from None
+            raise
+        except Exception as err:
+            raise PersonaError(f"persona {persona_id} is not running ({err})") from None
+        await asyncio.to_thread(self.store.set_life_status, persona_id, "stopped")
+        return dict(stats.model_dump())
+
+    async def _mentions(self, text: str) -> tuple[str, ...]:
+        names = {r.name.lower(): r.name for r in await self.list_personas()}
+        found = {m.lower() for m in _MENTION.findall(text)}
+        found |= {w for w in keywords(text) if w in names}
+        return tuple(sorted(names.get(m, m) for m in found))[:32]
+
+    async def _item(
+        self, text: str, sender_id: str, *, human: bool, priority: float, kind: str,
+        room_id: str | None = None, task_key: str | None = None,
+        waits_for: list[dict[str, str]] | None = None,
+    ) -> InboxItem:
+        try:
+            item = InboxItem(
+                item_id=uuid.uuid4().hex,
+                kind=kind,
+                sender_id=sender_id,
+                sender_is_human=human,
+                room_id=room_id,
+                mentions=await self._mentions(text),
+                topics=tuple(keywords(text)[:32]),
+                priority=priority,
+                sent_at=datetime.now(UTC),
+                task_key=task_key,
+                waits_for=tuple(Dependency.model_validate(d) for d in waits_for or []),
+            )
+        except ValidationError as err:
+            raise PersonaError(f"invalid message: {explain(err)}") from None
+        ref = await asyncio.to_thread(self.store.put_content, kind, text)
+        return item.model_copy(update={"content_ref": ref})
+
+    async def post_to_persona(
+        self, persona_id: str, text: str, sender_id: str, *, human: bool = True,
+        priority: float = 0.0, kind: str = "chat", task_key: str | None = None,
+        waits_for: list[dict[str, str]] | None = None,
+    ) -> InboxItem:
+        """Deliver a message to a persona, waking its life if it is not running."""
+        record = await self.persona(persona_id)
+        if record.life_status == "stopped":
+            raise PersonaError(
+                f"persona {persona_id} is stopped; start it with 'personas start {persona_id}'"
+            )
+        item = await self._item(
+            text, sender_id, human=human, priority=priority, kind=kind,
+            task_key=task_key, waits_for=waits_for,
+        )
+        await deliver_with_start(self.client, self.task_queue, record, item)
+        if record.life_status != "live":
+            await asyncio.to_thread(self.store.set_life_status, persona_id, "live")
+        return item
+
+    async def post_checked(self, persona_id: str, item: InboxItem) -> DeliveryReceipt:
+        """Deliver an item through the validated update and return the receipt."""
+        await self.persona(persona_id)
+        return await self._update(persona_id, PersonaLife.post, item)
+
+    async def _update(self, persona_id: str, update: Any, arg: Any) -> Any:
+        try:
+            return await self._handle(persona_id).execute_update(update, arg)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise PersonaError(f"persona {persona_id} is not running") from None
+            raise
+        except Exception as err:
+            cause = getattr(err, "cause", None) or err
+            raise PersonaError(str(getattr(cause, "message", cause))) from None
+
+    async def trigger(self, persona_id: str, event: str) -> str:
+        """Fire an activation or deactivation event; returns ``live`` or ``paused``."""
+        await self.persona(persona_id)
+        return str(await self._update(persona_id, PersonaLife.fire_trigger, event))
+
+    async def set_compute_budget(self, persona_id: str, fraction: float) -> float:
+        """Set the remaining compute budget of a persona (a fraction in [0, 1])."""
+        await self.persona(persona_id)
+        return float(await self._update(persona_id, PersonaLife.set_compute_budget, fraction))
+
+    async def view(self, persona_id: str) -> PersonaView:
+        """State, mood and counters of a persona's life."""
+        await self.persona(persona_id)
+        try:
+            return await self._handle(persona_id).query(PersonaLife.view)
+        except RPCError as err:
+            raise PersonaError(f"persona {persona_id} has no life yet ({err.message})") from None
+
+    async def inbox(self, persona_id: str, n: int = 10) -> list[InboxView]:
+        """The next ``n`` items a persona will take."""
+        await self.persona(persona_id)
+        try:
+            return await self._handle(persona_id).query(PersonaLife.inbox_top, n)
+        except RPCError as err:
+            raise PersonaError(f"persona {persona_id} has no life yet ({err.message})") from None
+
+    # ------------------------------------------------------------ rooms
+    async def create_room(
+        self, room_id: str, members: list[str], policy: FloorPolicy | None = None
+    ) -> str:
+        """Start a room's coordinator with these member personas."""
+        for member in members:
+            await self.persona(member)
+        try:
+            room = RoomInput(room_id=room_id, members=members, policy=policy or FloorPolicy())
+        except ValidationError as err:
+            raise PersonaError(f"invalid room: {explain(err)}") from None
+        handle = await self.client.start_workflow(
+            RoomCoordinator.run,
+            room,
+            id=room_workflow_id(room_id),
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        return handle.id
+
+    async def post_to_room(
+        self, room_id: str, text: str, sender_id: str, *, human: bool = True,
+        priority: float = 0.0,
+    ) -> InboxItem:
+        """Post a message to a room; its members hear it and the coordinator picks responders."""
+        item = await self._item(
+            text, sender_id, human=human, priority=priority, kind="chat", room_id=room_id
+        )
+        handle = self.client.get_workflow_handle(room_workflow_id(room_id))
+        try:
+            await handle.signal(RoomCoordinator.post, item)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise PersonaError(f"no room {room_id}; create it first") from None
+            raise
+        return item
+
+    async def room(self, room_id: str) -> RoomView:
+        """A room's members, open floors and grants."""
+        try:
+            return await self.client.get_workflow_handle(room_workflow_id(room_id)).query(
+                RoomCoordinator.view
+            )
+        except RPCError as err:
+            raise PersonaError(f"no room {room_id} ({err.message})") from None

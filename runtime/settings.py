@@ -1,0 +1,50 @@
+"""Settings read from the environment (``PERSONAS_*``) or a settings file.
+
+The settings file defaults to ``personas.env`` in the working directory and can be
+pointed elsewhere with ``PERSONAS_SETTINGS_FILE``. Environment variables win over the file.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting the workers, the client and the CLI read."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PERSONAS_",
+        env_file=os.environ.get("PERSONAS_SETTINGS_FILE", "personas.env"),
+        extra="ignore",
+    )
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "personas"
+    ui_port: int = 8233
+    state_dir: Path = Path("var")
+    database_url: str = Field(
+        default="", description="SQLAlchemy URL; empty means a SQLite file in state_dir."
+    )
+    model_provider: Literal["offline", "openai"] = "offline"
+    model_base_url: str = "http://127.0.0.1:11434/v1"
+    model_api_key: SecretStr = SecretStr("")
+    model_timeout_s: float = 60.0
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file under ``state_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.state_dir / 'personas.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

@@ -1,0 +1,47 @@
+"""Fixtures for workflow tests: a SQLite store, a worker and a client on one task queue."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities.providers import OfflineDeterministicProvider
+from activities.store import Store
+from clients.api import PersonaClient
+from workers.main import build_worker
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    """A migrated SQLite store in a temporary file."""
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.migrate()
+    store.upsert_entity("acme", "Acme", ["repo:web", "repo:api", "docs"])
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+async def time_personas(
+    time_env: WorkflowEnvironment, sqlite_store: Store
+) -> AsyncIterator[PersonaClient]:
+    """A persona client with a running worker, on the time-skipping server."""
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    worker = build_worker(time_env.client, sqlite_store, OfflineDeterministicProvider(), queue)
+    async with worker:
+        yield PersonaClient(time_env.client, sqlite_store, queue)
+
+
+@pytest.fixture
+async def dev_personas(
+    dev_env: WorkflowEnvironment, sqlite_store: Store
+) -> AsyncIterator[PersonaClient]:
+    """A persona client with a running worker, on the dev server."""
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    worker = build_worker(dev_env.client, sqlite_store, OfflineDeterministicProvider(), queue)
+    async with worker:
+        yield PersonaClient(dev_env.client, sqlite_store, queue)

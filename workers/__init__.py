@@ -1,0 +1,1 @@
+"""Entry points that register workflows and activities on task queues."""

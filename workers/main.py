@@ -1,0 +1,57 @@
+"""The persona worker: persona lives and room coordinators, and their activities."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.persona_activities import PersonaActivities
+from activities.providers import ModelProvider, provider_from_settings
+from activities.store import Store
+from clients.api import connect
+from runtime.settings import Settings, get_settings
+from workflows.persona_life import PersonaLife
+from workflows.room_coordinator import RoomCoordinator
+
+WORKFLOWS = [PersonaLife, RoomCoordinator]
+
+
+def build_worker(client: Client, store: Store, provider: ModelProvider, task_queue: str) -> Worker:
+    """A worker for every persona workflow and activity on ``task_queue``."""
+    acts = PersonaActivities(store, provider, client, task_queue)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[acts.think, acts.record_shed, acts.post_to_room, acts.deliver],
+        activity_executor=ThreadPoolExecutor(max_workers=16),
+        max_cached_workflows=2_000,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Connect, migrate the store and serve until cancelled."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.resolved_database_url())
+    store.migrate()
+    client = await connect(settings)
+    worker = build_worker(client, store, provider_from_settings(settings), settings.task_queue)
+    logging.info("worker on %s, task queue %s", settings.temporal_address, settings.task_queue)
+    await worker.run()
+
+
+def main() -> None:
+    """``personas-worker``: run the worker with the settings from the environment."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        asyncio.run(run_worker(get_settings()))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

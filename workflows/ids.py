@@ -1,0 +1,11 @@
+"""Workflow ids: one durable workflow per persona and per room."""
+
+
+def persona_workflow_id(persona_id: str) -> str:
+    """The id of a persona's life workflow."""
+    return f"persona-{persona_id}"
+
+
+def room_workflow_id(room_id: str) -> str:
+    """The id of a room's coordinator workflow."""
+    return f"room-{room_id}"

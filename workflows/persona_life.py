@@ -1,0 +1,543 @@
+"""The life of one AI persona: a durable, RTOS-like loop over a priority inbox.
+
+The loop takes the highest-priority item, decides whether to engage, works on it through an
+activity, then waits for its cadence. An urgent item (priority > 0.8) cuts the wait short. With
+nothing to do the persona waits on a condition with a long timeout, costing no workflow tasks
+until something arrives. Handlers only change state; the loop does every side effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from activities.contracts import (
+        POST_TO_ROOM,
+        RECORD_SHED,
+        THINK,
+        RoomPostRequest,
+        ShedBatch,
+        ThinkRequest,
+        ThinkResult,
+    )
+    from personas.cadence import engages, interval_s, is_urgent
+    from personas.coordination import Bid
+    from personas.inbox import Inbox, Shed
+    from personas.items import InboxEntry, InboxItem
+    from personas.life import (
+        DeliveryReceipt,
+        DependencyDone,
+        FloorGrant,
+        InboxView,
+        LifeSnapshot,
+        LifeStats,
+        OutgoingSignal,
+        PersonaLifeInput,
+        PersonaView,
+        ShedNotice,
+        Subscription,
+    )
+    from personas.priority import PriorityContext, base_priority_bp, effective_bp
+    from personas.state import Mood, PersonaState, after_work, rested, with_mood
+    from workflows import search_attributes as sa
+    from workflows.ids import persona_workflow_id, room_workflow_id
+
+THINK_TIMEOUT = timedelta(minutes=2)
+STORE_TIMEOUT = timedelta(seconds=30)
+THINK_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
+SHED_BATCH = 200
+
+
+def _now_ms() -> int:
+    return int(workflow.now().timestamp() * 1000)
+
+
+@workflow.defn
+class PersonaLife:
+    """One AI persona's life. Its id is ``persona-<persona_id>``."""
+
+    @workflow.init
+    def __init__(self, input: PersonaLifeInput) -> None:
+        self.profile = input.profile
+        self.config = input.config
+        self.persona_id = str(input.profile.persona_id)
+        snapshot = input.snapshot or LifeSnapshot(
+            inbox=Inbox(capacity=self.config.inbox_capacity, weights=self.config.priority),
+            state=PersonaState(),
+        )
+        self.inbox = snapshot.inbox
+        self.state = snapshot.state
+        self.stats = snapshot.stats
+        self.paused = snapshot.paused
+        self.satisfied = set(snapshot.satisfied)
+        self.completed = list(snapshot.completed)
+        self.subscribers = {k: list(v) for k, v in snapshot.subscribers.items()}
+        self.grants = list(snapshot.grants)
+        self.outbox = list(snapshot.outbox)
+        self.pending_shed = list(snapshot.pending_shed)
+        self.recent_ids = list(snapshot.recent_ids)
+        self.recent_set = set(self.recent_ids)
+        self.stop_requested = False
+        self.published: tuple[str, str, int] | None = None
+
+    # ----------------------------------------------------------------- the loop
+    @workflow.run
+    async def run(self, input: PersonaLifeInput) -> LifeStats:
+        """Live until stopped, continuing as new when the history grows long."""
+        if input.snapshot is None:
+            self.state = self.state.model_copy(update={"updated_ms": _now_ms()})
+        while True:
+            await self._chores()
+            if self.stop_requested:
+                break
+            if self._history_full():
+                await self._continue_as_new()
+            if not self.paused and self.grants:
+                await self._take_floor(self.grants.pop(0))
+            elif not self.paused and len(self.inbox):
+                await self._work(self.inbox.pop())
+                await self._pace()
+            else:
+                await self._rest()
+        await self._shed_everything("stopped")
+        await self._chores()
+        self._publish(status="stopped")
+        return self.stats
+
+    def _has_work(self) -> bool:
+        return not self.paused and (bool(self.grants) or len(self.inbox) > 0)
+
+    def _has_chores(self) -> bool:
+        return bool(self.outbox or self.pending_shed)
+
+    def _urgent_waiting(self) -> bool:
+        if self.paused:
+            return False
+        return bool(self.grants) or is_urgent(self.inbox.head_effective_bp(_now_ms()))
+
+    async def _rest(self) -> None:
+        self._settle_state()
+        self._publish()
+        try:
+            await workflow.wait_condition(
+                lambda: self.stop_requested or self._has_work() or self._has_chores(),
+                timeout=self.config.territory_scan_s,
+                timeout_summary="territory-scan",
+            )
+        except asyncio.TimeoutError:
+            self.stats.territory_scans += 1
+
+    async def _pace(self) -> None:
+        """Wait for the cadence interval; an urgent item or a stop ends the wait at once."""
+        self._settle_state()
+        self._publish()
+        deadline = workflow.time() + interval_s(self.state, self.config.cadence)
+        self.stats.cadence_waits += 1
+        while not self.stop_requested and not self._urgent_waiting():
+            remaining = deadline - workflow.time()
+            if remaining <= 0:
+                return
+            try:
+                await workflow.wait_condition(
+                    lambda: self.stop_requested or self._urgent_waiting() or self._has_chores(),
+                    timeout=remaining,
+                    timeout_summary="cadence",
+                )
+            except asyncio.TimeoutError:
+                return
+            await self._chores()
+
+    # ----------------------------------------------------------------- work
+    async def _work(self, entry: InboxEntry) -> None:
+        now_ms = _now_ms()
+        priority_bp = effective_bp(entry.base_bp, entry.arrived_ms, now_ms, self.config.priority)
+        self.state = with_mood(
+            rested(self.state, now_ms, self.config.state_rules),
+            len(self.inbox) + 1,
+            self.config.state_rules,
+        )
+        item = entry.item
+        if not engages(priority_bp, self.state.mood, self.config.engagement):
+            self.stats.passed += 1
+            if item.room_id:
+                self._bid(item, priority_bp, None)
+            return
+        purpose = "bid" if item.room_id else "respond"
+        result = await self._think(item, purpose)
+        self.state = after_work(self.state, item.room_id, _now_ms(), self.config.state_rules)
+        if result is None:
+            if item.room_id:
+                self._bid(item, priority_bp, None)
+            return
+        self.stats.processed += 1
+        if item.room_id:
+            self._bid(item, priority_bp, result.output_ref)
+        if item.task_key:
+            self._complete(item.task_key, result.output_ref)
+
+    async def _think(self, item: InboxItem, purpose: str) -> ThinkResult | None:
+        workflow.set_current_details(f"{self.profile.name}: working on {item.kind} {item.item_id}")
+        try:
+            return await workflow.execute_activity(
+                THINK,
+                ThinkRequest(
+                    persona_id=self.persona_id,
+                    persona_name=self.profile.name,
+                    base_persona=self.profile.base_persona,
+                    specialization=self.profile.specialization,
+                    item=item,
+                    purpose=purpose,
+                ),
+                result_type=ThinkResult,
+                start_to_close_timeout=THINK_TIMEOUT,
+                retry_policy=THINK_RETRY,
+            )
+        except FailureError as err:
+            self.stats.failed += 1
+            workflow.logger.warning("think failed for %s: %s", item.item_id, err)
+            return None
+
+    def _bid(self, item: InboxItem, priority_bp: int, thought_ref: str | None) -> None:
+        assert item.room_id is not None
+        if thought_ref is not None:
+            self.stats.bids += 1
+        self.outbox.append(
+            OutgoingSignal(
+                workflow_id=room_workflow_id(item.room_id),
+                signal="bid",
+                payload=Bid(
+                    message_id=item.item_id,
+                    persona_id=self.persona_id,
+                    score_bp=priority_bp,
+                    thought_ref=thought_ref,
+                ),
+            )
+        )
+
+    async def _take_floor(self, grant: FloorGrant) -> None:
+        if grant.thought_ref is None:
+            return
+        workflow.set_current_details(f"{self.profile.name}: responding in {grant.room_id}")
+        await workflow.execute_activity(
+            POST_TO_ROOM,
+            RoomPostRequest(
+                room_id=grant.room_id,
+                message_id=grant.message_id,
+                persona_id=self.persona_id,
+                content_ref=grant.thought_ref,
+            ),
+            start_to_close_timeout=STORE_TIMEOUT,
+        )
+        self.stats.floors_taken += 1
+
+    def _complete(self, task_key: str, output_ref: str) -> None:
+        self.completed.append(task_key)
+        del self.completed[: -self.config.remembered_ids]
+        for subscriber in self.subscribers.pop(task_key, []):
+            self._notify(subscriber, task_key, output_ref)
+
+    def _notify(self, subscriber: str, task_key: str, output_ref: str | None) -> None:
+        self.outbox.append(
+            OutgoingSignal(
+                workflow_id=persona_workflow_id(subscriber),
+                signal="dependency_done",
+                payload=DependencyDone(
+                    task_key=task_key, provider_id=self.persona_id, output_ref=output_ref
+                ),
+            )
+        )
+
+    # ----------------------------------------------------------------- chores
+    async def _chores(self) -> None:
+        """Write shed items to the overflow record and send the signals owed."""
+        while self.pending_shed:
+            batch = self.pending_shed[:SHED_BATCH]
+            await workflow.execute_activity(
+                RECORD_SHED,
+                ShedBatch(
+                    persona_id=self.persona_id,
+                    rows=[
+                        (n.item.item_id, n.reason, n.priority_bp, n.item.model_dump(mode="json"))
+                        for n in batch
+                    ],
+                ),
+                start_to_close_timeout=STORE_TIMEOUT,
+            )
+            del self.pending_shed[: len(batch)]
+        while self.outbox:
+            message = self.outbox[0]
+            try:
+                await workflow.get_external_workflow_handle(message.workflow_id).signal(
+                    message.signal, message.payload
+                )
+            except FailureError as err:
+                workflow.logger.warning("signal %s to %s failed: %s", message.signal,
+                                        message.workflow_id, err)
+            self.outbox.pop(0)
+
+    def _record_shed(self, shed: Shed | None) -> None:
+        if shed is None:
+            return
+        self.stats.shed += 1
+        self.pending_shed.append(
+            ShedNotice(item=shed.entry.item, reason=shed.reason, priority_bp=shed.entry.base_bp)
+        )
+
+    async def _shed_everything(self, reason: str) -> None:
+        for entry in self.inbox.drain():
+            self._record_shed(Shed(entry=entry, reason=reason))
+
+    # ----------------------------------------------------------------- continue-as-new
+    def _history_full(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self.config.max_history_events
+        )
+
+    async def _continue_as_new(self) -> None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._chores()
+        self.stats.runs += 1
+        workflow.continue_as_new(
+            PersonaLifeInput(profile=self.profile, config=self.config, snapshot=self.snapshot())
+        )
+
+    def snapshot(self) -> LifeSnapshot:
+        """Everything the next run needs."""
+        return LifeSnapshot(
+            inbox=self.inbox,
+            state=self.state,
+            stats=self.stats,
+            paused=self.paused,
+            satisfied=sorted(self.satisfied),
+            completed=self.completed,
+            subscribers=self.subscribers,
+            grants=self.grants,
+            outbox=self.outbox,
+            pending_shed=self.pending_shed,
+            recent_ids=self.recent_ids,
+        )
+
+    # ----------------------------------------------------------------- web UI
+    def _settle_state(self) -> None:
+        self.state = with_mood(
+            rested(self.state, _now_ms(), self.config.state_rules),
+            len(self.inbox),
+            self.config.state_rules,
+        )
+
+    def _publish(self, status: str | None = None) -> None:
+        status = status or ("paused" if self.paused else "live")
+        shown = (status, self.state.mood.value, len(self.inbox))
+        if shown == self.published:
+            return
+        self.published = shown
+        workflow.upsert_search_attributes(
+            [
+                sa.PERSONA_KIND.value_set("ai"),
+                sa.PERSONA_ID.value_set(self.persona_id),
+                sa.ENTITY_ID.value_set(self.profile.entity_id),
+                sa.PERSONA_MOOD.value_set(self.state.mood.value),
+                sa.PERSONA_STATUS.value_set(status),
+                sa.INBOX_SIZE.value_set(len(self.inbox)),
+            ]
+        )
+        workflow.set_current_details(
+            f"{self.profile.name} ({self.profile.specialization}): {status}, "
+            f"{self.state.mood.value}, energy {self.state.energy:.2f}, "
+            f"{len(self.inbox)} waiting, {self.stats.processed} processed, "
+            f"{self.stats.shed} shed"
+        )
+
+    # ----------------------------------------------------------------- messages in
+    def _accept(self, item: InboxItem) -> DeliveryReceipt:
+        if item.item_id in self.recent_set or self.inbox.contains(item.item_id):
+            self.stats.duplicates += 1
+            return DeliveryReceipt(
+                item_id=item.item_id, accepted=False, priority=0.0, reason="duplicate"
+            )
+        self.recent_ids.append(item.item_id)
+        self.recent_set.add(item.item_id)
+        if len(self.recent_ids) > self.config.remembered_ids:
+            self.recent_set.discard(self.recent_ids.pop(0))
+        self.stats.delivered += 1
+        now_ms = _now_ms()
+        ctx = PriorityContext(
+            persona_name=self.profile.name,
+            persona_id=self.persona_id,
+            expertise=self.profile.expertise_keywords,
+            active_room=self.state.last_room,
+            now_ms=now_ms,
+        )
+        entry = self.inbox.new_entry(
+            item, base_priority_bp(item, ctx, self.config.priority), now_ms
+        )
+        receipt = DeliveryReceipt(
+            item_id=item.item_id, accepted=True, priority=entry.base_bp / 10_000
+        )
+        unmet = [d for d in item.waits_for if d.task_key not in self.satisfied]
+        if unmet:
+            for dependency in unmet:
+                self.outbox.append(
+                    OutgoingSignal(
+                        workflow_id=persona_workflow_id(dependency.persona_id),
+                        signal="subscribe",
+                        payload=Subscription(
+                            task_key=dependency.task_key, subscriber_id=self.persona_id
+                        ),
+                    )
+                )
+            shed = self.inbox.hold(entry)
+            receipt.held = True
+        else:
+            shed = self.inbox.push(entry)
+        self._record_shed(shed)
+        if shed is not None:
+            receipt.shed_item_id = shed.entry.item.item_id
+            receipt.accepted = shed.entry.item.item_id != item.item_id
+        return receipt
+
+    def _reject(self, raw: Any, err: ValidationError) -> None:
+        self.stats.rejected += 1
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        self.stats.last_rejection = f"{where}: {first['msg']}"
+        workflow.logger.warning("rejected delivery %r: %s", raw, err)
+
+    @workflow.signal
+    def deliver(self, raw: Any) -> None:
+        """Deliver an :class:`InboxItem`. Malformed payloads are counted and dropped."""
+        try:
+            item = InboxItem.model_validate(raw)
+        except ValidationError as err:
+            self._reject(raw, err)
+            return
+        self._accept(item)
+
+    @workflow.update
+    def post(self, item: InboxItem) -> DeliveryReceipt:
+        """Deliver an item and say what became of it."""
+        return self._accept(item)
+
+    @post.validator
+    def _validate_post(self, item: InboxItem) -> None:
+        if self.stop_requested:
+            raise ApplicationError("persona is stopping", type="PersonaStopped")
+
+    @workflow.signal
+    def subscribe(self, raw: Any) -> None:
+        """Another persona waits for one of this persona's tasks."""
+        try:
+            subscription = Subscription.model_validate(raw)
+        except ValidationError as err:
+            self._reject(raw, err)
+            return
+        if subscription.task_key in self.completed:
+            self._notify(subscription.subscriber_id, subscription.task_key, None)
+            return
+        waiting = self.subscribers.setdefault(subscription.task_key, [])
+        if subscription.subscriber_id not in waiting:
+            waiting.append(subscription.subscriber_id)
+
+    @workflow.signal
+    def dependency_done(self, raw: Any) -> None:
+        """A dependency finished: release the items that waited only for it."""
+        try:
+            done = DependencyDone.model_validate(raw)
+        except ValidationError as err:
+            self._reject(raw, err)
+            return
+        self.satisfied.add(done.task_key)
+        for shed in self.inbox.release_ready(self.satisfied):
+            self._record_shed(shed)
+
+    @workflow.signal
+    def floor_granted(self, raw: Any) -> None:
+        """The room coordinator granted this persona the floor for a message."""
+        try:
+            grant = FloorGrant.model_validate(raw)
+        except ValidationError as err:
+            self._reject(raw, err)
+            return
+        self.grants.append(grant)
+
+    @workflow.update
+    def fire_trigger(self, event: str) -> str:
+        """An activation or deactivation event: resumes or pauses the loop."""
+        self.paused = event in self.profile.deactivation_triggers
+        self._publish()
+        return "paused" if self.paused else "live"
+
+    @fire_trigger.validator
+    def _validate_trigger(self, event: str) -> None:
+        known = {*self.profile.activation_triggers, *self.profile.deactivation_triggers}
+        if event not in known:
+            raise ApplicationError(
+                f"unknown trigger {event!r}; this persona knows {sorted(known) or 'none'}",
+                type="UnknownTrigger",
+            )
+
+    @workflow.update
+    def set_compute_budget(self, fraction: float) -> float:
+        """Set the remaining compute budget (a fraction); a low budget slows the cadence."""
+        self.state = self.state.model_copy(update={"compute_budget": fraction})
+        return fraction
+
+    @set_compute_budget.validator
+    def _validate_budget(self, fraction: float) -> None:
+        if not 0.0 <= fraction <= 1.0:
+            raise ApplicationError(f"compute budget {fraction} is outside [0, 1]")
+
+    @workflow.update
+    async def stop(self) -> LifeStats:
+        """Stop the life: waiting items go to the overflow record with reason ``stopped``."""
+        self.stop_requested = True
+        return self.stats
+
+    # ----------------------------------------------------------------- queries
+    @workflow.query
+    def view(self) -> PersonaView:
+        """The persona's state, mood and counters."""
+        state = with_mood(
+            rested(self.state, _now_ms(), self.config.state_rules),
+            len(self.inbox),
+            self.config.state_rules,
+        )
+        return PersonaView(
+            persona_id=self.persona_id,
+            name=self.profile.name,
+            mood=state.mood if not self.paused else Mood.IDLE,
+            energy=state.energy,
+            attention=state.attention,
+            compute_budget=state.compute_budget,
+            paused=self.paused,
+            inbox_size=len(self.inbox),
+            held=len(self.inbox.held),
+            stats=self.stats,
+        )
+
+    @workflow.query
+    def inbox_top(self, n: int) -> list[InboxView]:
+        """The next ``n`` items in processing order."""
+        now_ms = _now_ms()
+        return [
+            InboxView(
+                item_id=e.item.item_id,
+                kind=e.item.kind,
+                sender_id=e.item.sender_id,
+                room_id=e.item.room_id,
+                priority=effective_bp(e.base_bp, e.arrived_ms, now_ms, self.config.priority)
+                / 10_000,
+                waited_s=max(0, now_ms - e.arrived_ms) / 1000,
+            )
+            for e in self.inbox.top(max(0, min(n, 1000)))
+        ]

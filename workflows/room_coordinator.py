@@ -1,0 +1,177 @@
+"""A room's coordinator: fans messages out to members and grants the floor.
+
+Members that choose to engage bid with a stored thought; the coordinator waits until every
+member has answered or the decision deadline passes, then grants the configured number of
+responders (see :func:`personas.coordination.grant_floor`). With no open floors it waits
+without a timer, so an idle room costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from activities.contracts import DELIVER, Delivery, DeliveryReport
+    from personas.coordination import Bid, grant_floor
+    from personas.items import InboxItem
+    from personas.life import FloorGrant
+    from personas.rooms import OpenFloor, RoomInput, RoomSnapshot, RoomView
+    from workflows.ids import persona_workflow_id
+
+
+def _now_ms() -> int:
+    return int(workflow.now().timestamp() * 1000)
+
+
+@workflow.defn
+class RoomCoordinator:
+    """One room. Its id is ``room-<room_id>``."""
+
+    @workflow.init
+    def __init__(self, input: RoomInput) -> None:
+        self.room_id = input.room_id
+        self.policy = input.policy
+        self.room = input.snapshot or RoomSnapshot(members=list(input.members))
+        self.rejected = 0
+
+    @workflow.run
+    async def run(self, input: RoomInput) -> RoomView:
+        """Coordinate until the history is long, then continue as new."""
+        while workflow.info().get_current_history_length() < input.max_history_events:
+            await self._fan_out()
+            await self._decide()
+            self._show()
+            deadlines = [f.deadline_ms for f in self.room.open_floors]
+            timeout = max(0.001, (min(deadlines) - _now_ms()) / 1000) if deadlines else None
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self.room.pending_posts)
+                    or any(f.complete() for f in self.room.open_floors),
+                    timeout=timeout,
+                    timeout_summary="decision-deadline",
+                )
+            except asyncio.TimeoutError:
+                pass
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(input.model_copy(update={"snapshot": self.room}))
+
+    async def _fan_out(self) -> None:
+        while self.room.pending_posts:
+            item = self.room.pending_posts[0]
+            targets = [m for m in self.room.members if m != item.sender_id]
+            report: DeliveryReport = await workflow.execute_activity(
+                DELIVER,
+                Delivery(items=[(m, item) for m in targets]),
+                result_type=DeliveryReport,
+                start_to_close_timeout=timedelta(seconds=60),
+            )
+            self.room.pending_posts.pop(0)
+            if report.delivered:
+                self.room.open_floors.append(
+                    OpenFloor(
+                        message_id=item.item_id,
+                        deadline_ms=_now_ms() + int(self.policy.decision_deadline_s * 1000),
+                        expected=report.delivered,
+                    )
+                )
+
+    async def _decide(self) -> None:
+        now_ms = _now_ms()
+        ready = [f for f in self.room.open_floors if f.complete() or f.deadline_ms <= now_ms]
+        for floor in ready:
+            self.room.open_floors.remove(floor)
+            candidates = [b for b in floor.bids if b.thought_ref is not None]
+            granted, self.room.credits = grant_floor(candidates, self.room.credits, self.policy)
+            self.room.decided += 1
+            for bid in candidates:
+                if bid.persona_id not in granted:
+                    continue
+                self.room.grants_total[bid.persona_id] = (
+                    self.room.grants_total.get(bid.persona_id, 0) + 1
+                )
+                try:
+                    await workflow.get_external_workflow_handle(
+                        persona_workflow_id(bid.persona_id)
+                    ).signal(
+                        "floor_granted",
+                        FloorGrant(
+                            room_id=self.room_id,
+                            message_id=floor.message_id,
+                            thought_ref=bid.thought_ref,
+                        ),
+                    )
+                except FailureError as err:
+                    workflow.logger.warning("grant to %s failed: %s", bid.persona_id, err)
+
+    def _show(self) -> None:
+        workflow.set_current_details(
+            f"room {self.room_id}: {len(self.room.members)} members, "
+            f"{len(self.room.open_floors)} open, {self.room.decided} decided"
+        )
+
+    @workflow.signal
+    def post(self, raw: Any) -> None:
+        """A message posted to the room, delivered to every member but its sender."""
+        try:
+            item = InboxItem.model_validate(raw)
+        except ValidationError as err:
+            self.rejected += 1
+            workflow.logger.warning("rejected room post: %s", err)
+            return
+        self.room.pending_posts.append(item.model_copy(update={"room_id": self.room_id}))
+
+    @workflow.signal
+    def bid(self, raw: Any) -> None:
+        """A member's bid (or pass, with no thought) for a message."""
+        try:
+            bid = Bid.model_validate(raw)
+        except ValidationError as err:
+            self.rejected += 1
+            workflow.logger.warning("rejected bid: %s", err)
+            return
+        floor = next(
+            (f for f in self.room.open_floors if f.message_id == bid.message_id), None
+        )
+        if floor is None or bid.persona_id not in floor.expected:
+            self.room.late_bids += 1
+            return
+        if bid.persona_id not in floor.answered():
+            floor.bids.append(bid)
+
+    @workflow.update
+    def join(self, persona_id: str) -> list[str]:
+        """Add a member."""
+        if persona_id not in self.room.members:
+            self.room.members.append(persona_id)
+        return self.room.members
+
+    @join.validator
+    def _validate_join(self, persona_id: str) -> None:
+        if not persona_id or len(persona_id) > 128:
+            raise ApplicationError("a member is a persona id")
+
+    @workflow.update
+    def leave(self, persona_id: str) -> list[str]:
+        """Remove a member."""
+        if persona_id in self.room.members:
+            self.room.members.remove(persona_id)
+        return self.room.members
+
+    @workflow.query
+    def view(self) -> RoomView:
+        """Members, open floors and how many grants each member received."""
+        return RoomView(
+            room_id=self.room_id,
+            members=self.room.members,
+            open_floors=len(self.room.open_floors),
+            decided=self.room.decided,
+            grants_total=self.room.grants_total,
+            late_bids=self.room.late_bids,
+        )
