@@ -1,0 +1,27 @@
+"""The domain store (SQLAlchemy 2, SQLite or PostgreSQL, Alembic migrations)."""
+
+from activities.store.store import (
+    ContentRecord,
+    OutcomeRecord,
+    PersonaRecord,
+    RoomPost,
+    ShedRecord,
+    Store,
+    StoreError,
+    UnknownContent,
+    UnknownEntity,
+    UnknownPersona,
+)
+
+__all__ = [
+    "ContentRecord",
+    "OutcomeRecord",
+    "PersonaRecord",
+    "RoomPost",
+    "ShedRecord",
+    "Store",
+    "StoreError",
+    "UnknownContent",
+    "UnknownEntity",
+    "UnknownPersona",
+]
