@@ -57,9 +57,8 @@ class PersonaActivities:
                 output_ref=done.output_ref, tokens_in=done.tokens_in, tokens_out=done.tokens_out
             )
         prompt = await asyncio.to_thread(self._prompt, request)
-        system = (
-            f"You are {request.persona_name}, specialised in {request.specialization}. "
-            + ("Draft a reply you might give in the room." if request.purpose == "bid" else "")
+        system = f"You are {request.persona_name}, specialised in {request.specialization}. " + (
+            "Draft a reply you might give in the room." if request.purpose == "bid" else ""
         )
         completion = await self.provider.complete(request.base_persona, system, prompt)
         output_ref = await asyncio.to_thread(

@@ -25,7 +25,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.store import PersonaRecord, Store, StoreError, UnknownEntity, UnknownPersona
 from personas.coordination import FloorPolicy
 from personas.items import Dependency, InboxItem
-from personas.life import DeliveryReceipt, InboxView, LifeConfig, PersonaLifeInput, PersonaView
+from personas.life import (
+    DeliveryReceipt,
+    InboxView,
+    LifeConfig,
+    LifeStats,
+    PersonaLifeInput,
+    PersonaView,
+)
 from personas.models import AIPersonaProfile, check_access_scope, keywords
 from personas.rooms import RoomInput, RoomView
 from runtime.settings import Settings
@@ -109,7 +116,9 @@ class PersonaClient:
 
     # ------------------------------------------------------------ personas in the store
     async def create_persona(
-        self, profile: dict[str, Any] | AIPersonaProfile, created_by: str,
+        self,
+        profile: dict[str, Any] | AIPersonaProfile,
+        created_by: str,
         life: LifeConfig | None = None,
     ) -> PersonaRecord:
         """Validate and store a new persona; its access scope must be permitted."""
@@ -170,10 +179,12 @@ class PersonaClient:
         await asyncio.to_thread(self.store.record_usage, persona_id, record.version)
         return handle.id
 
-    async def stop_life(self, persona_id: str) -> dict[str, Any]:
+    async def stop_life(self, persona_id: str) -> LifeStats:
         """Stop a persona's life and wait for it to end; returns its final counters."""
         await self.persona(persona_id)
-        handle = self._handle(persona_id)
+        handle = self.client.get_workflow_handle_for(
+            PersonaLife.run, persona_workflow_id(persona_id)
+        )
         try:
             await handle.execute_update(PersonaLife.stop)
             stats = await handle.result()
@@ -184,7 +195,7 @@ class PersonaClient:
         except Exception as err:
             raise PersonaError(f"persona {persona_id} is not running ({err})") from None
         await asyncio.to_thread(self.store.set_life_status, persona_id, "stopped")
-        return dict(stats.model_dump())
+        return stats
 
     async def _mentions(self, text: str) -> tuple[str, ...]:
         names = {r.name.lower(): r.name for r in await self.list_personas()}
@@ -193,8 +204,15 @@ class PersonaClient:
         return tuple(sorted(names.get(m, m) for m in found))[:32]
 
     async def _item(
-        self, text: str, sender_id: str, *, human: bool, priority: float, kind: str,
-        room_id: str | None = None, task_key: str | None = None,
+        self,
+        text: str,
+        sender_id: str,
+        *,
+        human: bool,
+        priority: float,
+        kind: str,
+        room_id: str | None = None,
+        task_key: str | None = None,
         waits_for: list[dict[str, str]] | None = None,
     ) -> InboxItem:
         try:
@@ -217,8 +235,15 @@ class PersonaClient:
         return item.model_copy(update={"content_ref": ref})
 
     async def post_to_persona(
-        self, persona_id: str, text: str, sender_id: str, *, human: bool = True,
-        priority: float = 0.0, kind: str = "chat", task_key: str | None = None,
+        self,
+        persona_id: str,
+        text: str,
+        sender_id: str,
+        *,
+        human: bool = True,
+        priority: float = 0.0,
+        kind: str = "chat",
+        task_key: str | None = None,
         waits_for: list[dict[str, str]] | None = None,
     ) -> InboxItem:
         """Deliver a message to a persona, waking its life if it is not running."""
@@ -228,8 +253,13 @@ class PersonaClient:
                 f"persona {persona_id} is stopped; start it with 'personas start {persona_id}'"
             )
         item = await self._item(
-            text, sender_id, human=human, priority=priority, kind=kind,
-            task_key=task_key, waits_for=waits_for,
+            text,
+            sender_id,
+            human=human,
+            priority=priority,
+            kind=kind,
+            task_key=task_key,
+            waits_for=waits_for,
         )
         await deliver_with_start(self.client, self.task_queue, record, item)
         if record.life_status != "live":
@@ -299,7 +329,12 @@ class PersonaClient:
         return handle.id
 
     async def post_to_room(
-        self, room_id: str, text: str, sender_id: str, *, human: bool = True,
+        self,
+        room_id: str,
+        text: str,
+        sender_id: str,
+        *,
+        human: bool = True,
         priority: float = 0.0,
     ) -> InboxItem:
         """Post a message to a room; its members hear it and the coordinator picks responders."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -42,7 +43,7 @@ def test_server_path() -> str:
     return _binary("temporal-test-server")
 
 
-def _type_name(key: SearchAttributeKey[object]) -> str:
+def _type_name(key: SearchAttributeKey[Any]) -> str:
     return {
         "KEYWORD": "Keyword",
         "TEXT": "Text",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
@@ -47,10 +48,8 @@ async def run_worker(settings: Settings) -> None:
 def main() -> None:
     """``personas-worker``: run the worker with the settings from the environment."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_worker(get_settings()))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ until something arrives. Handlers only change state; the loop does every side ef
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -132,7 +131,7 @@ class PersonaLife:
                 timeout=self.config.territory_scan_s,
                 timeout_summary="territory-scan",
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.stats.territory_scans += 1
 
     async def _pace(self) -> None:
@@ -151,7 +150,7 @@ class PersonaLife:
                     timeout=remaining,
                     timeout_summary="cadence",
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
             await self._chores()
 
@@ -279,8 +278,9 @@ class PersonaLife:
                     message.signal, message.payload
                 )
             except FailureError as err:
-                workflow.logger.warning("signal %s to %s failed: %s", message.signal,
-                                        message.workflow_id, err)
+                workflow.logger.warning(
+                    "signal %s to %s failed: %s", message.signal, message.workflow_id, err
+                )
             self.outbox.pop(0)
 
     def _record_shed(self, shed: Shed | None) -> None:

@@ -9,6 +9,7 @@ without a timer, so an idle room costs nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -50,15 +51,15 @@ class RoomCoordinator:
             self._show()
             deadlines = [f.deadline_ms for f in self.room.open_floors]
             timeout = max(0.001, (min(deadlines) - _now_ms()) / 1000) if deadlines else None
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await workflow.wait_condition(
-                    lambda: bool(self.room.pending_posts)
-                    or any(f.complete() for f in self.room.open_floors),
+                    lambda: (
+                        bool(self.room.pending_posts)
+                        or any(f.complete() for f in self.room.open_floors)
+                    ),
                     timeout=timeout,
                     timeout_summary="decision-deadline",
                 )
-            except asyncio.TimeoutError:
-                pass
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(input.model_copy(update={"snapshot": self.room}))
 
@@ -136,9 +137,7 @@ class RoomCoordinator:
             self.rejected += 1
             workflow.logger.warning("rejected bid: %s", err)
             return
-        floor = next(
-            (f for f in self.room.open_floors if f.message_id == bid.message_id), None
-        )
+        floor = next((f for f in self.room.open_floors if f.message_id == bid.message_id), None)
         if floor is None or bid.persona_id not in floor.expected:
             self.room.late_bids += 1
             return

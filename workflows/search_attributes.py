@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 
 PERSONA_KIND = SearchAttributeKey.for_keyword("PersonaKind")
@@ -11,7 +13,7 @@ PERSONA_MOOD = SearchAttributeKey.for_keyword("PersonaMood")
 PERSONA_STATUS = SearchAttributeKey.for_keyword("PersonaStatus")
 INBOX_SIZE = SearchAttributeKey.for_int("InboxSize")
 
-ALL_SEARCH_ATTRIBUTES: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
+ALL_SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
     PERSONA_KIND,
     ENTITY_ID,
     PERSONA_ID,

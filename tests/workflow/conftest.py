@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.providers import OfflineDeterministicProvider
 from activities.store import Store
 from clients.api import PersonaClient
 from workers.main import build_worker
+from workflows.ids import persona_workflow_id
 
 
 @pytest.fixture
@@ -25,6 +29,17 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     store.dispose()
 
 
+async def end_lives(client: Client, store: Store) -> None:
+    """Terminate the persona workflows of a test, so none is left waiting without a worker.
+
+    A leftover workflow with a pending task stops the time-skipping server from skipping.
+    """
+    for record in store.list_personas():
+        handle = client.get_workflow_handle(persona_workflow_id(record.persona_id))
+        with contextlib.suppress(RPCError):
+            await handle.terminate("test finished")
+
+
 @pytest.fixture
 async def time_personas(
     time_env: WorkflowEnvironment, sqlite_store: Store
@@ -34,6 +49,7 @@ async def time_personas(
     worker = build_worker(time_env.client, sqlite_store, OfflineDeterministicProvider(), queue)
     async with worker:
         yield PersonaClient(time_env.client, sqlite_store, queue)
+        await end_lives(time_env.client, sqlite_store)
 
 
 @pytest.fixture
@@ -45,3 +61,4 @@ async def dev_personas(
     worker = build_worker(dev_env.client, sqlite_store, OfflineDeterministicProvider(), queue)
     async with worker:
         yield PersonaClient(dev_env.client, sqlite_store, queue)
+        await end_lives(dev_env.client, sqlite_store)

@@ -16,7 +16,8 @@ async def test_mentions_are_processed_and_energy_recovers(
     for i in range(10):
         await time_personas.post_to_persona(pid, f"@Ada please look at change {i}", "bob")
     view = await eventually(
-        lambda: time_personas.view(pid), lambda v: v.stats.processed == 10,
+        lambda: time_personas.view(pid),
+        lambda v: v.stats.processed == 10,
         advance=lambda: time_env.sleep(1),
     )
     assert view.energy < 0.9
