@@ -5,6 +5,8 @@ Only pydantic models and activity names live here, so workflows can import it fr
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from personas.items import InboxItem
@@ -13,6 +15,7 @@ THINK = "think"
 RECORD_SHED = "record_shed"
 POST_TO_ROOM = "post_to_room"
 DELIVER = "deliver"
+SIGNAL_PERSONA = "signal_persona"
 
 
 class ThinkRequest(BaseModel):
@@ -50,6 +53,14 @@ class RoomPostRequest(BaseModel):
     content_ref: str
 
 
+class PersonaSignal(BaseModel):
+    """A signal for a persona's life, starting the life when it is not running."""
+
+    persona_id: str
+    signal: str = Field(pattern=r"^(deliver|subscribe|dependency_done|floor_granted)$")
+    payload: dict[str, Any]
+
+
 class Delivery(BaseModel):
     """Items to deliver to personas, starting any persona that is not running."""
 
@@ -57,7 +68,7 @@ class Delivery(BaseModel):
 
 
 class DeliveryReport(BaseModel):
-    """Which personas got their item, and which were skipped and why."""
+    """Which personas got their signal, and which were skipped and why."""
 
     delivered: list[str]
     skipped: dict[str, str]

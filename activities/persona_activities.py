@@ -16,9 +16,11 @@ from activities.contracts import (
     DELIVER,
     POST_TO_ROOM,
     RECORD_SHED,
+    SIGNAL_PERSONA,
     THINK,
     Delivery,
     DeliveryReport,
+    PersonaSignal,
     RoomPostRequest,
     ShedBatch,
     ThinkRequest,
@@ -96,22 +98,33 @@ class PersonaActivities:
             request.content_ref,
         )
 
+    async def _signal(
+        self, persona_id: str, signal: str, payload: object, report: DeliveryReport
+    ) -> None:
+        from clients.api import signal_with_start  # clients depend on activities' contracts
+
+        try:
+            record = await asyncio.to_thread(self.store.get_persona, persona_id)
+        except UnknownPersona:
+            report.skipped[persona_id] = "unknown persona"
+            return
+        if record.life_status == "stopped":
+            report.skipped[persona_id] = "stopped"
+            return
+        await signal_with_start(self.client, self.task_queue, record, signal, payload)
+        report.delivered.append(persona_id)
+
     @activity.defn(name=DELIVER)
     async def deliver(self, delivery: Delivery) -> DeliveryReport:
         """Signal items to personas, starting those not running; stopped ones are skipped."""
-        from clients.api import deliver_with_start  # clients depend on activities' contracts
-
-        delivered: list[str] = []
-        skipped: dict[str, str] = {}
+        report = DeliveryReport(delivered=[], skipped={})
         for persona_id, item in delivery.items:
-            try:
-                record = await asyncio.to_thread(self.store.get_persona, persona_id)
-            except UnknownPersona:
-                skipped[persona_id] = "unknown persona"
-                continue
-            if record.life_status == "stopped":
-                skipped[persona_id] = "stopped"
-                continue
-            await deliver_with_start(self.client, self.task_queue, record, item)
-            delivered.append(persona_id)
-        return DeliveryReport(delivered=delivered, skipped=skipped)
+            await self._signal(persona_id, "deliver", item, report)
+        return report
+
+    @activity.defn(name=SIGNAL_PERSONA)
+    async def signal_persona(self, message: PersonaSignal) -> DeliveryReport:
+        """Signal one persona (subscriptions, notices, grants), waking it if needed."""
+        report = DeliveryReport(delivered=[], skipped={})
+        await self._signal(message.persona_id, message.signal, message.payload, report)
+        return report

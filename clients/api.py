@@ -82,17 +82,17 @@ def _start_attributes(record: PersonaRecord) -> TypedSearchAttributes:
     )
 
 
-async def deliver_with_start(
-    client: Client, task_queue: str, record: PersonaRecord, item: InboxItem
+async def signal_with_start(
+    client: Client, task_queue: str, record: PersonaRecord, signal: str, payload: object
 ) -> None:
-    """Signal an item to a persona, starting its life if it is not running."""
+    """Signal a persona's life, starting it if it is not running."""
     await client.start_workflow(
         PersonaLife.run,
         life_input(record),
         id=persona_workflow_id(record.persona_id),
         task_queue=task_queue,
-        start_signal="deliver",
-        start_signal_args=[item],
+        start_signal=signal,
+        start_signal_args=[payload],
         search_attributes=_start_attributes(record),
     )
 
@@ -261,7 +261,7 @@ class PersonaClient:
             task_key=task_key,
             waits_for=waits_for,
         )
-        await deliver_with_start(self.client, self.task_queue, record, item)
+        await signal_with_start(self.client, self.task_queue, record, "deliver", item)
         if record.life_status != "live":
             await asyncio.to_thread(self.store.set_life_status, persona_id, "live")
         return item

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from personas.cadence import CadenceConfig, EngagementThresholds
@@ -76,9 +78,10 @@ class FloorGrant(BaseModel):
 
 
 class OutgoingSignal(BaseModel):
-    """A signal this persona owes another workflow, kept until it has been sent."""
+    """A signal this persona owes another persona or a room, kept until it has been sent."""
 
-    workflow_id: str
+    target: Literal["persona", "room"]
+    target_id: str
     signal: str
     payload: Subscription | DependencyDone | Bid
 

@@ -43,7 +43,7 @@ class AIPersonaProfile(BaseModel):
     @classmethod
     def _identifiers(cls, values: tuple[str, ...]) -> tuple[str, ...]:
         for value in values:
-            if not re.match(IDENTIFIER, value):
+            if not re.fullmatch(IDENTIFIER, value):
                 raise ValueError(f"{value!r} is not a valid identifier")
         return values
 

@@ -53,7 +53,8 @@ def expertise_bp(item: InboxItem, ctx: PriorityContext, weights: PriorityWeights
     """Relevance to the persona's expertise: the share of its topics the persona knows."""
     if not item.topics or not ctx.expertise:
         return 0
-    matched = sum(1 for t in item.topics if t.lower() in ctx.expertise)
+    known = {e.lower() for e in ctx.expertise}
+    matched = sum(1 for t in item.topics if t.lower() in known)
     # Two matching topics already make an item fully relevant.
     return weights.expertise_max_bp * min(matched, 2) // 2
 

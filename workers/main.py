@@ -28,7 +28,13 @@ def build_worker(client: Client, store: Store, provider: ModelProvider, task_que
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[acts.think, acts.record_shed, acts.post_to_room, acts.deliver],
+        activities=[
+            acts.think,
+            acts.record_shed,
+            acts.post_to_room,
+            acts.deliver,
+            acts.signal_persona,
+        ],
         activity_executor=ThreadPoolExecutor(max_workers=16),
         max_cached_workflows=2_000,
     )

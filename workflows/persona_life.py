@@ -21,7 +21,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import (
         POST_TO_ROOM,
         RECORD_SHED,
+        SIGNAL_PERSONA,
         THINK,
+        DeliveryReport,
+        PersonaSignal,
         RoomPostRequest,
         ShedBatch,
         ThinkRequest,
@@ -47,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from personas.priority import PriorityContext, base_priority_bp, effective_bp
     from personas.state import Mood, PersonaState, after_work, rested, with_mood
     from workflows import search_attributes as sa
-    from workflows.ids import persona_workflow_id, room_workflow_id
+    from workflows.ids import room_workflow_id
 
 THINK_TIMEOUT = timedelta(minutes=2)
 STORE_TIMEOUT = timedelta(seconds=30)
@@ -210,7 +213,8 @@ class PersonaLife:
             self.stats.bids += 1
         self.outbox.append(
             OutgoingSignal(
-                workflow_id=room_workflow_id(item.room_id),
+                target="room",
+                target_id=item.room_id,
                 signal="bid",
                 payload=Bid(
                     message_id=item.item_id,
@@ -246,7 +250,8 @@ class PersonaLife:
     def _notify(self, subscriber: str, task_key: str, output_ref: str | None) -> None:
         self.outbox.append(
             OutgoingSignal(
-                workflow_id=persona_workflow_id(subscriber),
+                target="persona",
+                target_id=subscriber,
                 signal="dependency_done",
                 payload=DependencyDone(
                     task_key=task_key, provider_id=self.persona_id, output_ref=output_ref
@@ -272,16 +277,35 @@ class PersonaLife:
             )
             del self.pending_shed[: len(batch)]
         while self.outbox:
-            message = self.outbox[0]
+            await self._send(self.outbox[0])
+            self.outbox.pop(0)
+
+    async def _send(self, message: OutgoingSignal) -> None:
+        """Rooms are signalled directly; personas through signal-with-start, so they wake."""
+        if message.target == "room":
             try:
-                await workflow.get_external_workflow_handle(message.workflow_id).signal(
-                    message.signal, message.payload
-                )
+                await workflow.get_external_workflow_handle(
+                    room_workflow_id(message.target_id)
+                ).signal(message.signal, message.payload)
             except FailureError as err:
                 workflow.logger.warning(
-                    "signal %s to %s failed: %s", message.signal, message.workflow_id, err
+                    "%s to room %s failed: %s", message.signal, message.target_id, err
                 )
-            self.outbox.pop(0)
+            return
+        report: DeliveryReport = await workflow.execute_activity(
+            SIGNAL_PERSONA,
+            PersonaSignal(
+                persona_id=message.target_id,
+                signal=message.signal,
+                payload=message.payload.model_dump(mode="json"),
+            ),
+            result_type=DeliveryReport,
+            start_to_close_timeout=STORE_TIMEOUT,
+        )
+        for persona_id, reason in report.skipped.items():
+            workflow.logger.warning(
+                "%s to persona %s skipped: %s", message.signal, persona_id, reason
+            )
 
     def _record_shed(self, shed: Shed | None) -> None:
         if shed is None:
@@ -389,7 +413,8 @@ class PersonaLife:
             for dependency in unmet:
                 self.outbox.append(
                     OutgoingSignal(
-                        workflow_id=persona_workflow_id(dependency.persona_id),
+                        target="persona",
+                        target_id=dependency.persona_id,
                         signal="subscribe",
                         payload=Subscription(
                             task_key=dependency.task_key, subscriber_id=self.persona_id

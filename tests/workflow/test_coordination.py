@@ -1,0 +1,105 @@
+"""Dependencies between personas and room coordination, on the time-skipping server."""
+
+from __future__ import annotations
+
+from temporalio.testing import WorkflowEnvironment
+
+from clients.api import PersonaClient
+from personas.coordination import FloorPolicy
+from tests.helpers import eventually, profile
+
+
+async def test_reviewer_waits_for_analysis_and_planner_waits_for_both(
+    time_env: WorkflowEnvironment, time_personas: PersonaClient
+) -> None:
+    helper, reviewer, planner = [
+        (await time_personas.create_persona(profile(name), created_by="test")).persona_id
+        for name in ("Helper", "Reviewer", "Planner")
+    ]
+    analysis = {"persona_id": helper, "task_key": "analysis-42"}
+    review = {"persona_id": reviewer, "task_key": "review-42"}
+    await time_personas.start_life(helper)  # the helper's life runs; it gets its work later
+    plan = await time_personas.post_to_persona(
+        planner, "@Planner plan the release", "alice", waits_for=[analysis, review]
+    )
+    review_item = await time_personas.post_to_persona(
+        reviewer, "@Reviewer review PR 42", "alice", task_key="review-42", waits_for=[analysis]
+    )
+    await time_env.sleep(60)
+    for pid in (reviewer, planner):
+        view = await time_personas.view(pid)
+        assert (view.held, view.stats.processed) == (1, 0)
+
+    analysis_item = await time_personas.post_to_persona(
+        helper, "@Helper analyse PR 42", "alice", task_key="analysis-42"
+    )
+    for pid in (helper, reviewer, planner):
+        await eventually(
+            lambda pid=pid: time_personas.view(pid),  # type: ignore[misc]
+            lambda v: v.stats.processed == 1 and v.held == 0,
+            advance=lambda: time_env.sleep(5),
+        )
+    store = time_personas.store
+    finished = [
+        store.get_outcome(pid, item.item_id)
+        for pid, item in ((helper, analysis_item), (reviewer, review_item), (planner, plan))
+    ]
+    times = [outcome.recorded_at for outcome in finished if outcome is not None]
+    assert len(times) == 3
+    assert times == sorted(times)
+
+
+async def test_dependency_already_finished_releases_at_once(
+    time_env: WorkflowEnvironment, time_personas: PersonaClient
+) -> None:
+    helper = (await time_personas.create_persona(profile("Helper"), created_by="t")).persona_id
+    reviewer = (await time_personas.create_persona(profile("Reviewer"), created_by="t")).persona_id
+    await time_personas.post_to_persona(helper, "@Helper analyse", "alice", task_key="a-1")
+    await eventually(
+        lambda: time_personas.view(helper),
+        lambda v: v.stats.processed == 1,
+        advance=lambda: time_env.sleep(1),
+    )
+    await time_personas.post_to_persona(
+        reviewer, "@Reviewer review", "alice", waits_for=[{"persona_id": helper, "task_key": "a-1"}]
+    )
+    view = await eventually(
+        lambda: time_personas.view(reviewer),
+        lambda v: v.stats.processed == 1,
+        advance=lambda: time_env.sleep(1),
+    )
+    assert view.held == 0
+
+
+async def test_room_grants_one_responder_per_message_and_rotates_fairly(
+    time_env: WorkflowEnvironment, time_personas: PersonaClient
+) -> None:
+    members = [
+        (await time_personas.create_persona(profile(name), created_by="t")).persona_id
+        for name in ("Ann", "Ben", "Cal")
+    ]
+    await time_personas.create_room(
+        "standup", members, FloorPolicy(responders=1, decision_deadline_s=120)
+    )
+    messages = [
+        await time_personas.post_to_room("standup", f"python code review question {i}", "alice")
+        for i in range(6)
+    ]
+    room = await eventually(
+        lambda: time_personas.room("standup"),
+        lambda r: r.decided == 6,
+        timeout_s=60,
+        advance=lambda: time_env.sleep(10),
+    )
+    assert sorted(room.grants_total.values()) == [2, 2, 2]
+    transcript = await eventually(
+        lambda: _transcript(time_personas, "standup"),
+        lambda t: len(t) == 6,
+        advance=lambda: time_env.sleep(5),
+    )
+    assert sorted(p.message_id for p in transcript) == sorted(m.item_id for m in messages)
+    assert {p.persona_id for p in transcript} == set(members)
+
+
+async def _transcript(personas: PersonaClient, room_id: str) -> list:  # type: ignore[type-arg]
+    return personas.store.room_transcript(room_id)
