@@ -1,0 +1,197 @@
+"""``personas-demo``: the embedded default, end to end.
+
+Starts the Temporal dev server (state kept in ``state_dir``) with its web UI, a worker, and a
+scenario: three AI personas of one entity, a dependency chain (the reviewer waits for the
+helper's analysis, the planner for both) and a room where the coordinator picks who answers.
+Prints what happened and where to look in the web UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+from temporalio.client import Client
+
+from activities.providers import provider_from_settings
+from activities.store import Store, UnknownPersona
+from clients.api import PersonaClient, connect
+from personas.coordination import FloorPolicy
+from personas.life import PersonaView
+from personas.models import AIPersonaProfile
+from runtime.servers import dev_server_command
+from runtime.settings import Settings, get_settings
+from workers.main import build_worker
+
+CAST = {
+    "Helper": "static analysis of python code",
+    "Reviewer": "python code review",
+    "Planner": "release planning",
+}
+
+
+def _listening(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, int(port))) == 0
+
+
+@contextlib.contextmanager
+def dev_server(settings: Settings) -> Iterator[None]:
+    """Run the dev server for the duration, unless one already answers at the address."""
+    if _listening(settings.temporal_address):
+        print(f"using the Temporal server already at {settings.temporal_address}")
+        yield
+        return
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    port = int(settings.temporal_address.rsplit(":", 1)[1])
+    command = dev_server_command(settings.state_dir / "temporal.db", port, settings.ui_port)
+    log = (settings.state_dir / "temporal.log").open("ab")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not _listening(settings.temporal_address):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the dev server did not start; see {log.name}")
+            time.sleep(0.2)
+        print(f"started the Temporal dev server at {settings.temporal_address}")
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+async def _client(settings: Settings) -> Client:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return await connect(settings)
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def _cast(personas: PersonaClient) -> dict[str, str]:
+    personas.store.upsert_entity("acme", "Acme Corp", ["repo:web", "repo:api", "docs"])
+    ids: dict[str, str] = {}
+    for name, specialization in CAST.items():
+        try:
+            ids[name] = personas.store.find_persona_by_name("acme", name).persona_id
+        except UnknownPersona:
+            profile = AIPersonaProfile(
+                entity_id="acme",
+                name=name,
+                base_persona="llama3",
+                specialization=specialization,
+                access_scope=("repo:web", "docs"),
+                activation_triggers=("shift_start",),
+                deactivation_triggers=("shift_end",),
+            )
+            ids[name] = (await personas.create_persona(profile, created_by="demo")).persona_id
+        personas.store.set_life_status(ids[name], "live")
+    return ids
+
+
+async def _wait(personas: PersonaClient, pid: str, processed: int) -> PersonaView:
+    deadline = time.monotonic() + 120
+    while True:
+        view = await personas.view(pid)
+        if view.stats.processed >= processed or time.monotonic() > deadline:
+            return view
+        await asyncio.sleep(0.5)
+
+
+async def scenario(settings: Settings, keep_running: bool) -> None:
+    """Run the worker and the demo scenario; keep serving afterwards if asked."""
+    store = Store(settings.resolved_database_url())
+    store.migrate()
+    client = await _client(settings)
+    worker = build_worker(client, store, provider_from_settings(settings), settings.task_queue)
+    async with worker:
+        personas = PersonaClient(client, store, settings.task_queue)
+        ids = await _cast(personas)
+        before = {name: (await _processed(personas, pid)) for name, pid in ids.items()}
+        run = f"{int(time.time())}"
+        analysis = {"persona_id": ids["Helper"], "task_key": f"analysis-{run}"}
+        review = {"persona_id": ids["Reviewer"], "task_key": f"review-{run}"}
+        print("\nposting a dependency chain: Planner waits for Reviewer, who waits for Helper")
+        await personas.post_to_persona(
+            ids["Planner"],
+            "@Planner plan the release of PR 42",
+            "alice",
+            waits_for=[analysis, review],
+        )
+        await personas.post_to_persona(
+            ids["Reviewer"],
+            "@Reviewer review PR 42",
+            "alice",
+            task_key=review["task_key"],
+            waits_for=[analysis],
+        )
+        await personas.post_to_persona(
+            ids["Helper"],
+            "@Helper analyse PR 42 for python errors",
+            "alice",
+            task_key=analysis["task_key"],
+        )
+        room_id = "standup"
+        await personas.create_room(
+            room_id, list(ids.values()), FloorPolicy(responders=1, decision_deadline_s=30)
+        )
+        message = await personas.post_to_room(
+            room_id, "Which python code review should go first?", "alice"
+        )
+        print(f"posted to room {room_id}: {message.item_id}")
+        for name, pid in ids.items():
+            view = await _wait(personas, pid, before[name] + (2 if name != "Planner" else 1))
+            print(
+                f"  {name:<9} mood={view.mood.value:<11} energy={view.energy:.2f} "
+                f"processed={view.stats.processed} bids={view.stats.bids} "
+                f"floors={view.stats.floors_taken} shed={view.stats.shed}"
+            )
+        deadline = time.monotonic() + 60
+        while not (
+            posts := [p for p in store.room_transcript(room_id) if p.message_id == message.item_id]
+        ):
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        for post in posts:
+            speaker = next(n for n, pid in ids.items() if pid == post.persona_id)
+            print(
+                f"\n{speaker} answered in {room_id}:\n  {store.get_content(post.content_ref).text}"
+            )
+        ui = f"http://127.0.0.1:{settings.ui_port}/namespaces/{settings.temporal_namespace}"
+        print(f"\nweb UI: {ui}/workflows?query=PersonaKind%3D%22ai%22")
+        if keep_running:
+            print("worker running; Ctrl-C to stop")
+            await asyncio.Event().wait()
+
+
+async def _processed(personas: PersonaClient, pid: str) -> int:
+    try:
+        return (await personas.view(pid)).stats.processed
+    except Exception:
+        return 0
+
+
+def main() -> None:
+    """Start the embedded default and run the demo scenario."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--once", action="store_true", help="exit after the scenario")
+    args = parser.parse_args()
+    settings = get_settings()
+    with dev_server(settings), contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(scenario(settings, keep_running=not args.once))
+
+
+if __name__ == "__main__":
+    main()
