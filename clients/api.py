@@ -10,10 +10,15 @@ import asyncio
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import BaseModel, ValidationError
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -56,6 +61,13 @@ def explain(err: ValidationError) -> str:
         where = ".".join(str(p) for p in e["loc"]) or "input"
         parts.append(f"{where}: {e['msg']}")
     return "; ".join(parts)
+
+
+def _raise_not_found(err: RPCError, message: str) -> NoReturn:
+    """Turn the server's NOT_FOUND into a :class:`PersonaError`; re-raise anything else."""
+    if err.status == RPCStatusCode.NOT_FOUND:
+        raise PersonaError(message) from None
+    raise err
 
 
 class PersonaDocument(BaseModel):
@@ -115,13 +127,8 @@ class PersonaClient:
         self.task_queue = task_queue
 
     # ------------------------------------------------------------ personas in the store
-    async def create_persona(
-        self,
-        profile: dict[str, Any] | AIPersonaProfile,
-        created_by: str,
-        life: LifeConfig | None = None,
-    ) -> PersonaRecord:
-        """Validate and store a new persona; its access scope must be permitted."""
+    async def _validated(self, profile: dict[str, Any] | AIPersonaProfile) -> AIPersonaProfile:
+        """A valid profile whose access scope the entity permits, or a clear error."""
         try:
             valid = AIPersonaProfile.model_validate(profile)
         except ValidationError as err:
@@ -134,6 +141,16 @@ class PersonaClient:
             check_access_scope(valid, permitted)
         except ValueError as err:
             raise PersonaError(str(err)) from None
+        return valid
+
+    async def create_persona(
+        self,
+        profile: dict[str, Any] | AIPersonaProfile,
+        created_by: str,
+        life: LifeConfig | None = None,
+    ) -> PersonaRecord:
+        """Validate and store a new persona; its access scope must be permitted."""
+        valid = await self._validated(profile)
         document = PersonaDocument(profile=valid, life=life or LifeConfig())
         try:
             return await asyncio.to_thread(
@@ -148,6 +165,19 @@ class PersonaClient:
             )
         except StoreError as err:
             raise PersonaError(str(err)) from None
+
+    async def update_persona(
+        self, persona_id: str, changes: dict[str, Any], updated_by: str
+    ) -> PersonaRecord:
+        """Store a new version with ``changes``; a life uses it from its next start."""
+        record = await self.persona(persona_id)
+        fixed = sorted({"persona_id", "entity_id", "name"} & changes.keys())
+        if fixed:
+            raise PersonaError(f"cannot change {', '.join(fixed)}; create a new persona instead")
+        document = PersonaDocument.model_validate(record.body)
+        valid = await self._validated(document.profile.model_dump() | changes)
+        body = PersonaDocument(profile=valid, life=document.life).model_dump(mode="json")
+        return await asyncio.to_thread(self.store.update_persona, persona_id, body, updated_by)
 
     async def persona(self, persona_id: str) -> PersonaRecord:
         """The latest version of a persona, or a clear error."""
@@ -189,11 +219,9 @@ class PersonaClient:
             await handle.execute_update(PersonaLife.stop)
             stats = await handle.result()
         except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise PersonaError(f"persona {persona_id} is not running") from None
-            raise
-        except Exception as err:
-            raise PersonaError(f"persona {persona_id} is not running ({err})") from None
+            _raise_not_found(err, f"persona {persona_id} is not running")
+        except WorkflowFailureError as err:
+            raise PersonaError(f"persona {persona_id} ended with a failure: {err.cause}") from None
         await asyncio.to_thread(self.store.set_life_status, persona_id, "stopped")
         return stats
 
@@ -275,12 +303,9 @@ class PersonaClient:
         try:
             return await self._handle(persona_id).execute_update(update, arg)
         except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise PersonaError(f"persona {persona_id} is not running") from None
-            raise
-        except Exception as err:
-            cause = getattr(err, "cause", None) or err
-            raise PersonaError(str(getattr(cause, "message", cause))) from None
+            _raise_not_found(err, f"persona {persona_id} is not running")
+        except WorkflowUpdateFailedError as err:
+            raise PersonaError(str(getattr(err.cause, "message", None) or err.cause)) from None
 
     async def trigger(self, persona_id: str, event: str) -> str:
         """Fire an activation or deactivation event; returns ``live`` or ``paused``."""
@@ -298,7 +323,7 @@ class PersonaClient:
         try:
             return await self._handle(persona_id).query(PersonaLife.view)
         except RPCError as err:
-            raise PersonaError(f"persona {persona_id} has no life yet ({err.message})") from None
+            _raise_not_found(err, f"persona {persona_id} has no life yet")
 
     async def inbox(self, persona_id: str, n: int = 10) -> list[InboxView]:
         """The next ``n`` items a persona will take."""
@@ -306,7 +331,7 @@ class PersonaClient:
         try:
             return await self._handle(persona_id).query(PersonaLife.inbox_top, n)
         except RPCError as err:
-            raise PersonaError(f"persona {persona_id} has no life yet ({err.message})") from None
+            _raise_not_found(err, f"persona {persona_id} has no life yet")
 
     # ------------------------------------------------------------ rooms
     async def create_room(
@@ -345,9 +370,7 @@ class PersonaClient:
         try:
             await handle.signal(RoomCoordinator.post, item)
         except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                raise PersonaError(f"no room {room_id}; create it first") from None
-            raise
+            _raise_not_found(err, f"no room {room_id}; create it first")
         return item
 
     async def room(self, room_id: str) -> RoomView:
@@ -357,4 +380,4 @@ class PersonaClient:
                 RoomCoordinator.view
             )
         except RPCError as err:
-            raise PersonaError(f"no room {room_id} ({err.message})") from None
+            _raise_not_found(err, f"no room {room_id}; create it first")

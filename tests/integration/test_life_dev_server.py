@@ -143,3 +143,25 @@ async def _failed_tasks(personas: PersonaClient, pid: str) -> list[object]:
         async for e in handle.fetch_history_events()
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
     ]
+
+
+async def test_updating_a_persona_adds_a_version_and_is_validated(
+    personas: PersonaClient,
+) -> None:
+    record = await personas.create_persona(profile(), created_by="alice")
+    pid = record.persona_id
+    updated = await personas.update_persona(pid, {"specialization": "rust review"}, "bob")
+    assert (updated.version, updated.created_by) == (2, "bob")
+    assert updated.body["profile"]["specialization"] == "rust review"
+    versions = personas.store.persona_versions(pid)
+    assert [v.body["profile"]["specialization"] for v in versions] == [
+        "python code review",
+        "rust review",
+    ]
+    with pytest.raises(PersonaError, match="cannot change name"):
+        await personas.update_persona(pid, {"name": "Eve"}, "bob")
+    with pytest.raises(PersonaError, match="does not permit secrets"):
+        await personas.update_persona(pid, {"access_scope": ["secrets"]}, "bob")
+    with pytest.raises(PersonaError, match="funding_limit"):
+        await personas.update_persona(pid, {"funding_limit": -1}, "bob")
+    assert len(personas.store.persona_versions(pid)) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from temporalio.testing import WorkflowEnvironment
 
+from activities.store import RoomPost
 from clients.api import PersonaClient
 from personas.coordination import FloorPolicy
 from tests.helpers import eventually, profile
@@ -101,5 +102,5 @@ async def test_room_grants_one_responder_per_message_and_rotates_fairly(
     assert {p.persona_id for p in transcript} == set(members)
 
 
-async def _transcript(personas: PersonaClient, room_id: str) -> list:  # type: ignore[type-arg]
+async def _transcript(personas: PersonaClient, room_id: str) -> list[RoomPost]:
     return personas.store.room_transcript(room_id)

@@ -1,0 +1,142 @@
+"""Model providers over real HTTP, and the idempotence of persona activities."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from activities.contracts import ShedBatch, ThinkRequest
+from activities.persona_activities import PersonaActivities
+from activities.providers import (
+    OfflineDeterministicProvider,
+    OpenAICompatibleProvider,
+    ProviderError,
+)
+from activities.store import Store
+from personas.items import InboxItem
+
+
+class ChatCompletions(BaseHTTPRequestHandler):
+    """A local server speaking the chat-completions protocol, standing in for a paid API."""
+
+    requests: list[dict[str, Any]] = []
+    reply: Any = None
+    status = 200
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append(
+            {"path": self.path, "auth": self.headers.get("Authorization"), "body": body}
+        )
+        payload = json.dumps(type(self).reply).encode()
+        self.send_response(type(self).status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def chat_server() -> Iterator[str]:
+    ChatCompletions.requests = []
+    ChatCompletions.status = 200
+    ChatCompletions.reply = {
+        "choices": [{"message": {"role": "assistant", "content": "LGTM with two nits"}}],
+        "usage": {"prompt_tokens": 31, "completion_tokens": 5},
+    }
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ChatCompletions)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+async def test_openai_compatible_provider_sends_chat_and_reads_usage(chat_server: str) -> None:
+    provider = OpenAICompatibleProvider(chat_server, "sk-test")
+    completion = await provider.complete("llama3", "You review code.", "Review PR 7")
+    await provider.aclose()
+    assert (completion.text, completion.tokens_in, completion.tokens_out) == (
+        "LGTM with two nits",
+        31,
+        5,
+    )
+    sent = ChatCompletions.requests[0]
+    assert sent["path"] == "/v1/chat/completions"
+    assert sent["auth"] == "Bearer sk-test"
+    assert sent["body"]["model"] == "llama3"
+    assert [m["role"] for m in sent["body"]["messages"]] == ["system", "user"]
+
+
+async def test_openai_compatible_provider_refuses_what_is_not_a_completion(
+    chat_server: str,
+) -> None:
+    provider = OpenAICompatibleProvider(chat_server, "")
+    ChatCompletions.reply = {"error": "model not loaded"}
+    with pytest.raises(ProviderError, match="not a chat completion"):
+        await provider.complete("llama3", "s", "p")
+    ChatCompletions.status = 503
+    with pytest.raises(httpx.HTTPStatusError):
+        await provider.complete("llama3", "s", "p")
+    await provider.aclose()
+    assert ChatCompletions.requests[0]["auth"] is None
+
+
+async def test_offline_provider_is_deterministic_and_says_so() -> None:
+    provider = OfflineDeterministicProvider()
+    first = await provider.complete("m", "You are Ada.", "hello world")
+    again = await provider.complete("m", "You are Ada.", "hello world")
+    other = await provider.complete("m", "You are Ada.", "hello there")
+    assert first == again
+    assert first.text != other.text
+    assert "offline-deterministic" in first.text
+
+
+class CountingProvider(OfflineDeterministicProvider):
+    """The offline provider, counting calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def complete(self, model: str, system: str, prompt: str) -> Any:
+        self.calls += 1
+        return await super().complete(model, system, prompt)
+
+
+async def test_think_runs_the_model_once_per_item_under_retry(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store.migrate()
+    provider = CountingProvider()
+    acts = PersonaActivities(store, provider, client=None, task_queue="q")  # type: ignore[arg-type]
+    text_ref = store.put_content("chat", "please review PR 7")
+    item = InboxItem(
+        item_id=uuid.uuid4().hex, sender_id="bob", content_ref=text_ref, sent_at=datetime.now(UTC)
+    )
+    request = ThinkRequest(
+        persona_id="p1", persona_name="Ada", base_persona="m", specialization="review", item=item
+    )
+    env = ActivityEnvironment()
+    first = await env.run(acts.think, request)
+    retried = await env.run(acts.think, request)
+    assert retried == first
+    assert provider.calls == 1
+    assert store.count_outcomes("p1") == 1
+    assert "please review PR 7" in (store.get_content(first.output_ref).text or "")
+
+    batch = ShedBatch(persona_id="p1", rows=[("i1", "inbox_full", 100, {"item_id": "i1"})])
+    assert await env.run(acts.record_shed, batch) == 1
+    assert await env.run(acts.record_shed, batch) == 0
+    assert store.count_shed("p1") == 1
+    store.dispose()
