@@ -63,7 +63,8 @@ def grant_floor(
 
 def jain_index(service: list[float]) -> float:
     """Jain's fairness index: 1.0 when everyone gets the same, 1/n when one gets it all."""
-    if not service or not any(service):
+    squares = sum(s * s for s in service)
+    if not service or squares == 0:
         return 1.0
     total = sum(service)
-    return total * total / (len(service) * sum(s * s for s in service))
+    return total * total / (len(service) * squares)

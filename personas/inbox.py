@@ -12,7 +12,7 @@ import bisect
 
 from pydantic import BaseModel, Field
 
-from personas.items import InboxEntry, InboxItem
+from personas.items import Dependency, InboxEntry, InboxItem
 from personas.priority import PriorityWeights, effective_bp, sort_key
 
 DEFAULT_CAPACITY = 1_000
@@ -64,9 +64,9 @@ class Inbox(BaseModel):
             return None
         return Shed(entry=self.held.pop(0), reason="held_overflow")
 
-    def release_ready(self, satisfied: set[str]) -> list[Shed]:
+    def release_ready(self, satisfied: set[Dependency]) -> list[Shed]:
         """Move held entries whose dependencies are all in ``satisfied`` into the queue."""
-        ready = [e for e in self.held if all(d.task_key in satisfied for d in e.item.waits_for)]
+        ready = [e for e in self.held if set(e.item.waits_for) <= satisfied]
         if not ready:
             return []
         self.held = [e for e in self.held if e not in ready]

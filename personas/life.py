@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from personas.cadence import CadenceConfig, EngagementThresholds
 from personas.coordination import Bid
 from personas.inbox import DEFAULT_CAPACITY, Inbox
-from personas.items import IDENTIFIER, InboxItem
+from personas.items import IDENTIFIER, Dependency, InboxItem
 from personas.models import AIPersonaProfile
 from personas.priority import PriorityWeights
 from personas.state import Mood, PersonaState, StateRules
@@ -101,7 +101,7 @@ class LifeSnapshot(BaseModel):
     state: PersonaState
     stats: LifeStats = LifeStats()
     paused: bool = False
-    satisfied: list[str] = Field(default_factory=list)
+    satisfied: list[Dependency] = Field(default_factory=list)
     completed: list[str] = Field(default_factory=list)
     subscribers: dict[str, list[str]] = Field(default_factory=dict)
     grants: list[FloorGrant] = Field(default_factory=list)

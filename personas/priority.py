@@ -54,7 +54,7 @@ def expertise_bp(item: InboxItem, ctx: PriorityContext, weights: PriorityWeights
     if not item.topics or not ctx.expertise:
         return 0
     known = {e.lower() for e in ctx.expertise}
-    matched = sum(1 for t in item.topics if t.lower() in known)
+    matched = len({t.lower() for t in item.topics} & known)
     # Two matching topics already make an item fully relevant.
     return weights.expertise_max_bp * min(matched, 2) // 2
 

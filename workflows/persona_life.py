@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from personas.cadence import engages, interval_s, is_urgent
     from personas.coordination import Bid
     from personas.inbox import Inbox, Shed
-    from personas.items import InboxEntry, InboxItem
+    from personas.items import Dependency, InboxEntry, InboxItem
     from personas.life import (
         DeliveryReceipt,
         DependencyDone,
@@ -342,7 +342,7 @@ class PersonaLife:
             state=self.state,
             stats=self.stats,
             paused=self.paused,
-            satisfied=sorted(self.satisfied),
+            satisfied=sorted(self.satisfied, key=lambda d: (d.persona_id, d.task_key)),
             completed=self.completed,
             subscribers=self.subscribers,
             grants=self.grants,
@@ -408,7 +408,7 @@ class PersonaLife:
         receipt = DeliveryReceipt(
             item_id=item.item_id, accepted=True, priority=entry.base_bp / 10_000
         )
-        unmet = [d for d in item.waits_for if d.task_key not in self.satisfied]
+        unmet = [d for d in item.waits_for if d not in self.satisfied]
         if unmet:
             for dependency in unmet:
                 self.outbox.append(
@@ -481,7 +481,7 @@ class PersonaLife:
         except ValidationError as err:
             self._reject(raw, err)
             return
-        self.satisfied.add(done.task_key)
+        self.satisfied.add(Dependency(persona_id=done.provider_id, task_key=done.task_key))
         for shed in self.inbox.release_ready(self.satisfied):
             self._record_shed(shed)
 
