@@ -94,6 +94,11 @@ def _start_attributes(record: PersonaRecord) -> TypedSearchAttributes:
     )
 
 
+def _summary(record: PersonaRecord) -> str:
+    profile = PersonaDocument.model_validate(record.body).profile
+    return f"AI persona {profile.name} ({profile.specialization}) of {profile.entity_id}"
+
+
 async def signal_with_start(
     client: Client, task_queue: str, record: PersonaRecord, signal: str, payload: object
 ) -> None:
@@ -106,6 +111,7 @@ async def signal_with_start(
         start_signal=signal,
         start_signal_args=[payload],
         search_attributes=_start_attributes(record),
+        static_summary=_summary(record),
     )
 
 
@@ -204,6 +210,7 @@ class PersonaClient:
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             search_attributes=_start_attributes(record),
+            static_summary=_summary(record),
         )
         await asyncio.to_thread(self.store.set_life_status, persona_id, "live")
         await asyncio.to_thread(self.store.record_usage, persona_id, record.version)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import socket
 import subprocess
 import time
@@ -183,12 +184,17 @@ async def _processed(personas: PersonaClient, pid: str) -> int:
         return 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Start the embedded default and run the demo scenario."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--once", action="store_true", help="exit after the scenario")
     args = parser.parse_args()
     settings = get_settings()
+    signal.signal(signal.SIGTERM, _interrupt)  # stop the dev server on SIGTERM too
     with dev_server(settings), contextlib.suppress(KeyboardInterrupt):
         asyncio.run(scenario(settings, keep_running=not args.once))
 
