@@ -315,8 +315,13 @@ class PersonaClient:
             raise PersonaError(str(getattr(err.cause, "message", None) or err.cause)) from None
 
     async def trigger(self, persona_id: str, event: str) -> str:
-        """Fire an activation or deactivation event; returns ``live`` or ``paused``."""
-        await self.persona(persona_id)
+        """Fire an activation or deactivation event; returns ``live`` or ``paused``.
+
+        An activation event starts the persona's life when it is not running.
+        """
+        record = await self.persona(persona_id)
+        if event in PersonaDocument.model_validate(record.body).profile.activation_triggers:
+            await self.start_life(persona_id)
         return str(await self._update(persona_id, PersonaLife.fire_trigger, event))
 
     async def set_compute_budget(self, persona_id: str, fraction: float) -> float:

@@ -165,3 +165,14 @@ async def test_updating_a_persona_adds_a_version_and_is_validated(
     with pytest.raises(PersonaError, match="funding_limit"):
         await personas.update_persona(pid, {"funding_limit": -1}, "bob")
     assert len(personas.store.persona_versions(pid)) == 2
+
+
+async def test_an_activation_event_starts_a_stopped_life(personas: PersonaClient) -> None:
+    pid = (await personas.create_persona(profile(), created_by="t")).persona_id
+    with pytest.raises(PersonaError, match="not running"):
+        await personas.trigger(pid, "shift_end")
+    assert await personas.trigger(pid, "shift_start") == "live"
+    await personas.stop_life(pid)
+    assert await personas.trigger(pid, "shift_start") == "live"
+    await personas.post_to_persona(pid, "@Ada back again", "bob")
+    await eventually(lambda: personas.view(pid), lambda v: v.stats.processed == 1)
