@@ -232,8 +232,9 @@ class PersonaClient:
         await asyncio.to_thread(self.store.set_life_status, persona_id, "stopped")
         return stats
 
-    async def _mentions(self, text: str) -> tuple[str, ...]:
-        names = {r.name.lower(): r.name for r in await self.list_personas()}
+    async def _mentions(self, text: str, entity_id: str | None) -> tuple[str, ...]:
+        """Personas named in the text: ``@name``, or a bare name of the entity's personas."""
+        names = {r.name.lower(): r.name for r in await self.list_personas(entity_id)}
         found = {m.lower() for m in _MENTION.findall(text)}
         found |= {w for w in keywords(text) if w in names}
         return tuple(sorted(names.get(m, m) for m in found))[:32]
@@ -249,6 +250,7 @@ class PersonaClient:
         room_id: str | None = None,
         task_key: str | None = None,
         waits_for: list[dict[str, str]] | None = None,
+        entity_id: str | None = None,
     ) -> InboxItem:
         try:
             item = InboxItem(
@@ -257,7 +259,7 @@ class PersonaClient:
                 sender_id=sender_id,
                 sender_is_human=human,
                 room_id=room_id,
-                mentions=await self._mentions(text),
+                mentions=await self._mentions(text, entity_id),
                 topics=tuple(keywords(text)[:32]),
                 priority=priority,
                 sent_at=datetime.now(UTC),
@@ -295,6 +297,7 @@ class PersonaClient:
             kind=kind,
             task_key=task_key,
             waits_for=waits_for,
+            entity_id=record.entity_id,
         )
         await signal_with_start(self.client, self.task_queue, record, "deliver", item)
         if record.life_status != "live":

@@ -45,6 +45,14 @@ def interval_s(state: PersonaState, config: CadenceConfig) -> float:
     return base
 
 
+def next_item_at_ms(state: PersonaState, config: CadenceConfig) -> int:
+    """When the next ordinary item may be taken: the interval of the mood the persona was in
+    when it finished its last item, counted from then."""
+    if state.last_work_ms == 0:
+        return 0
+    return state.last_work_ms + round(interval_s(state, config) * 1000)
+
+
 def is_urgent(priority_bp: int) -> bool:
     """High priority (> 0.8): engaged in every mood and never kept waiting for the cadence."""
     return priority_bp > HIGH_PRIORITY_BP

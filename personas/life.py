@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from personas.cadence import CadenceConfig, EngagementThresholds
 from personas.coordination import Bid
@@ -28,6 +28,16 @@ class LifeConfig(BaseModel):
     territory_scan_s: float = Field(default=7_200.0, gt=0)
     max_history_events: int = Field(default=10_000, ge=100, le=50_000)
     remembered_ids: int = Field(default=2_000, ge=10)
+
+    @model_validator(mode="after")
+    def _can_be_overwhelmed(self) -> LifeConfig:
+        if self.state_rules.overwhelmed_at_inbox > self.inbox_capacity:
+            raise ValueError(
+                f"state_rules.overwhelmed_at_inbox ({self.state_rules.overwhelmed_at_inbox}) "
+                f"exceeds inbox_capacity ({self.inbox_capacity}): the persona could never be "
+                "overwhelmed"
+            )
+        return self
 
 
 class LifeStats(BaseModel):

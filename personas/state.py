@@ -38,6 +38,7 @@ class PersonaState(BaseModel):
     compute_budget: float = Field(default=1.0, ge=0, le=1)
     mood: Mood = Mood.IDLE
     updated_ms: int = 0
+    last_work_ms: int = 0
     last_room: str | None = None
 
 
@@ -69,6 +70,7 @@ def after_work(
             "attention": _clamp(state.attention - (rules.attention_per_switch if switched else 0)),
             "compute_budget": _clamp(state.compute_budget - rules.compute_per_item),
             "last_room": room_id if room_id is not None else state.last_room,
+            "last_work_ms": now_ms,
         }
     )
 

@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
         ThinkRequest,
         ThinkResult,
     )
-    from personas.cadence import engages, interval_s, is_urgent
+    from personas.cadence import engages, is_urgent, next_item_at_ms
     from personas.coordination import Bid
     from personas.inbox import Inbox, Shed
     from personas.items import Dependency, InboxEntry, InboxItem
@@ -105,8 +105,9 @@ class PersonaLife:
             if not self.paused and self.grants:
                 await self._take_floor(self.grants.pop(0))
             elif not self.paused and len(self.inbox):
-                await self._work(self.inbox.pop())
-                await self._pace()
+                if await self._paced():
+                    await self._work(self.inbox.pop())
+                    self._settle_state()
             else:
                 await self._rest()
         await self._shed_everything("stopped")
@@ -137,25 +138,28 @@ class PersonaLife:
         except TimeoutError:
             self.stats.territory_scans += 1
 
-    async def _pace(self) -> None:
-        """Wait for the cadence interval; an urgent item or a stop ends the wait at once."""
-        self._settle_state()
+    async def _paced(self) -> bool:
+        """Whether the next item may be taken now. If not, wait for the cadence; urgent work,
+        a stop, a pause or chores end the wait early (then the loop comes back here)."""
+        remaining = (next_item_at_ms(self.state, self.config.cadence) - _now_ms()) / 1000
+        if remaining <= 0 or self._urgent_waiting():
+            return True
         self._publish()
-        deadline = workflow.time() + interval_s(self.state, self.config.cadence)
         self.stats.cadence_waits += 1
-        while not self.stop_requested and not self._urgent_waiting():
-            remaining = deadline - workflow.time()
-            if remaining <= 0:
-                return
-            try:
-                await workflow.wait_condition(
-                    lambda: self.stop_requested or self._urgent_waiting() or self._has_chores(),
-                    timeout=remaining,
-                    timeout_summary="cadence",
-                )
-            except TimeoutError:
-                return
-            await self._chores()
+        try:
+            await workflow.wait_condition(
+                lambda: (
+                    self.stop_requested
+                    or self.paused
+                    or self._urgent_waiting()
+                    or self._has_chores()
+                ),
+                timeout=remaining,
+                timeout_summary="cadence",
+            )
+        except TimeoutError:
+            return not self.paused and len(self.inbox) > 0
+        return False
 
     # ----------------------------------------------------------------- work
     async def _work(self, entry: InboxEntry) -> None:
@@ -170,18 +174,18 @@ class PersonaLife:
         if not engages(priority_bp, self.state.mood, self.config.engagement):
             self.stats.passed += 1
             if item.room_id:
-                self._bid(item, priority_bp, None)
+                self._bid(item, entry.base_bp, None)
             return
         purpose = "bid" if item.room_id else "respond"
         result = await self._think(item, purpose)
         self.state = after_work(self.state, item.room_id, _now_ms(), self.config.state_rules)
         if result is None:
             if item.room_id:
-                self._bid(item, priority_bp, None)
+                self._bid(item, entry.base_bp, None)
             return
         self.stats.processed += 1
         if item.room_id:
-            self._bid(item, priority_bp, result.output_ref)
+            self._bid(item, entry.base_bp, result.output_ref)
         if item.task_key:
             self._complete(item.task_key, result.output_ref)
 
@@ -207,7 +211,8 @@ class PersonaLife:
             workflow.logger.warning("think failed for %s: %s", item.item_id, err)
             return None
 
-    def _bid(self, item: InboxItem, priority_bp: int, thought_ref: str | None) -> None:
+    def _bid(self, item: InboxItem, relevance_bp: int, thought_ref: str | None) -> None:
+        """Answer the room: a bid scored by the item's relevance on arrival, or a pass."""
         assert item.room_id is not None
         if thought_ref is not None:
             self.stats.bids += 1
@@ -219,7 +224,7 @@ class PersonaLife:
                 payload=Bid(
                     message_id=item.item_id,
                     persona_id=self.persona_id,
-                    score_bp=priority_bp,
+                    score_bp=relevance_bp,
                     thought_ref=thought_ref,
                 ),
             )

@@ -65,23 +65,24 @@ class RoomCoordinator:
 
     async def _fan_out(self) -> None:
         while self.room.pending_posts:
-            item = self.room.pending_posts[0]
+            item = self.room.pending_posts.pop(0)
             targets = [m for m in self.room.members if m != item.sender_id]
+            # The floor opens before delivery: a member may bid before the delivery returns.
+            floor = OpenFloor(
+                message_id=item.item_id,
+                deadline_ms=_now_ms() + int(self.policy.decision_deadline_s * 1000),
+                expected=targets,
+            )
+            self.room.open_floors.append(floor)
             report: DeliveryReport = await workflow.execute_activity(
                 DELIVER,
                 Delivery(items=[(m, item) for m in targets]),
                 result_type=DeliveryReport,
                 start_to_close_timeout=timedelta(seconds=60),
             )
-            self.room.pending_posts.pop(0)
-            if report.delivered:
-                self.room.open_floors.append(
-                    OpenFloor(
-                        message_id=item.item_id,
-                        deadline_ms=_now_ms() + int(self.policy.decision_deadline_s * 1000),
-                        expected=report.delivered,
-                    )
-                )
+            floor.expected = report.delivered
+            if not report.delivered:
+                self.room.open_floors.remove(floor)
 
     async def _decide(self) -> None:
         now_ms = _now_ms()

@@ -5,10 +5,19 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from personas.cadence import CadenceConfig, EngagementThresholds, engages, interval_s, is_urgent
+from personas.cadence import (
+    CadenceConfig,
+    EngagementThresholds,
+    engages,
+    interval_s,
+    is_urgent,
+    next_item_at_ms,
+)
 from personas.items import BP, HIGH_PRIORITY_BP
-from personas.state import Mood, PersonaState
+from personas.life import LifeConfig
+from personas.state import Mood, PersonaState, StateRules
 
 CONFIG = CadenceConfig()
 DEFAULT_INTERVALS = {Mood.ACTIVE: 3.0, Mood.TIRED: 5.0, Mood.OVERWHELMED: 7.0, Mood.IDLE: 10.0}
@@ -85,3 +94,18 @@ def test_engagement_is_the_mood_threshold_below_urgency(
     assert is_urgent(priority) == (priority > HIGH_PRIORITY_BP)
     expected = priority > HIGH_PRIORITY_BP or priority >= threshold
     assert engages(priority, mood, limits) == expected
+
+
+def test_the_next_item_waits_for_the_interval_of_the_mood_the_last_one_left() -> None:
+    config = CadenceConfig()
+    assert next_item_at_ms(PersonaState(mood=Mood.ACTIVE), config) == 0  # never worked yet
+    finished = PersonaState(mood=Mood.IDLE, last_work_ms=1_000_000)
+    assert next_item_at_ms(finished, config) == 1_010_000
+    flooded = finished.model_copy(update={"mood": Mood.OVERWHELMED, "compute_budget": 0.1})
+    assert next_item_at_ms(flooded, config) == 1_014_000
+
+
+def test_a_life_config_that_could_never_be_overwhelmed_is_refused() -> None:
+    with pytest.raises(ValidationError, match="could never be overwhelmed"):
+        LifeConfig(inbox_capacity=20)
+    assert LifeConfig(inbox_capacity=20, state_rules=StateRules(overwhelmed_at_inbox=20))

@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from clients.api import PersonaClient
 from personas.items import InboxItem
 from personas.life import LifeConfig, PersonaView
+from personas.state import StateRules
 from tests.helpers import eventually, profile
 from workflows.ids import persona_workflow_id
 
@@ -82,15 +83,18 @@ async def test_cadence_adapts_to_mood_and_budget(
 
     await time_env.sleep(4 * 3600)
     assert (await time_personas.view(pid)).energy == 1.0
+    timers_before = len(await cadence_timers(time_env, pid))
     await deliver_paused(time_personas, handle, pid, 3)
     await until_view(time_env, time_personas, pid, lambda v: v.stats.processed == 63)
-    # Rested with work waiting it is active (3 s); with the inbox empty, idle (10 s).
-    assert (await cadence_timers(time_env, pid))[-3:] == [3.0, 3.0, 10.0]
+    # Rested, the first item is taken at once; with work waiting it is active (3 s); with
+    # nothing left it rests without a timer.
+    assert (await cadence_timers(time_env, pid))[-2:] == [3.0, 3.0]
+    assert len(await cadence_timers(time_env, pid)) == timers_before + 2
 
     await time_personas.set_compute_budget(pid, 0.1)
     await deliver_paused(time_personas, handle, pid, 2)
     await until_view(time_env, time_personas, pid, lambda v: v.stats.processed == 65)
-    assert (await cadence_timers(time_env, pid))[-2:] == [6.0, 20.0]  # low budget doubles
+    assert (await cadence_timers(time_env, pid))[-1] == 6.0  # a low budget doubles it
 
 
 async def deliver_paused(
@@ -107,7 +111,9 @@ async def test_overwhelmed_persona_sheds_low_priority_and_serves_urgent_first(
     time_env: WorkflowEnvironment, time_personas: PersonaClient
 ) -> None:
     record = await time_personas.create_persona(
-        profile(), created_by="test", life=LifeConfig(inbox_capacity=10)
+        profile(),
+        created_by="test",
+        life=LifeConfig(inbox_capacity=10, state_rules=StateRules(overwhelmed_at_inbox=8)),
     )
     pid = record.persona_id
     handle = time_env.client.get_workflow_handle(persona_workflow_id(pid))
