@@ -33,6 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.store import PersonaRecord, Store, StoreError, UnknownPersona
 from clients.api import AI_KIND, PersonaClient, PersonaError, connect, explain
+from clients.instance_cli import add_instance_commands
 from personas.coordination import FloorPolicy
 from personas.life import InboxView, LifeStats, PersonaView
 from personas.models import IDENTIFIER
@@ -521,6 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(sub, "budget", _budget, "set a persona's remaining compute budget")
     p.add_argument("persona", metavar="PERSONA")
     p.add_argument("fraction", type=float, metavar="FRACTION", help="0..1")
+    add_instance_commands(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.instance import instance_activities, instance_workflows
 from activities.persona_activities import PersonaActivities
 from activities.providers import ModelProvider, provider_from_settings
 from activities.store import Store
@@ -27,13 +28,14 @@ def build_worker(client: Client, store: Store, provider: ModelProvider, task_que
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=WORKFLOWS,
+        workflows=[*WORKFLOWS, *instance_workflows()],
         activities=[
             acts.think,
             acts.record_shed,
             acts.post_to_room,
             acts.deliver,
             acts.signal_persona,
+            *instance_activities(store),
         ],
         activity_executor=ThreadPoolExecutor(max_workers=16),
         max_cached_workflows=2_000,

@@ -1,0 +1,220 @@
+"""Typed helpers to start instance negotiations and answer them by signal or update.
+
+Every refusal is a :class:`clients.api.PersonaError` with a one-line message: input is
+validated here (base persona, text, sizes, constraints) before anything reaches a workflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.store import PersonaRecord, Store, UnknownEntity, UnknownPersona
+from clients.api import PersonaError, explain
+from personas.instance.base import UnknownBasePersona, base_persona
+from personas.instance.negotiation import (
+    Accept,
+    AddConstraint,
+    Answer,
+    Changes,
+    Modify,
+    NegotiationInput,
+    Reject,
+)
+from personas.instance.proposals import Proposal
+from personas.instance.requirements import (
+    Constraint,
+    ContradictoryConstraints,
+    compile_requirements,
+)
+from personas.instance.views import NegotiationView
+from personas.instance.workload import UnreadableWorkload, parse_text
+from workflows import search_attributes as sa
+from workflows.negotiation import InstanceNegotiation, negotiation_workflow_id
+
+_SIGNALS = {Accept: "accept", Modify: "modify", Reject: "reject", AddConstraint: "add_constraint"}
+_UPDATES: dict[type, Any] = {
+    Accept: InstanceNegotiation.accept_proposal,
+    Modify: InstanceNegotiation.modify_proposal,
+    Reject: InstanceNegotiation.reject_proposals,
+    AddConstraint: InstanceNegotiation.add_constraint_now,
+}
+
+
+def negotiation_input(**fields: Any) -> NegotiationInput:
+    """Validate a negotiation's start input, refusing bad input with a one-line error."""
+    fields.setdefault("negotiation_id", uuid.uuid4().hex[:12])
+    try:
+        data = NegotiationInput.model_validate(fields)
+    except ValidationError as err:
+        raise PersonaError(f"invalid negotiation: {explain(err)}") from None
+    try:
+        if data.base is not None:
+            base_persona(data.base)
+        if data.workload is None and data.text:
+            parse_text(data.text)
+        compile_requirements(base_persona(data.base or "web_server"), data.constraints, data.pins)
+    except (UnknownBasePersona, UnreadableWorkload, ContradictoryConstraints) as err:
+        raise PersonaError(str(err)) from None
+    return data
+
+
+class InstanceClient:
+    """Start, answer, watch and release instance negotiations."""
+
+    def __init__(self, client: Client, store: Store, task_queue: str) -> None:
+        """Use ``client`` (with the pydantic converter), ``store`` and ``task_queue``."""
+        self.client = client
+        self.store = store
+        self.task_queue = task_queue
+
+    def _handle(self, negotiation_id: str) -> WorkflowHandle[Any, NegotiationView]:
+        return self.client.get_workflow_handle_for(
+            InstanceNegotiation.run, negotiation_workflow_id(negotiation_id)
+        )
+
+    async def start(self, **fields: Any) -> str:
+        """Start a negotiation (fields of :class:`NegotiationInput`); returns its id."""
+        data = negotiation_input(**fields)
+        try:
+            await asyncio.to_thread(self.store.permitted_resources, data.entity_id)
+        except UnknownEntity as err:
+            raise PersonaError(str(err)) from None
+        await self.client.start_workflow(
+            InstanceNegotiation.run,
+            data,
+            id=negotiation_workflow_id(data.negotiation_id),
+            task_queue=self.task_queue,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.PERSONA_KIND, "instance"),
+                    SearchAttributePair(sa.ENTITY_ID, data.entity_id),
+                    SearchAttributePair(sa.PERSONA_STATUS, "analyzing"),
+                ]
+            ),
+            static_summary=f"instance negotiation {data.name} for {data.entity_id}",
+        )
+        return data.negotiation_id
+
+    async def _closed(self, negotiation_id: str) -> PersonaError:
+        try:
+            final: NegotiationView = await self._handle(negotiation_id).result()
+        except (RPCError, WorkflowFailureError):
+            return PersonaError(f"negotiation {negotiation_id} is not running")
+        return PersonaError(f"negotiation {negotiation_id} has ended ({final.status})")
+
+    async def view(self, negotiation_id: str) -> NegotiationView:
+        """The negotiation's status, rounds and outcome."""
+        try:
+            view: NegotiationView = await self._handle(negotiation_id).query(
+                InstanceNegotiation.view
+            )
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise PersonaError(f"unknown negotiation {negotiation_id}") from None
+            raise
+        return view
+
+    async def proposals(self, negotiation_id: str) -> list[Proposal]:
+        """The current round's proposals."""
+        return list((await self.view(negotiation_id)).proposals)
+
+    async def answer(
+        self, negotiation_id: str, answer: Answer, wait: bool = True
+    ) -> NegotiationView | None:
+        """Send an answer: by update (``wait``; returns the next round) or by signal."""
+        handle = self._handle(negotiation_id)
+        try:
+            if not wait:
+                await handle.signal(_SIGNALS[type(answer)], answer)
+                return None
+            result: NegotiationView = await handle.execute_update(_UPDATES[type(answer)], answer)
+            return result
+        except WorkflowUpdateFailedError as err:
+            raise PersonaError(str(getattr(err.cause, "message", None) or err.cause)) from None
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise await self._closed(negotiation_id) from None
+            raise
+
+    async def accept(
+        self, negotiation_id: str, round: int, proposal_id: str, wait: bool = True
+    ) -> NegotiationView | None:
+        """Accept a proposal of ``round``."""
+        return await self.answer(negotiation_id, Accept(round=round, proposal_id=proposal_id), wait)
+
+    async def modify(
+        self,
+        negotiation_id: str,
+        round: int,
+        proposal_id: str | None,
+        changes: Changes | dict[str, Any],
+        wait: bool = True,
+    ) -> NegotiationView | None:
+        """Ask for a round like ``proposal_id`` with ``changes``."""
+        try:
+            answer = Modify(
+                round=round, proposal_id=proposal_id, changes=Changes.model_validate(changes)
+            )
+        except ValidationError as err:
+            raise PersonaError(f"invalid change: {explain(err)}") from None
+        return await self.answer(negotiation_id, answer, wait)
+
+    async def reject(
+        self, negotiation_id: str, round: int, reason: str, final: bool = False, wait: bool = True
+    ) -> NegotiationView | None:
+        """Reject the round's proposals (or, when ``final``, the negotiation)."""
+        return await self.answer(
+            negotiation_id, Reject(round=round, reason=reason, final=final), wait
+        )
+
+    async def add_constraint(
+        self, negotiation_id: str, round: int, kind: str, value: Any, wait: bool = True
+    ) -> NegotiationView | None:
+        """Add a hard constraint such as ``min_vcpu 8`` or ``region eu-west``."""
+        try:
+            constraint = Constraint.model_validate({"kind": kind, "value": value})
+        except ValidationError as err:
+            raise PersonaError(f"invalid constraint: {explain(err)}") from None
+        return await self.answer(
+            negotiation_id, AddConstraint(round=round, constraint=constraint), wait
+        )
+
+    async def release(self, negotiation_id: str) -> None:
+        """Release the provisioned instance; the negotiation then ends."""
+        try:
+            await self._handle(negotiation_id).signal(InstanceNegotiation.release)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise await self._closed(negotiation_id) from None
+            raise
+
+    async def list_personas(self, entity_id: str | None = None) -> list[PersonaRecord]:
+        """Instance personas (latest versions), optionally of one entity."""
+        return await asyncio.to_thread(self.store.list_personas, "instance", entity_id)
+
+    async def persona_versions(self, persona_id: str) -> list[PersonaRecord]:
+        """Every version of an instance persona, with creator, date and usage count."""
+        try:
+            return await asyncio.to_thread(self.store.persona_versions, persona_id)
+        except UnknownPersona as err:
+            raise PersonaError(str(err)) from None
+
+    async def result(self, negotiation_id: str) -> NegotiationView:
+        """Wait for the negotiation to end and return its final view."""
+        try:
+            view: NegotiationView = await self._handle(negotiation_id).result()
+        except WorkflowFailureError as err:
+            raise PersonaError(f"negotiation {negotiation_id} failed: {err.cause}") from None
+        return view

@@ -1,0 +1,293 @@
+"""Negotiation rounds: answers, their validation, round history and the automated policy.
+
+Pure: the workflow calls these to decide; nothing here waits or touches the outside world.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from personas.instance.profiles import InstancePersona
+from personas.instance.proposals import Infeasibility, Proposal
+from personas.instance.requirements import (
+    Constraint,
+    ContradictoryConstraints,
+    Pins,
+    compile_requirements,
+)
+from personas.instance.workload import WorkloadSpec
+
+DROPPABLE = ("requester.", "pin.", "cost.")
+FINAL = ("agreed", "rejected", "expired", "failed", "provisioned", "provision_failed", "released")
+
+
+class NegotiationConfig(BaseModel):
+    """Limits and options of one negotiation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_rounds: int = Field(default=5, ge=1, le=20)
+    round_timeout_s: float = Field(default=3600.0, gt=0)
+    k: int = Field(default=3, ge=1, le=5)
+    headroom: float = Field(default=0.2, ge=0, le=2)
+    provision: bool = True
+    observe_after_s: float = Field(default=600.0, gt=0)
+    divergence: float = Field(default=0.5, gt=0, description="relative gap that evolves")
+    lifetime_s: float | None = Field(default=None, gt=0, description="release after this")
+
+
+class AutoPolicy(BaseModel):
+    """Answers for the requester: constraints to add, a preference and a budget."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prefer: Literal["cheapest", "balanced", "price_performance"] = "cheapest"
+    max_hourly: float = Field(gt=0)
+    constraints: tuple[Constraint, ...] = ()
+
+
+class NegotiationInput(BaseModel):
+    """What the client starts a negotiation with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    negotiation_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    entity_id: str
+    requester: str = "requester"
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=64)
+    base: str | None = None
+    workload: WorkloadSpec | None = None
+    text: str | None = Field(default=None, max_length=2000)
+    persona_overrides: dict[str, object] = Field(default_factory=dict)
+    constraints: tuple[Constraint, ...] = ()
+    pins: Pins = Pins()
+    config: NegotiationConfig = NegotiationConfig()
+    policy: AutoPolicy | None = None
+    provider: str = Field(default="docker", pattern=r"^[a-z][a-z0-9_-]*$")
+
+    @model_validator(mode="after")
+    def _described(self) -> NegotiationInput:
+        if self.workload is None and not (self.text and self.text.strip()) and self.base is None:
+            raise ValueError("give a workload, a text description or a base persona")
+        return self
+
+
+class Changes(BaseModel):
+    """What a modify answer changes, relative to the proposal it names."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    instance_type: str | None = None
+    storage: str | None = None
+    raid: str | None = None
+    tenancy: Literal["shared", "dedicated"] | None = None
+    region: str | None = None
+    replicas: int | None = Field(default=None, ge=1, le=16)
+    min_vcpu: float | None = Field(default=None, ge=0)
+    min_memory_gib: float | None = Field(default=None, ge=0)
+    max_hourly: float | None = Field(default=None, gt=0)
+    drop: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _droppable(self) -> Changes:
+        for name in self.drop:
+            if not name.startswith(DROPPABLE):
+                raise ValueError(
+                    f"{name!r} cannot be dropped: only requester.*, pin.* and cost.* can"
+                )
+        return self
+
+
+class Accept(BaseModel):
+    """Accept one proposal of the current round."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["accept"] = "accept"
+    round: int = Field(ge=1)
+    proposal_id: str
+
+
+class Modify(BaseModel):
+    """Ask for a round like a proposal (or, with none, like now) with changes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["modify"] = "modify"
+    round: int = Field(ge=1)
+    proposal_id: str | None = None
+    changes: Changes
+
+
+class Reject(BaseModel):
+    """Reject this round's proposals (new ones follow) or, when final, the negotiation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["reject"] = "reject"
+    round: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=500)
+    final: bool = False
+
+
+class AddConstraint(BaseModel):
+    """Add a hard constraint; a new round follows."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["add_constraint"] = "add_constraint"
+    round: int = Field(ge=1)
+    constraint: Constraint
+
+
+Answer = Accept | Modify | Reject | AddConstraint
+
+
+class Round(BaseModel):
+    """One round: its proposals (or why there are none) and how it was answered."""
+
+    number: int
+    proposals: tuple[Proposal, ...] = ()
+    infeasibility: Infeasibility | None = None
+    started_ms: int
+    deadline_ms: int
+    answer: str | None = None
+    answered_by: str | None = None
+    details_ref: str | None = Field(default=None, description="the full result in the store")
+
+
+class Terms(BaseModel):
+    """The constraints, pins, drops and replicas a round is solved under."""
+
+    model_config = ConfigDict(frozen=True)
+
+    constraints: tuple[Constraint, ...] = ()
+    pins: Pins = Pins()
+    dropped: tuple[str, ...] = ()
+    replicas: int | None = None
+
+
+class InvalidAnswer(ValueError):
+    """An answer that does not fit the negotiation's current round."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        """``kind`` names the refusal (StaleRound, UnknownProposal, InvalidChange ...)."""
+        super().__init__(message)
+        self.kind = kind
+
+
+def check_answer(
+    answer: Answer, status: str, current: Round | None, persona: InstancePersona, terms: Terms
+) -> None:
+    """Raise :class:`InvalidAnswer` unless the answer fits the current round."""
+    if status in FINAL:
+        raise InvalidAnswer(f"the negotiation has ended ({status})", "NegotiationClosed")
+    if current is None or status != "awaiting_answer":
+        raise InvalidAnswer(f"no round is awaiting an answer (status {status})", "NotAwaiting")
+    if answer.round != current.number:
+        raise InvalidAnswer(
+            f"round {answer.round} is stale: the current round is {current.number}", "StaleRound"
+        )
+    ids = [p.proposal_id for p in current.proposals]
+    named = getattr(answer, "proposal_id", None)
+    if (isinstance(answer, Accept) or named is not None) and named not in ids:
+        raise InvalidAnswer(
+            f"unknown proposal {named!r} in round {current.number}; it has {ids or 'none'}",
+            "UnknownProposal",
+        )
+    if isinstance(answer, Modify | AddConstraint):
+        try:
+            new_terms = next_terms(answer, current, terms)
+            compile_requirements(
+                with_replicas(persona, new_terms.replicas), new_terms.constraints, new_terms.pins
+            )
+        except ContradictoryConstraints as err:
+            raise InvalidAnswer(f"invalid change: {err}", "InvalidChange") from None
+
+
+def with_replicas(persona: InstancePersona, replicas: int | None) -> InstancePersona:
+    """The persona with another replica count (unchanged when None)."""
+    if replicas is None:
+        return persona
+    lifecycle = persona.lifecycle.model_copy(update={"replicas": replicas})
+    return persona.model_copy(update={"lifecycle": lifecycle})
+
+
+def _replace(constraints: tuple[Constraint, ...], new: Constraint) -> tuple[Constraint, ...]:
+    return (*[c for c in constraints if c.label != new.label], new)
+
+
+def next_terms(answer: Answer, current: Round, terms: Terms) -> Terms:
+    """The terms of the next round after a non-final answer."""
+    if isinstance(answer, AddConstraint):
+        return terms.model_copy(
+            update={"constraints": _replace(terms.constraints, answer.constraint)}
+        )
+    if isinstance(answer, Reject):
+        excluded = tuple(
+            Constraint(kind="exclude_type", value=p.instance_type.split("@")[0])
+            for p in current.proposals
+        )
+        cs = terms.constraints
+        for c in excluded:
+            cs = _replace(cs, c)
+        return terms.model_copy(update={"constraints": cs})
+    if not isinstance(answer, Modify):
+        return terms
+    ch = answer.changes
+    base = next((p for p in current.proposals if p.proposal_id == answer.proposal_id), None)
+    pins = terms.pins
+    if base is not None:
+        resized = any(
+            v is not None
+            for v in (ch.region, ch.replicas, ch.min_vcpu, ch.min_memory_gib, ch.max_hourly)
+        )
+        pins = Pins(
+            instance_type=None if resized else base.instance_type,
+            storage=base.storage,
+            raid=base.raid,
+            tenancy="dedicated" if base.tenancy == "dedicated" else "shared",
+        )
+    pins = pins.model_copy(
+        update={
+            k: v
+            for k, v in (
+                ("instance_type", ch.instance_type),
+                ("storage", ch.storage),
+                ("raid", ch.raid),
+                ("tenancy", ch.tenancy),
+            )
+            if v is not None
+        }
+    )
+    cs = tuple(c for c in terms.constraints if c.label not in ch.drop)
+    for kind in ("region", "min_vcpu", "min_memory_gib", "max_hourly"):
+        value = getattr(ch, kind)
+        if value is not None:
+            cs = _replace(cs, Constraint.model_validate({"kind": kind, "value": value}))
+    dropped_pins = {n.removeprefix("pin.") for n in ch.drop if n.startswith("pin.")}
+    pins = pins.model_copy(update={k: None for k in dropped_pins if k in Pins.model_fields})
+    dropped = tuple(sorted({*terms.dropped, *(n for n in ch.drop if n.startswith("cost."))}))
+    return Terms(constraints=cs, pins=pins, dropped=dropped, replicas=ch.replicas or terms.replicas)
+
+
+def decide(policy: AutoPolicy, current: Round, is_last: bool) -> Answer:
+    """The automated requester's answer to a round.
+
+    Round 1: add the policy's constraints one at a time (and the budget), each a new round.
+    Then accept the preferred proposal (or the cheapest) when within budget; otherwise reject
+    the round for new proposals, or finally on the last round or when nothing is feasible.
+    """
+    budget = Constraint(kind="max_hourly", value=policy.max_hourly)
+    wanted = (*policy.constraints, budget)
+    if current.number <= len(wanted) and not is_last:
+        return AddConstraint(round=current.number, constraint=wanted[current.number - 1])
+    if not current.proposals:
+        return Reject(round=current.number, reason="nothing feasible for the policy", final=True)
+    affordable = [p for p in current.proposals if p.hourly <= policy.max_hourly + 1e-9]
+    preferred = [p for p in affordable if p.label == policy.prefer] or affordable
+    if preferred:
+        return Accept(round=current.number, proposal_id=preferred[0].proposal_id)
+    return Reject(round=current.number, reason="over the policy's budget", final=is_last)

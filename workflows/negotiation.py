@@ -1,0 +1,487 @@
+"""An instance negotiation: analysis, rounds of proposals and answers, then provisioning.
+
+Rounds are bounded (``max_rounds`` <= 20), so the history stays small and no continue-as-new
+is needed; each round waits on a durable timer for its deadline. Answers arrive by signal
+(invalid ones are recorded and ignored, never failing a task) or by update (refused by
+validators; the result is the next round). After agreement the instance is provisioned,
+observed, possibly evolved, and released on request or at the end of its lifetime.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel, ValidationError
+
+    from activities.instance.contracts import (
+        ANALYZE,
+        DEPROVISION,
+        EVOLVE,
+        OBSERVE,
+        PROVISION,
+        SAVE_PERSONA,
+        SOLVE,
+        AnalyzeRequest,
+        AnalyzeResult,
+        EvolveRequest,
+        EvolveResult,
+        InstanceRef,
+        ProvisionRequest,
+        SavedPersona,
+        SavePersonaRequest,
+    )
+    from personas.instance.evolution import EvolutionProposal, Utilisation
+    from personas.instance.instances import ProvisionedInstance
+    from personas.instance.negotiation import (
+        FINAL,
+        Accept,
+        AddConstraint,
+        Answer,
+        InvalidAnswer,
+        Modify,
+        NegotiationInput,
+        Reject,
+        Round,
+        Terms,
+        check_answer,
+        decide,
+        next_terms,
+        with_replicas,
+    )
+    from personas.instance.profiles import InstancePersona
+    from personas.instance.proposals import Proposal, SolveRequest, SolveResult
+    from personas.instance.views import NegotiationView
+    from workflows import search_attributes as sa
+
+SHORT = timedelta(seconds=30)
+SOLVE_TIMEOUT = timedelta(minutes=2)
+PROVISION_TIMEOUT = timedelta(minutes=5)
+RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=20))
+MAX_INVALID = 50
+
+
+def negotiation_workflow_id(negotiation_id: str) -> str:
+    """The id of a negotiation's workflow."""
+    return f"negotiation-{negotiation_id}"
+
+
+def _now_ms() -> int:
+    return int(workflow.now().timestamp() * 1000)
+
+
+def _cause(err: ActivityError) -> str:
+    cause = err.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+
+
+def _describe(answer: Answer) -> str:
+    if isinstance(answer, Accept):
+        return f"accept {answer.proposal_id}"
+    if isinstance(answer, Reject):
+        return f"reject{' (final)' if answer.final else ''}: {answer.reason}"
+    if isinstance(answer, AddConstraint):
+        return f"add constraint {answer.constraint.kind}={answer.constraint.value}"
+    changes = answer.changes.model_dump(exclude_defaults=True)
+    return f"modify {answer.proposal_id or 'terms'}: {changes}"
+
+
+@workflow.defn
+class InstanceNegotiation:
+    """One negotiation. Its id is ``negotiation-<negotiation_id>``."""
+
+    @workflow.init
+    def __init__(self, input: NegotiationInput) -> None:
+        self.input = input
+        self.status = "analyzing"
+        self.reason = ""
+        self.rounds: list[Round] = []
+        self.terms = Terms(constraints=input.constraints, pins=input.pins)
+        self.persona: InstancePersona | None = None
+        self.persona_id: str | None = None
+        self.persona_version: int | None = None
+        self.pending: list[tuple[Answer, str]] = []
+        self.invalid: list[str] = []
+        self.agreed: Proposal | None = None
+        self.instance: ProvisionedInstance | None = None
+        self.evolution: EvolutionProposal | None = None
+        self.release_requested = False
+        self.mape: float | None = None
+
+    # ------------------------------------------------------------------ main line
+    @workflow.run
+    async def run(self, input: NegotiationInput) -> NegotiationView:
+        """Negotiate to agreement, rejection or expiry; provision on agreement."""
+        self._publish()
+        if await self._prepare():
+            await self._negotiate()
+        if self.agreed is not None and input.config.provision and self.persona_id:
+            await self._provision()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.view()
+
+    async def _prepare(self) -> bool:
+        i = self.input
+        try:
+            analyzed: AnalyzeResult = await workflow.execute_activity(
+                ANALYZE,
+                AnalyzeRequest(
+                    name=i.name,
+                    base=i.base,
+                    workload=i.workload,
+                    text=i.text,
+                    overrides=i.persona_overrides,
+                ),
+                result_type=AnalyzeResult,
+                start_to_close_timeout=SHORT,
+                retry_policy=RETRY,
+            )
+            self.persona, self.mape = analyzed.persona, analyzed.heldout_mape_pct
+            saved: SavedPersona = await workflow.execute_activity(
+                SAVE_PERSONA,
+                SavePersonaRequest(
+                    persona_id=f"inst-{i.negotiation_id}",
+                    entity_id=i.entity_id,
+                    persona=analyzed.persona,
+                    created_by=i.requester,
+                    negotiation_id=i.negotiation_id,
+                ),
+                result_type=SavedPersona,
+                start_to_close_timeout=SHORT,
+                retry_policy=RETRY,
+            )
+        except ActivityError as err:
+            self._end("failed", _cause(err))
+            return False
+        self.persona_id, self.persona_version = saved.persona_id, saved.version
+        return True
+
+    async def _negotiate(self) -> None:
+        cfg = self.input.config
+        assert self.persona is not None
+        while self.status not in FINAL:
+            if len(self.rounds) >= cfg.max_rounds:
+                self._end("rejected", f"round limit ({cfg.max_rounds}) reached without agreement")
+                return
+            number = len(self.rounds) + 1
+            self.status = "solving"
+            self._publish()
+            try:
+                result: SolveResult = await workflow.execute_activity(
+                    SOLVE,
+                    SolveRequest(
+                        persona=with_replicas(self.persona, self.terms.replicas),
+                        constraints=self.terms.constraints,
+                        pins=self.terms.pins,
+                        dropped=self.terms.dropped,
+                        k=cfg.k,
+                        round=number,
+                        headroom=cfg.headroom,
+                        record_as=f"negotiation-{self.input.negotiation_id}-r{number}",
+                    ),
+                    result_type=SolveResult,
+                    start_to_close_timeout=SOLVE_TIMEOUT,
+                    retry_policy=RETRY,
+                )
+            except ActivityError as err:
+                self._end("failed", _cause(err))
+                return
+            now = _now_ms()
+            current = Round(
+                number=number,
+                proposals=result.proposals,
+                infeasibility=result.infeasibility,
+                details_ref=result.details_ref,
+                started_ms=now,
+                deadline_ms=now + int(cfg.round_timeout_s * 1000),
+            )
+            self.rounds.append(current)
+            self.status = "awaiting_answer"
+            self._publish()
+            answer = await self._next_answer(current)
+            if answer is not None:
+                self._apply(current, *answer)
+
+    async def _next_answer(self, current: Round) -> tuple[Answer, str] | None:
+        policy, cfg = self.input.policy, self.input.config
+        if policy is not None:
+            answer = decide(policy, current, current.number >= cfg.max_rounds)
+            try:
+                assert self.persona is not None
+                check_answer(answer, self.status, current, self.persona, self.terms)
+            except InvalidAnswer as err:
+                answer = Reject(round=current.number, reason=f"policy: {err}", final=True)
+            return answer, "policy"
+        try:
+            await workflow.wait_condition(
+                lambda: bool(self.pending),
+                timeout=timedelta(seconds=cfg.round_timeout_s),
+                timeout_summary=f"round {current.number} deadline",
+            )
+        except TimeoutError:
+            current.answer, current.answered_by = "no answer before the deadline", "deadline"
+            self._end("expired", f"round {current.number} expired without an answer")
+            return None
+        return self.pending.pop(0)
+
+    def _apply(self, current: Round, answer: Answer, by: str) -> None:
+        current.answer, current.answered_by = _describe(answer), by
+        if isinstance(answer, Accept):
+            self.agreed = next(p for p in current.proposals if p.proposal_id == answer.proposal_id)
+            self._end("agreed", f"{by} accepted {answer.proposal_id}")
+        elif isinstance(answer, Reject) and answer.final:
+            self._end("rejected", f"{by} rejected: {answer.reason}")
+        else:
+            self.terms = next_terms(answer, current, self.terms)
+            self.status = "solving"
+
+    # ------------------------------------------------------------------ provisioning
+    async def _provision(self) -> None:
+        assert self.agreed is not None
+        assert self.persona_id is not None
+        cfg, key = self.input.config, self.input.negotiation_id
+        ref = InstanceRef(key=key, provider=self.input.provider)
+        self._set("provisioning")
+        try:
+            self.instance = await workflow.execute_activity(
+                PROVISION,
+                ProvisionRequest(
+                    key=key,
+                    provider=self.input.provider,
+                    proposal=self.agreed,
+                    persona_id=self.persona_id,
+                ),
+                result_type=ProvisionedInstance,
+                start_to_close_timeout=PROVISION_TIMEOUT,
+                retry_policy=RETRY,
+            )
+        except ActivityError as err:
+            # compensation: make sure nothing is left half-provisioned
+            await workflow.execute_activity(
+                DEPROVISION,
+                ref,
+                result_type=int,
+                start_to_close_timeout=PROVISION_TIMEOUT,
+                retry_policy=RETRY,
+            )
+            self.reason = f"provisioning failed, nothing left running: {_cause(err)}"
+            self._set("provision_failed")
+            return
+        self._set("provisioned")
+        try:
+            await workflow.wait_condition(
+                lambda: self.release_requested,
+                timeout=timedelta(seconds=cfg.observe_after_s),
+                timeout_summary="observe utilisation",
+            )
+        except TimeoutError:
+            await self._observe(ref)
+        if not self.release_requested:
+            try:
+                await workflow.wait_condition(
+                    lambda: self.release_requested,
+                    timeout=timedelta(seconds=cfg.lifetime_s) if cfg.lifetime_s else None,
+                    timeout_summary="lifetime",
+                )
+            except TimeoutError:
+                self.reason = "lifetime over"
+        await workflow.execute_activity(
+            DEPROVISION,
+            ref,
+            result_type=int,
+            start_to_close_timeout=PROVISION_TIMEOUT,
+            retry_policy=RETRY,
+        )
+        self._set("released")
+
+    async def _observe(self, ref: InstanceRef) -> None:
+        assert self.persona is not None
+        assert self.persona_id is not None
+        used: Utilisation = await workflow.execute_activity(
+            OBSERVE,
+            ref,
+            result_type=Utilisation,
+            start_to_close_timeout=SHORT,
+            retry_policy=RETRY,
+        )
+        evolved: EvolveResult = await workflow.execute_activity(
+            EVOLVE,
+            EvolveRequest(
+                persona_id=self.persona_id,
+                persona=self.persona,
+                used=used,
+                threshold=self.input.config.divergence,
+                negotiation_id=self.input.negotiation_id,
+            ),
+            result_type=EvolveResult,
+            start_to_close_timeout=SHORT,
+            retry_policy=RETRY,
+        )
+        self.evolution = evolved.proposal
+        self._publish()
+
+    # ------------------------------------------------------------------ state out
+    def _end(self, status: str, reason: str) -> None:
+        self.reason = reason
+        self._set(status)
+
+    def _set(self, status: str) -> None:
+        self.status = status
+        self._publish()
+
+    def _publish(self) -> None:
+        attrs = [
+            sa.PERSONA_KIND.value_set("instance"),
+            sa.ENTITY_ID.value_set(self.input.entity_id),
+            sa.PERSONA_STATUS.value_set(self.status),
+        ]
+        if self.persona_id is not None:
+            attrs.append(sa.PERSONA_ID.value_set(self.persona_id))
+        workflow.upsert_search_attributes(attrs)
+        history = "; ".join(
+            f"r{r.number}: {len(r.proposals)} proposals"
+            + (f" from ${r.proposals[0].hourly:.4f}/h" if r.proposals else " (infeasible)")
+            + (f" -> {r.answer}" if r.answer else "")
+            for r in self.rounds[-5:]
+        )
+        extra = f" [{self.reason}]" if self.reason else ""
+        evolved = f"; persona v{self.evolution.version} proposed" if self.evolution else ""
+        workflow.set_current_details(
+            f"{self.input.name}: {self.status}{extra}; round {len(self.rounds)}/"
+            f"{self.input.config.max_rounds}; {history or 'no rounds yet'}{evolved}"
+        )
+
+    @workflow.query
+    def view(self) -> NegotiationView:
+        """The negotiation's status, rounds, terms and outcome."""
+        return NegotiationView(
+            negotiation_id=self.input.negotiation_id,
+            status=self.status,
+            reason=self.reason,
+            persona_id=self.persona_id,
+            persona_version=self.persona_version,
+            round=len(self.rounds),
+            max_rounds=self.input.config.max_rounds,
+            rounds=list(self.rounds),
+            terms=self.terms,
+            agreed=self.agreed,
+            instance=self.instance,
+            evolution=self.evolution,
+            invalid_answers=list(self.invalid),
+            heldout_mape_pct=self.mape,
+        )
+
+    @workflow.query
+    def proposals(self) -> list[Proposal]:
+        """The current round's proposals."""
+        return list(self.rounds[-1].proposals) if self.rounds else []
+
+    # ------------------------------------------------------------------ answers in
+    def _check(self, answer: Answer) -> None:
+        """Raise ApplicationError (type names the refusal) unless the answer fits now."""
+        if self.persona is None:
+            raise ApplicationError(f"no round yet (status {self.status})", type="NotAwaiting")
+        current = self.rounds[-1] if self.rounds else None
+        try:
+            check_answer(answer, self.status, current, self.persona, self.terms)
+        except InvalidAnswer as err:
+            raise ApplicationError(str(err), type=err.kind) from None
+
+    def _take(self, answer: Answer) -> None:
+        self.pending.append((answer, "requester"))
+        self.status = "answered"
+
+    def _signal(self, model: type[BaseModel], raw: Any) -> None:
+        try:
+            answer: Any = model.model_validate(raw)
+            self._check(answer)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "payload"
+            self._invalid(f"{model.__name__.lower()}: {where}: {first['msg']}")
+            return
+        except ApplicationError as err:
+            self._invalid(f"{model.__name__.lower()}: {err.message}")
+            return
+        self._take(answer)
+
+    def _invalid(self, message: str) -> None:
+        workflow.logger.warning("ignored answer: %s", message)
+        self.invalid = [*self.invalid, message][-MAX_INVALID:]
+
+    async def _answer(self, answer: Answer) -> NegotiationView:
+        number = answer.round
+        self._take(answer)
+        await workflow.wait_condition(
+            lambda: (
+                self.status not in ("answered", "solving")
+                and (len(self.rounds) > number or self.status != "awaiting_answer")
+            )
+        )
+        return self.view()
+
+    @workflow.signal
+    def accept(self, raw: Any) -> None:
+        """Accept a proposal (an :class:`Accept`); invalid answers are recorded and ignored."""
+        self._signal(Accept, raw)
+
+    @workflow.signal
+    def modify(self, raw: Any) -> None:
+        """Ask for changes (a :class:`Modify`)."""
+        self._signal(Modify, raw)
+
+    @workflow.signal
+    def reject(self, raw: Any) -> None:
+        """Reject the round or the negotiation (a :class:`Reject`)."""
+        self._signal(Reject, raw)
+
+    @workflow.signal
+    def add_constraint(self, raw: Any) -> None:
+        """Add a hard constraint (an :class:`AddConstraint`)."""
+        self._signal(AddConstraint, raw)
+
+    @workflow.signal
+    def release(self) -> None:
+        """Release the provisioned instance (or, before provisioning, as soon as it is up)."""
+        self.release_requested = True
+
+    @workflow.update
+    async def accept_proposal(self, answer: Accept) -> NegotiationView:
+        """Accept a proposal; returns the negotiation once it has moved on."""
+        return await self._answer(answer)
+
+    @accept_proposal.validator
+    def _validate_accept(self, answer: Accept) -> None:
+        self._check(answer)
+
+    @workflow.update
+    async def modify_proposal(self, answer: Modify) -> NegotiationView:
+        """Ask for changes; returns the next round."""
+        return await self._answer(answer)
+
+    @modify_proposal.validator
+    def _validate_modify(self, answer: Modify) -> None:
+        self._check(answer)
+
+    @workflow.update
+    async def reject_proposals(self, answer: Reject) -> NegotiationView:
+        """Reject the round (returns the next) or, when final, the negotiation."""
+        return await self._answer(answer)
+
+    @reject_proposals.validator
+    def _validate_reject(self, answer: Reject) -> None:
+        self._check(answer)
+
+    @workflow.update
+    async def add_constraint_now(self, answer: AddConstraint) -> NegotiationView:
+        """Add a hard constraint; returns the next round."""
+        return await self._answer(answer)
+
+    @add_constraint_now.validator
+    def _validate_add(self, answer: AddConstraint) -> None:
+        self._check(answer)
