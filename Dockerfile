@@ -8,5 +8,6 @@ COPY activities activities
 COPY workers workers
 COPY clients clients
 COPY runtime runtime
+COPY data data
 RUN pip install --no-cache-dir .
 CMD ["personas-worker"]

@@ -15,7 +15,7 @@ from activities.store import Store
 from clients.api import PersonaClient, PersonaError
 from clients.instance_cli import add_instance_commands, run_instance_command
 from tests.helpers import eventually
-from tests.workflow.negotiation_support import FakeProvider, Negotiator, negotiator
+from tests.workflow.negotiation_support import DockerProvider, Negotiator, negotiator
 
 
 @dataclass
@@ -44,7 +44,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 async def neg(dev_env: WorkflowEnvironment, store: Store) -> AsyncIterator[Negotiator]:
-    async with negotiator(dev_env.client, store, FakeProvider()) as n:
+    async with negotiator(dev_env.client, store, DockerProvider()) as n:
         yield n
 
 

@@ -1,4 +1,4 @@
-"""Support for negotiation tests: a recording fake provider and a worker fixture factory."""
+"""Support for negotiation tests: Docker with injected faults, and a worker fixture factory."""
 
 from __future__ import annotations
 
@@ -6,63 +6,69 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
+import docker.errors
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.instance import instance_activities, instance_workflows
-from activities.instance.providers import ProvisionFailed
+from activities.instance.providers import LocalDockerProvider
 from activities.store import Store
 from clients.instance_api import InstanceClient
-from personas.instance.evolution import Utilisation
-from personas.instance.instances import ProvisionedInstance
-from personas.instance.proposals import Proposal
 from workflows.negotiation import negotiation_workflow_id
 
 
-@dataclass
-class FakeProvider:
-    """A provider that records what it runs; it can fail half-way through and use a level."""
+class _FailingContainers:
+    """Docker's container collection, except that creating one fails past a budget."""
 
-    name: str = "fake"
-    fail_after: int | None = None
-    used: Utilisation = field(
-        default_factory=lambda: Utilisation(cpu_cores=0.0, memory_gib=0.0, samples=1)
-    )
-    running: dict[str, list[str]] = field(default_factory=dict)
-    provisioned: int = 0
+    def __init__(self, provider: DockerProvider, real: Any) -> None:
+        self.provider = provider
+        self.real = real
 
-    def provision(self, key: str, proposal: Proposal) -> ProvisionedInstance:
-        """Start replicas; with ``fail_after`` set, fail after that many and clean up."""
-        handles = self.running.setdefault(key, [])
-        try:
-            for i in range(len(handles), proposal.replicas):
-                if self.fail_after is not None and i >= self.fail_after:
-                    raise RuntimeError(f"replica {i} did not start")
-                handles.append(f"{key}-{i}")
-        except RuntimeError as err:
-            self.deprovision(key)
-            raise ProvisionFailed(str(err)) from err
-        self.provisioned += 1
-        return ProvisionedInstance(
-            key=key,
-            provider=self.name,
-            handles=tuple(handles),
-            nano_cpus=proposal.vcpu * 10**9,
-            memory_bytes=int(proposal.memory_gib * 2**30),
-            network="none",
-        )
+    def create(self, *args: Any, **kwargs: Any) -> Any:
+        """Create a container, or fail as Docker does once the budget is spent."""
+        if (
+            self.provider.fail_after is not None
+            and self.provider.created >= self.provider.fail_after
+        ):
+            raise docker.errors.APIError("injected failure: the container did not start")
+        self.provider.created += 1
+        return self.real.create(*args, **kwargs)
 
-    def deprovision(self, key: str) -> int:
-        """Forget the key's replicas."""
-        return len(self.running.pop(key, []))
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
 
-    def observe(self, key: str) -> Utilisation:
-        """The configured use."""
-        return self.used
+
+class _FailingClient:
+    """A Docker client whose container creation can be made to fail."""
+
+    def __init__(self, provider: DockerProvider, real: Any) -> None:
+        self.real = real
+        self.containers = _FailingContainers(provider, real.containers)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+class DockerProvider(LocalDockerProvider):
+    """The real local Docker provider at small limits, with faults injected into Docker:
+    with ``fail_after`` set, creating containers fails after that many."""
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        super().__init__(cpu_scale=0.05, memory_scale=0.02)
+        self.fail_after = fail_after
+        self.created = 0
+
+    @property
+    def client(self) -> Any:
+        """The real client, wrapped so container creation can fail on purpose."""
+        return _FailingClient(self, super().client)
+
+    def running(self, key: str) -> int:
+        """How many containers of ``key`` exist in Docker."""
+        return len(self._containers(key))
 
 
 async def end_negotiations(client: Client, ids: list[str]) -> None:
@@ -84,9 +90,9 @@ class Negotiator(InstanceClient):
         return nid
 
 
-def negotiator(client: Client, store: Store, provider: FakeProvider) -> Any:
-    """A worker with the fake provider, and a client on its queue."""
-    return negotiator_with(client, store, {"fake": provider})
+def negotiator(client: Client, store: Store, provider: DockerProvider) -> Any:
+    """A worker with the given Docker provider, and a client on its queue."""
+    return negotiator_with(client, store, {"docker": provider})
 
 
 @contextlib.asynccontextmanager
@@ -109,3 +115,6 @@ async def negotiator_with(
             yield n
         finally:
             await end_negotiations(client, n.started)
+            for provider in providers.values():
+                for nid in n.started:
+                    provider.deprovision(nid)

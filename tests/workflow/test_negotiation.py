@@ -10,24 +10,23 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.store import Store
 from clients.api import PersonaError
-from personas.instance.evolution import Utilisation
 from personas.instance.negotiation import NegotiationConfig
 from personas.instance.requirements import base_type
 from personas.instance.views import NegotiationView
 from tests.helpers import eventually
-from tests.workflow.negotiation_support import FakeProvider, Negotiator, negotiator
+from tests.workflow.negotiation_support import DockerProvider, Negotiator, negotiator
 
 FAST = NegotiationConfig(round_timeout_s=3600, observe_after_s=60, lifetime_s=3600)
 
 
 @pytest.fixture
-def provider() -> FakeProvider:
-    return FakeProvider()
+def provider() -> DockerProvider:
+    return DockerProvider()
 
 
 @pytest.fixture
 async def neg(
-    time_env: WorkflowEnvironment, sqlite_store: Store, provider: FakeProvider
+    time_env: WorkflowEnvironment, sqlite_store: Store, provider: DockerProvider
 ) -> AsyncIterator[Negotiator]:
     async with negotiator(time_env.client, sqlite_store, provider) as n:
         yield n
@@ -44,7 +43,7 @@ def start_fields(**extra: object) -> dict[str, object]:
     fields: dict[str, object] = {
         "entity_id": "acme",
         "name": "shop",
-        "provider": "fake",
+        "provider": "docker",
         "text": "run a medium-sized e-commerce website",
         "config": FAST,
     }
@@ -53,7 +52,7 @@ def start_fields(**extra: object) -> dict[str, object]:
 
 
 async def test_many_rounds_then_agreement_provisioning_and_release(
-    neg: Negotiator, provider: FakeProvider, sqlite_store: Store
+    neg: Negotiator, provider: DockerProvider, sqlite_store: Store
 ) -> None:
     nid = await neg.start(**start_fields(base="web_server"))
     v1 = await awaiting(neg, nid, 1)
@@ -76,11 +75,11 @@ async def test_many_rounds_then_agreement_provisioning_and_release(
     provisioned = await eventually(lambda: neg.view(nid), lambda v: v.status == "provisioned")
     assert provisioned.agreed == v4.proposals[0]
     assert provisioned.instance is not None
-    assert len(provider.running[nid]) == v4.proposals[0].replicas
+    assert provider.running(nid) == v4.proposals[0].replicas
     await neg.release(nid)
     final = await neg.result(nid)
     assert final.status == "released"
-    assert provider.running == {}
+    assert provider.running(nid) == 0
     assert [r.answered_by for r in final.rounds] == ["requester"] * 4
     assert final.rounds[0].answer == "reject: too small"
     details = sqlite_store.get_content(final.rounds[2].details_ref or "")
@@ -229,7 +228,7 @@ async def test_unknown_base_persona_reaching_the_workflow_ends_it_as_failed(
 
 
 async def test_provisioning_failure_leaves_nothing_behind(
-    neg: Negotiator, provider: FakeProvider
+    neg: Negotiator, provider: DockerProvider
 ) -> None:
     provider.fail_after = 1
     nid = await neg.start(**start_fields(base="web_server"))
@@ -240,13 +239,13 @@ async def test_provisioning_failure_leaves_nothing_behind(
     assert final.status == "provision_failed"
     assert "nothing left running" in final.reason
     assert final.instance is None
-    assert provider.running == {}
+    assert provider.running(nid) == 0
 
 
 async def test_divergent_use_proposes_a_new_persona_version(
-    neg: Negotiator, provider: FakeProvider, sqlite_store: Store, time_env: WorkflowEnvironment
+    neg: Negotiator, provider: DockerProvider, sqlite_store: Store, time_env: WorkflowEnvironment
 ) -> None:
-    provider.used = Utilisation(cpu_cores=0.01, memory_gib=0.05, samples=1)
+    # The instance is a container that sleeps: far less used than predicted.
     nid = await neg.start(**start_fields(config=FAST))
     v1 = await awaiting(neg, nid, 1)
     await neg.accept(nid, 1, v1.proposals[0].proposal_id, wait=False)
