@@ -152,12 +152,7 @@ async def scenario(settings: Settings, keep_running: bool) -> None:
         )
         print(f"posted to room {room_id}: {message.item_id}")
         for name, pid in ids.items():
-            view = await _wait(personas, pid, before[name] + (2 if name != "Planner" else 1))
-            print(
-                f"  {name:<9} mood={view.mood.value:<11} energy={view.energy:.2f} "
-                f"processed={view.stats.processed} bids={view.stats.bids} "
-                f"floors={view.stats.floors_taken} shed={view.stats.shed}"
-            )
+            await _wait(personas, pid, before[name] + (2 if name != "Planner" else 1))
         deadline = time.monotonic() + 60
         while not (
             posts := [p for p in store.room_transcript(room_id) if p.message_id == message.item_id]
@@ -169,6 +164,14 @@ async def scenario(settings: Settings, keep_running: bool) -> None:
             speaker = next(n for n, pid in ids.items() if pid == post.persona_id)
             print(
                 f"\n{speaker} answered in {room_id}:\n  {store.get_content(post.content_ref).text}"
+            )
+        print()
+        for name, pid in ids.items():
+            view = await personas.view(pid)
+            print(
+                f"  {name:<9} mood={view.mood.value:<11} energy={view.energy:.2f} "
+                f"processed={view.stats.processed} bids={view.stats.bids} "
+                f"floors={view.stats.floors_taken} shed={view.stats.shed}"
             )
         ui = f"http://127.0.0.1:{settings.ui_port}/namespaces/{settings.temporal_namespace}"
         print(f"\nweb UI: {ui}/workflows?query=PersonaKind%3D%22ai%22")
