@@ -234,7 +234,8 @@ class PersonaClient:
 
     async def _mentions(self, text: str, entity_id: str | None) -> tuple[str, ...]:
         """Personas named in the text: ``@name``, or a bare name of the entity's personas."""
-        names = {r.name.lower(): r.name for r in await self.list_personas(entity_id)}
+        known = await asyncio.to_thread(self.store.persona_names, AI_KIND, entity_id)
+        names = {name.lower(): name for name in known}
         found = {m.lower() for m in _MENTION.findall(text)}
         found |= {w for w in keywords(text) if w in names}
         return tuple(sorted(names.get(m, m) for m in found))[:32]

@@ -378,6 +378,14 @@ class Store:
             rows = s.execute(stmt.order_by(Persona.name, Persona.persona_id))
             return [_persona_record(p, v) for p, v in rows]
 
+    def persona_names(self, kind: str, entity_id: str | None = None) -> set[str]:
+        """Names of the personas of a kind (optionally of one entity), without their bodies."""
+        stmt = select(Persona.name).where(Persona.kind == kind)
+        if entity_id is not None:
+            stmt = stmt.where(Persona.entity_id == entity_id)
+        with self._tx() as s:
+            return set(s.scalars(stmt))
+
     def persona_versions(self, persona_id: str) -> list[PersonaRecord]:
         """Every version of the persona, oldest first."""
         with self._tx() as s:

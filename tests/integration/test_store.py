@@ -249,6 +249,9 @@ def test_list_personas(store: Store) -> None:
     assert [p.persona_id for p in store.list_personas(entity_id="e1")] == ["p2", "p3", "p1"]
     assert [p.persona_id for p in store.list_personas(kind="ai", entity_id="e2")] == ["p4"]
     assert store.list_personas(kind="fleet") == []
+    assert store.persona_names("ai") == {"Abe", "Cal", "Zed"}
+    assert store.persona_names("ai", entity_id="e2") == {"Abe"}
+    assert store.persona_names("fleet") == set()
 
 
 def test_records_are_frozen(store: Store) -> None:
