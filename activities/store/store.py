@@ -189,6 +189,9 @@ def _insert_ignore(s: Session, model: type[Base], values: dict[str, Any]) -> boo
     return True
 
 
+READ_ONLY = "personas_read_only"
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy, not the sqlite3 module, issue BEGIN (see _sqlite_on_begin).
     dbapi_connection.isolation_level = None
@@ -200,6 +203,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(connection: Connection) -> None:
+    # Reads begin deferred (WAL lets them run beside a writer); writes take the lock at once.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN DEFERRED")
+        return
     # Take the write lock up front: a deferred transaction that reads and then writes can
     # fail with SQLITE_BUSY at once instead of waiting for the busy timeout.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -236,6 +243,12 @@ class Store:
         with Session(self._engine) as s, s.begin():
             yield s
 
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A transaction that only reads: on SQLite it does not take the write lock."""
+        with Session(self._engine.execution_options(**{READ_ONLY: True})) as s, s.begin():
+            yield s
+
     def migrate(self) -> None:
         """Upgrade the schema to the latest Alembic revision (safe to call repeatedly)."""
         cfg = Config()
@@ -265,7 +278,7 @@ class Store:
 
     def permitted_resources(self, entity_id: str) -> set[str]:
         """The resources the entity may grant to its personas."""
-        with self._tx() as s:
+        with self._read() as s:
             if s.get(Entity, entity_id) is None:
                 raise UnknownEntity(f"unknown entity {entity_id}")
             stmt = select(EntityResource.resource).where(EntityResource.entity_id == entity_id)
@@ -347,7 +360,7 @@ class Store:
 
     def get_persona(self, persona_id: str, version: int | None = None) -> PersonaRecord:
         """The given version of the persona, or its latest when `version` is None."""
-        with self._tx() as s:
+        with self._read() as s:
             return _load_persona(s, persona_id, version)
 
     def find_persona_by_name(self, entity_id: str, name: str) -> PersonaRecord:
@@ -355,7 +368,7 @@ class Store:
         stmt = select(Persona.persona_id).where(
             Persona.entity_id == entity_id, Persona.name == name
         )
-        with self._tx() as s:
+        with self._read() as s:
             persona_id = s.scalar(stmt)
             if persona_id is None:
                 raise UnknownPersona(f"unknown persona {name!r} of entity {entity_id}")
@@ -374,7 +387,7 @@ class Store:
             stmt = stmt.where(Persona.kind == kind)
         if entity_id is not None:
             stmt = stmt.where(Persona.entity_id == entity_id)
-        with self._tx() as s:
+        with self._read() as s:
             rows = s.execute(stmt.order_by(Persona.name, Persona.persona_id))
             return [_persona_record(p, v) for p, v in rows]
 
@@ -383,12 +396,12 @@ class Store:
         stmt = select(Persona.name).where(Persona.kind == kind)
         if entity_id is not None:
             stmt = stmt.where(Persona.entity_id == entity_id)
-        with self._tx() as s:
+        with self._read() as s:
             return set(s.scalars(stmt))
 
     def persona_versions(self, persona_id: str) -> list[PersonaRecord]:
         """Every version of the persona, oldest first."""
-        with self._tx() as s:
+        with self._read() as s:
             p = s.get(Persona, persona_id)
             if p is None:
                 raise _unknown_persona(persona_id)
@@ -450,7 +463,7 @@ class Store:
 
     def get_content(self, content_id: str) -> ContentRecord:
         """The stored payload with this id."""
-        with self._tx() as s:
+        with self._read() as s:
             row = s.get(Content, content_id)
             if row is None:
                 raise UnknownContent(f"unknown content {content_id}")
@@ -501,12 +514,12 @@ class Store:
     def shed_items(self, persona_id: str) -> list[ShedRecord]:
         """The persona's shed items, in the order they were recorded."""
         stmt = select(ShedItem).where(ShedItem.persona_id == persona_id).order_by(ShedItem.id)
-        with self._tx() as s:
+        with self._read() as s:
             return [ShedRecord.model_validate(row) for row in s.scalars(stmt)]
 
     def count_shed(self, persona_id: str) -> int:
         """How many items the persona has shed."""
-        with self._tx() as s:
+        with self._read() as s:
             stmt = (
                 select(func.count()).select_from(ShedItem).where(ShedItem.persona_id == persona_id)
             )
@@ -544,7 +557,7 @@ class Store:
     def get_outcome(self, persona_id: str, item_id: str) -> OutcomeRecord | None:
         """The recorded outcome of the item, or None."""
         stmt = select(Outcome).where(Outcome.persona_id == persona_id, Outcome.item_id == item_id)
-        with self._tx() as s:
+        with self._read() as s:
             row = s.scalars(stmt).one_or_none()
             return None if row is None else OutcomeRecord.model_validate(row)
 
@@ -553,7 +566,7 @@ class Store:
         stmt = select(func.count()).select_from(Outcome).where(Outcome.persona_id == persona_id)
         if outcome is not None:
             stmt = stmt.where(Outcome.outcome == outcome)
-        with self._tx() as s:
+        with self._read() as s:
             return s.execute(stmt).scalar_one()
 
     # rooms
@@ -590,5 +603,5 @@ class Store:
             .where(RoomPostRow.room_id == room_id)
             .order_by(RoomPostRow.posted_at, RoomPostRow.id)
         )
-        with self._tx() as s:
+        with self._read() as s:
             return [RoomPost.model_validate(row) for row in s.scalars(stmt)]
