@@ -10,16 +10,18 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.funding.worker import funding_activities
 from activities.instance import instance_activities, instance_workflows
 from activities.persona_activities import PersonaActivities
 from activities.providers import ModelProvider, provider_from_settings
 from activities.store import Store
 from clients.api import connect
 from runtime.settings import Settings, get_settings
+from workflows.funding_cycle import FUNDING_WORKFLOWS
 from workflows.persona_life import PersonaLife
 from workflows.room_coordinator import RoomCoordinator
 
-WORKFLOWS = [PersonaLife, RoomCoordinator]
+WORKFLOWS = [PersonaLife, RoomCoordinator, *FUNDING_WORKFLOWS]
 
 
 def build_worker(client: Client, store: Store, provider: ModelProvider, task_queue: str) -> Worker:
@@ -36,6 +38,7 @@ def build_worker(client: Client, store: Store, provider: ModelProvider, task_que
             acts.deliver,
             acts.signal_persona,
             *instance_activities(store),
+            *funding_activities(store, client),
         ],
         activity_executor=ThreadPoolExecutor(max_workers=16),
         max_cached_workflows=2_000,

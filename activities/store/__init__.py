@@ -25,3 +25,6 @@ __all__ = [
     "UnknownEntity",
     "UnknownPersona",
 ]
+
+# Other persona kinds' tables join the same metadata, so migrations and checks see them.
+import activities.funding.tables  # noqa: F401

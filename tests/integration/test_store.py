@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from pydantic import ValidationError
 from sqlalchemy import create_engine, inspect, text
 
@@ -22,6 +23,7 @@ from activities.store import (
     UnknownEntity,
     UnknownPersona,
 )
+from activities.store.store import MIGRATIONS_DIR
 from activities.store.tables import Base
 
 T = TypeVar("T")
@@ -91,7 +93,8 @@ def test_migration_creates_exactly_the_model_tables(store_url: str) -> None:
                 assert set(pk) == {c.name for c in table.primary_key.columns}
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
             assert diff == []
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+            version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            assert version == ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
     finally:
         engine.dispose()
 

@@ -1,0 +1,124 @@
+"""The append-only, hash-chained audit log, one chain per stream (persona, entity, system)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from activities.funding.db import Database, insert_ignore, utc
+from activities.funding.tables import AuditHead, AuditRow
+from personas.funding.audit import GENESIS, AuditEntry, entry_hash, verify_chain
+
+SYSTEM = "system"
+
+
+def stream_of(persona_id: str | None, entity_id: str | None) -> str:
+    """The chain an entry joins: its persona's, else its entity's, else the system's."""
+    if persona_id:
+        return f"persona:{persona_id}"
+    if entity_id:
+        return f"entity:{entity_id}"
+    return SYSTEM
+
+
+def append(
+    s: Session,
+    kind: str,
+    actor: str,
+    data: dict[str, Any],
+    *,
+    persona_id: str | None = None,
+    entity_id: str | None = None,
+    now: datetime | None = None,
+) -> AuditEntry:
+    """Append an entry inside the caller's transaction, locking its stream's head row."""
+    stream = stream_of(persona_id, entity_id)
+    insert_ignore(s, AuditHead, {"stream": stream, "seq": 0, "hash": GENESIS})
+    head = s.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.stream == stream).with_for_update()
+    ).one()
+    at = utc(now).replace(microsecond=0)
+    seq = head.seq + 1
+    digest = entry_hash(head.hash, stream, seq, at, kind, actor, persona_id, entity_id, data)
+    row = {
+        "stream": stream,
+        "seq": seq,
+        "at": at,
+        "kind": kind,
+        "actor": actor,
+        "persona_id": persona_id,
+        "entity_id": entity_id,
+        "data": data,
+        "prev_hash": head.hash,
+        "hash": digest,
+    }
+    s.add(AuditRow(**row))
+    s.execute(update(AuditHead).where(AuditHead.stream == stream).values(seq=seq, hash=digest))
+    return AuditEntry.model_validate(row)
+
+
+class AuditLog:
+    """Reading, appending and verifying the audit chains."""
+
+    def __init__(self, db: Database) -> None:
+        """Use ``db``'s engine."""
+        self.db = db
+
+    def append(
+        self,
+        kind: str,
+        actor: str,
+        data: dict[str, Any],
+        *,
+        persona_id: str | None = None,
+        entity_id: str | None = None,
+        now: datetime | None = None,
+    ) -> AuditEntry:
+        """Append one entry in its own transaction."""
+        with self.db.tx() as s:
+            return append(s, kind, actor, data, persona_id=persona_id, entity_id=entity_id, now=now)
+
+    def entries(
+        self,
+        *,
+        persona_id: str | None = None,
+        entity_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[AuditEntry]:
+        """Entries in append order, filtered by persona, entity and ``since <= at < until``."""
+        stmt = select(AuditRow).order_by(AuditRow.id)
+        if persona_id is not None:
+            stmt = stmt.where(AuditRow.persona_id == persona_id)
+        if entity_id is not None:
+            stmt = stmt.where(AuditRow.entity_id == entity_id)
+        if since is not None:
+            stmt = stmt.where(AuditRow.at >= utc(since))
+        if until is not None:
+            stmt = stmt.where(AuditRow.at < utc(until))
+        with self.db.tx() as s:
+            return [AuditEntry.model_validate(r) for r in s.scalars(stmt)]
+
+    def verify(self) -> tuple[bool, str]:
+        """Verify every stream's chain, and that each head points at its stream's end."""
+        with self.db.tx() as s:
+            heads = {h.stream: (h.seq, h.hash) for h in s.scalars(select(AuditHead))}
+            rows = [
+                AuditEntry.model_validate(r)
+                for r in s.scalars(select(AuditRow).order_by(AuditRow.stream, AuditRow.seq))
+            ]
+        streams: dict[str, list[AuditEntry]] = {}
+        for entry in rows:
+            streams.setdefault(entry.stream, []).append(entry)
+        for stream in sorted(set(streams) | set(heads)):
+            chain = streams.get(stream, [])
+            ok, reason = verify_chain(chain)
+            if not ok:
+                return False, f"{stream}: {reason}"
+            end = (chain[-1].seq, chain[-1].hash) if chain else (0, GENESIS)
+            if heads.get(stream) != end:
+                return False, f"{stream}: the head does not match the last entry (entries removed)"
+        return True, f"{len(rows)} entries in {len(streams)} chain(s), intact"

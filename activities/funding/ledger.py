@@ -1,0 +1,400 @@
+"""The double-entry ledger: accounts, balanced idempotent postings, holds.
+
+Every posting is one database transaction: the transaction row is inserted with ON CONFLICT
+DO NOTHING on its idempotency key (a replay returns the first posting), then each leg is a
+conditional ``UPDATE ... SET balance = balance + :amount WHERE balance + :amount >= 0``, in
+account order. A leg that would overdraw matches no row and the whole transaction rolls
+back. No read-then-write: PostgreSQL locks the rows it updates, SQLite serialises writers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from uuid import uuid4
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from activities.funding import audit_log
+from activities.funding.db import Database, FundingError, insert_ignore, rowcount, utc
+from activities.funding.tables import Account, Entry, Hold, LedgerTransaction
+from personas.funding.money import MAX_MICROS, fmt
+
+WORLD = "world"
+
+
+class UnknownAccount(FundingError):
+    """A posting names an account that does not exist."""
+
+
+class InsufficientFunds(FundingError):
+    """A posting would take an account below zero."""
+
+
+class UnbalancedPosting(FundingError):
+    """A posting's legs do not sum to zero, or are otherwise malformed."""
+
+
+class IdempotencyConflict(FundingError):
+    """An idempotency key was reused for a different posting."""
+
+
+class UnknownHold(FundingError):
+    """No hold has the given id."""
+
+
+def entity_budget(entity_id: str) -> str:
+    """Account id of an entity's allocated budget."""
+    return f"entity:{entity_id}:budget"
+
+
+def persona_balance(persona_id: str) -> str:
+    """Account id of a persona's spendable balance."""
+    return f"persona:{persona_id}:balance"
+
+
+def persona_held(persona_id: str) -> str:
+    """Account id of a persona's reserved (held) funds."""
+    return f"persona:{persona_id}:held"
+
+
+def persona_spend(persona_id: str) -> str:
+    """Account id of what a persona has spent."""
+    return f"persona:{persona_id}:spend"
+
+
+def source_account(source_id: str) -> str:
+    """Account id of a funding source (payment method, ad pool, contributions)."""
+    return f"source:{source_id}"
+
+
+class Posting(BaseModel):
+    """A posted transaction; ``created`` is False when the key had been posted before."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tx_id: str
+    idempotency_key: str
+    kind: str
+    legs: tuple[tuple[str, int], ...]
+    created: bool
+
+
+class HoldRecord(BaseModel):
+    """A hold and what became of it."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    hold_id: str
+    persona_id: str
+    amount: int
+    charged: int
+    status: str
+    expires_at: datetime
+
+
+def _fingerprint(kind: str, legs: Sequence[tuple[str, int]]) -> str:
+    body = json.dumps([kind, sorted(legs)], separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def merge_legs(legs: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Legs merged per account, zero legs dropped, sorted by account; refused unless they
+    are whole micro-units that sum to zero."""
+    merged: dict[str, int] = {}
+    for account_id, amount in legs:
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise UnbalancedPosting(f"amount {amount!r} on {account_id} is not whole micro-units")
+        if abs(amount) > MAX_MICROS:
+            raise UnbalancedPosting(f"amount {amount} on {account_id} is too large")
+        merged[account_id] = merged.get(account_id, 0) + amount
+    result = sorted((a, v) for a, v in merged.items() if v != 0)
+    if not result:
+        raise UnbalancedPosting("a posting needs at least one non-zero leg")
+    total = sum(v for _, v in result)
+    if total != 0:
+        raise UnbalancedPosting(f"legs sum to {fmt(total)}, not zero")
+    return result
+
+
+class Ledger:
+    """Accounts, postings and holds on the store's database. Thread-safe."""
+
+    def __init__(self, db: Database) -> None:
+        """Use ``db``'s engine (see :class:`Database`)."""
+        self.db = db
+
+    # ------------------------------------------------------------------ accounts
+    def open_account(
+        self,
+        account_id: str,
+        kind: str,
+        *,
+        entity_id: str | None = None,
+        persona_id: str | None = None,
+        position: int = 0,
+        may_go_negative: bool = False,
+    ) -> bool:
+        """Open an account with a zero balance; True when new (idempotent)."""
+        values = {
+            "account_id": account_id,
+            "kind": kind,
+            "entity_id": entity_id,
+            "persona_id": persona_id,
+            "position": position,
+            "may_go_negative": may_go_negative,
+            "balance": 0,
+            "created_at": utc(None),
+        }
+        with self.db.tx() as s:
+            return insert_ignore(s, Account, values)
+
+    def open_world(self) -> None:
+        """The external counter-account through which money enters and leaves."""
+        self.open_account(WORLD, "world", may_go_negative=True)
+
+    def open_persona(self, entity_id: str, persona_id: str) -> None:
+        """Open a persona's balance, held and spend accounts, and its entity's budget."""
+        self.open_account(entity_budget(entity_id), "entity_budget", entity_id=entity_id)
+        for account_id, kind in (
+            (persona_balance(persona_id), "persona_balance"),
+            (persona_held(persona_id), "persona_held"),
+            (persona_spend(persona_id), "spend"),
+        ):
+            self.open_account(account_id, kind, entity_id=entity_id, persona_id=persona_id)
+
+    def account(self, account_id: str) -> Account:
+        """The account row (detached); :class:`UnknownAccount` when missing."""
+        with self.db.tx() as s:
+            row = s.get(Account, account_id)
+            if row is None:
+                raise UnknownAccount(f"unknown account {account_id}")
+            s.expunge(row)
+            return row
+
+    def balance(self, account_id: str) -> int:
+        """An account's balance in micro-units."""
+        return self.account(account_id).balance
+
+    def sources(self, entity_id: str) -> list[tuple[str, int]]:
+        """The entity's pre-approved funding sources in order, with their balances."""
+        stmt = (
+            select(Account.account_id, Account.balance)
+            .where(Account.entity_id == entity_id, Account.kind == "source")
+            .order_by(Account.position, Account.account_id)
+        )
+        with self.db.tx() as s:
+            return [(r.account_id, r.balance) for r in s.execute(stmt)]
+
+    def total(self) -> int:
+        """Sum of every account's balance: zero in a consistent ledger."""
+        with self.db.tx() as s:
+            return int(s.execute(select(func.coalesce(func.sum(Account.balance), 0))).scalar() or 0)
+
+    def entries_match_balances(self) -> bool:
+        """Whether each account's balance equals the sum of its entries."""
+        sums = select(Entry.account_id, func.sum(Entry.amount).label("total")).group_by(
+            Entry.account_id
+        )
+        with self.db.tx() as s:
+            by_entries = {r.account_id: int(r.total) for r in s.execute(sums)}
+            balances = {r.account_id: r.balance for r in s.scalars(select(Account))}
+        return all(by_entries.get(a, 0) == b for a, b in balances.items())
+
+    def count_postings(self, key_prefix: str = "") -> int:
+        """How many transactions have an idempotency key starting with ``key_prefix``."""
+        stmt = select(func.count()).select_from(LedgerTransaction)
+        if key_prefix:
+            stmt = stmt.where(LedgerTransaction.idempotency_key.startswith(key_prefix))
+        with self.db.tx() as s:
+            return int(s.execute(stmt).scalar_one())
+
+    def posting(self, key: str) -> Posting | None:
+        """The posting of ``key``, or None."""
+        with self.db.tx() as s:
+            return self.existing(s, key)
+
+    # ------------------------------------------------------------------ postings
+    def post(
+        self,
+        key: str,
+        legs: Sequence[tuple[str, int]],
+        *,
+        kind: str = "transfer",
+        memo: str = "",
+        persona_id: str | None = None,
+        entity_id: str | None = None,
+        actor: str = "system",
+    ) -> Posting:
+        """Post a balanced transaction once per ``key``; see the module docstring."""
+        merged = merge_legs(legs)
+        with self.db.tx() as s:
+            return post_in(s, key, merged, kind, memo, persona_id, entity_id, actor)
+
+    @staticmethod
+    def existing(s: Session, key: str) -> Posting | None:
+        """The posting of ``key`` inside the caller's transaction, or None."""
+        tx = s.scalars(
+            select(LedgerTransaction).where(LedgerTransaction.idempotency_key == key)
+        ).one_or_none()
+        if tx is None:
+            return None
+        rows = s.execute(
+            select(Entry.account_id, Entry.amount).where(Entry.tx_id == tx.tx_id).order_by(Entry.id)
+        )
+        return Posting(
+            tx_id=tx.tx_id,
+            idempotency_key=key,
+            kind=tx.kind,
+            legs=tuple((r.account_id, r.amount) for r in rows),
+            created=False,
+        )
+
+    # ------------------------------------------------------------------ holds
+    def hold(
+        self,
+        hold_id: str,
+        persona_id: str,
+        amount: int,
+        ttl: timedelta,
+        now: datetime | None = None,
+    ) -> HoldRecord:
+        """Reserve ``amount`` of the persona's balance before work (idempotent per id)."""
+        if amount <= 0:
+            raise UnbalancedPosting(f"hold amount {amount} must be positive")
+        at = utc(now)
+        with self.db.tx() as s:
+            created = insert_ignore(
+                s,
+                Hold,
+                {
+                    "hold_id": hold_id,
+                    "persona_id": persona_id,
+                    "amount": amount,
+                    "charged": 0,
+                    "status": "open",
+                    "created_at": at,
+                    "expires_at": at + ttl,
+                },
+            )
+            if created:
+                legs = [(persona_balance(persona_id), -amount), (persona_held(persona_id), amount)]
+                post_in(
+                    s, f"hold:{hold_id}", merge_legs(legs), "hold", "", persona_id, None, "system"
+                )
+            row = s.get(Hold, hold_id)
+            assert row is not None
+            return HoldRecord.model_validate(row)
+
+    def _close(self, hold_id: str, status: str, charge: int | None) -> HoldRecord:
+        with self.db.tx() as s:
+            row = s.get(Hold, hold_id)
+            if row is None:
+                raise UnknownHold(f"unknown hold {hold_id}")
+            charged = 0 if charge is None else max(0, min(charge, row.amount))
+            done = s.execute(
+                update(Hold)
+                .where(Hold.hold_id == hold_id, Hold.status == "open")
+                .values(status=status, charged=charged)
+            )
+            if rowcount(done) == 1:
+                p = row.persona_id
+                legs = [
+                    (persona_held(p), -row.amount),
+                    (persona_spend(p), charged),
+                    (persona_balance(p), row.amount - charged),
+                ]
+                post_in(s, f"{status}:{hold_id}", merge_legs(legs), status, "", p, None, "system")
+            s.expire(row)
+            return HoldRecord.model_validate(s.get(Hold, hold_id))
+
+    def settle(self, hold_id: str, actual: int) -> HoldRecord:
+        """Charge ``actual`` (at most the hold) to spend and return the rest; once."""
+        if actual < 0:
+            raise UnbalancedPosting(f"settled amount {actual} is negative")
+        return self._close(hold_id, "settled", actual)
+
+    def release(self, hold_id: str) -> HoldRecord:
+        """Return a hold's whole amount to the balance (work failed or never ran); once."""
+        return self._close(hold_id, "released", None)
+
+    def release_expired(self, now: datetime | None = None, persona_id: str | None = None) -> int:
+        """Release every open hold past its expiry (a worker died mid-work); how many."""
+        stmt = select(Hold.hold_id).where(Hold.status == "open", Hold.expires_at <= utc(now))
+        if persona_id is not None:
+            stmt = stmt.where(Hold.persona_id == persona_id)
+        with self.db.tx() as s:
+            ids = list(s.scalars(stmt))
+        released = 0
+        for hold_id in ids:
+            if self.release(hold_id).status == "released":
+                released += 1
+        return released
+
+    def get_hold(self, hold_id: str) -> HoldRecord:
+        """A hold by id."""
+        with self.db.tx() as s:
+            row = s.get(Hold, hold_id)
+            if row is None:
+                raise UnknownHold(f"unknown hold {hold_id}")
+            return HoldRecord.model_validate(row)
+
+
+def post_in(
+    s: Session,
+    key: str,
+    legs: list[tuple[str, int]],
+    kind: str,
+    memo: str,
+    persona_id: str | None,
+    entity_id: str | None,
+    actor: str,
+) -> Posting:
+    """Post merged, balanced ``legs`` inside the caller's transaction (see the module)."""
+    fingerprint = _fingerprint(kind, legs)
+    tx_id = uuid4().hex
+    values = {
+        "tx_id": tx_id,
+        "idempotency_key": key,
+        "kind": kind,
+        "fingerprint": fingerprint,
+        "memo": memo,
+        "persona_id": persona_id,
+        "created_at": utc(None),
+    }
+    if not insert_ignore(s, LedgerTransaction, values):
+        fp = s.scalars(
+            select(LedgerTransaction.fingerprint).where(LedgerTransaction.idempotency_key == key)
+        ).one()
+        if fp != fingerprint:
+            raise IdempotencyConflict(f"idempotency key {key} was used for a different posting")
+        existing = Ledger.existing(s, key)
+        assert existing is not None
+        return existing
+    for account_id, amount in legs:
+        guard = Account.may_go_negative.is_(True) | (Account.balance + amount >= 0)
+        result = s.execute(
+            update(Account)
+            .where(Account.account_id == account_id, guard)
+            .values(balance=Account.balance + amount)
+        )
+        if rowcount(result) == 0:
+            if s.get(Account, account_id) is None:
+                raise UnknownAccount(f"unknown account {account_id}")
+            raise InsufficientFunds(
+                f"insufficient funds in {account_id}: cannot take {fmt(-amount)}"
+            )
+    s.add_all(Entry(tx_id=tx_id, account_id=a, amount=v) for a, v in legs)
+    audit_log.append(
+        s,
+        "funding." + kind,
+        actor,
+        {"key": key, "tx_id": tx_id, "legs": [[a, v] for a, v in legs], "memo": memo},
+        persona_id=persona_id,
+        entity_id=entity_id,
+    )
+    return Posting(tx_id=tx_id, idempotency_key=key, kind=kind, legs=tuple(legs), created=True)

@@ -1,0 +1,124 @@
+"""Metering: usage events priced from the price table, linked to their ledger posting."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import ColumnElement, func, select
+
+from activities.funding.db import Database, insert_ignore, utc
+from activities.funding.tables import UsageEvent
+from personas.funding.pricing import PriceTable
+
+
+class Usage(BaseModel):
+    """What one activity used; priced by :meth:`Meter.price`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_key: str = Field(min_length=1, max_length=255)
+    persona_id: str
+    entity_id: str
+    activity: str
+    kind: str = Field(pattern=r"^(model_call|storage|compute)$")
+    model: str | None = None
+    tokens_in: int = Field(default=0, ge=0)
+    tokens_out: int = Field(default=0, ge=0)
+    quantity: int = Field(default=0, ge=0, description="MB-days of storage or compute seconds")
+
+
+class UsageRecord(BaseModel):
+    """A recorded usage event."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    event_key: str
+    persona_id: str
+    entity_id: str
+    activity: str
+    kind: str
+    model: str | None
+    tokens_in: int
+    tokens_out: int
+    quantity: int
+    price: int
+    tx_id: str | None
+    occurred_at: datetime
+
+
+class Meter:
+    """Records usage once per event key and answers usage queries."""
+
+    def __init__(self, db: Database, prices: PriceTable) -> None:
+        """Price events from ``prices``."""
+        self.db = db
+        self.prices = prices
+
+    def price(self, usage: Usage) -> int:
+        """The price of ``usage`` in micro-units."""
+        if usage.kind == "model_call":
+            return self.prices.model_call(usage.model or "", usage.tokens_in, usage.tokens_out)
+        if usage.kind == "storage":
+            return self.prices.storage(usage.quantity)
+        return self.prices.compute(usage.quantity)
+
+    def record(self, usage: Usage, tx_id: str | None, now: datetime | None = None) -> UsageRecord:
+        """Record ``usage`` with its price and posting; a replay returns the first record."""
+        values = usage.model_dump() | {
+            "price": self.price(usage),
+            "tx_id": tx_id,
+            "occurred_at": utc(now),
+        }
+        with self.db.tx() as s:
+            insert_ignore(s, UsageEvent, values)
+            row = s.scalars(select(UsageEvent).where(UsageEvent.event_key == usage.event_key)).one()
+            return UsageRecord.model_validate(row)
+
+    def usage(
+        self,
+        *,
+        persona_id: str | None = None,
+        entity_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[UsageRecord]:
+        """Usage events filtered by persona, entity and period ``[since, until)``."""
+        stmt = select(UsageEvent).order_by(UsageEvent.occurred_at, UsageEvent.id)
+        for cond in self._filters(persona_id, entity_id, since, until):
+            stmt = stmt.where(cond)
+        with self.db.tx() as s:
+            return [UsageRecord.model_validate(r) for r in s.scalars(stmt)]
+
+    def total(
+        self,
+        *,
+        persona_id: str | None = None,
+        entity_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """Total price of the matching usage events."""
+        stmt = select(func.coalesce(func.sum(UsageEvent.price), 0))
+        for cond in self._filters(persona_id, entity_id, since, until):
+            stmt = stmt.where(cond)
+        with self.db.tx() as s:
+            return int(s.execute(stmt).scalar() or 0)
+
+    @staticmethod
+    def _filters(
+        persona_id: str | None,
+        entity_id: str | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> list[ColumnElement[bool]]:
+        conds: list[ColumnElement[bool]] = []
+        if persona_id is not None:
+            conds.append(UsageEvent.persona_id == persona_id)
+        if entity_id is not None:
+            conds.append(UsageEvent.entity_id == entity_id)
+        if since is not None:
+            conds.append(UsageEvent.occurred_at >= utc(since))
+        if until is not None:
+            conds.append(UsageEvent.occurred_at < utc(until))
+        return conds

@@ -1,0 +1,77 @@
+"""Recorded outcomes for the funding rules, and the versioned rules document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from activities.funding import audit_log
+from activities.funding.db import Database, insert_ignore, utc
+from activities.funding.tables import PerformanceRecord, RulesVersion
+from personas.funding.metrics import PerformanceOutcome, performance
+from personas.funding.rules import DEFAULT_RULES, RuleSet, parse_rules
+
+
+class PerformanceStore:
+    """Outcomes per persona and the rules documents (newest applies; defaults before any)."""
+
+    def __init__(self, db: Database) -> None:
+        """Use ``db``'s engine."""
+        self.db = db
+
+    def record(
+        self,
+        outcome_key: str,
+        persona_id: str,
+        outcome: PerformanceOutcome,
+        now: datetime | None = None,
+    ) -> bool:
+        """Record an outcome once per key; True when new."""
+        values = {
+            "outcome_key": outcome_key,
+            "persona_id": persona_id,
+            "resolved": outcome.resolved,
+            "accurate": outcome.accurate,
+            "extra": outcome.extra,
+            "recorded_at": utc(now),
+        }
+        with self.db.tx() as s:
+            return insert_ignore(s, PerformanceRecord, values)
+
+    def metrics(
+        self, persona_id: str, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[str, float]:
+        """Metrics of the persona's outcomes recorded in ``[since, until)``."""
+        stmt = select(PerformanceRecord).where(PerformanceRecord.persona_id == persona_id)
+        if since is not None:
+            stmt = stmt.where(PerformanceRecord.recorded_at >= utc(since))
+        if until is not None:
+            stmt = stmt.where(PerformanceRecord.recorded_at < utc(until))
+        with self.db.tx() as s:
+            outcomes = [
+                PerformanceOutcome(resolved=r.resolved, accurate=r.accurate, extra=r.extra)
+                for r in s.scalars(stmt)
+            ]
+        return performance(outcomes)
+
+    def rules(self) -> RuleSet:
+        """The newest rules document, or the defaults."""
+        stmt = select(RulesVersion).order_by(RulesVersion.version.desc()).limit(1)
+        with self.db.tx() as s:
+            row = s.scalars(stmt).first()
+            return DEFAULT_RULES if row is None else RuleSet.model_validate(row.document)
+
+    def set_rules(self, document: str | dict[str, Any], actor: str) -> RuleSet:
+        """Validate and store a new version (:class:`RulesError` when invalid); audited."""
+        rules = parse_rules(document)
+        with self.db.tx() as s:
+            version = (s.execute(select(func.max(RulesVersion.version))).scalar() or 0) + 1
+            stored = rules.model_copy(update={"version": version})
+            body = stored.model_dump(mode="json")
+            s.add(
+                RulesVersion(version=version, document=body, created_by=actor, created_at=utc(None))
+            )
+            audit_log.append(s, "rules.changed", actor, {"version": version, "rules": body})
+        return stored

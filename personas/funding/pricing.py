@@ -1,0 +1,47 @@
+"""The configurable price table, and hold sizing for reserve-before-work."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ModelPrice(BaseModel):
+    """Micro-units per 1,000 tokens in and out."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    in_per_1k: int = Field(ge=0)
+    out_per_1k: int = Field(ge=0)
+
+
+class PriceTable(BaseModel):
+    """Prices of model calls (per model, with a default), storage and compute."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    models: dict[str, ModelPrice] = Field(default_factory=dict)
+    default_model: ModelPrice = ModelPrice(in_per_1k=500, out_per_1k=1500)
+    storage_per_mb_day: int = Field(default=100, ge=0)
+    compute_per_s: int = Field(default=50, ge=0)
+
+    def model(self, name: str) -> ModelPrice:
+        """The price of ``name``, or the default model price."""
+        return self.models.get(name, self.default_model)
+
+    def model_call(self, name: str, tokens_in: int, tokens_out: int) -> int:
+        """Price of one call in micro-units, rounded up to a whole micro-unit."""
+        p = self.model(name)
+        return -(-(tokens_in * p.in_per_1k + tokens_out * p.out_per_1k) // 1000)
+
+    def storage(self, megabyte_days: int) -> int:
+        """Price of storing ``megabyte_days``."""
+        return megabyte_days * self.storage_per_mb_day
+
+    def compute(self, seconds: int) -> int:
+        """Price of ``seconds`` of compute."""
+        return seconds * self.compute_per_s
+
+
+def hold_size(prices: PriceTable, model: str, tokens_in: int, max_tokens_out: int) -> int:
+    """The pre-authorisation hold for a call: its price at the largest possible output."""
+    return max(1, prices.model_call(model, tokens_in, max_tokens_out))
