@@ -28,6 +28,8 @@ class LifeConfig(BaseModel):
     territory_scan_s: float = Field(default=7_200.0, gt=0)
     max_history_events: int = Field(default=10_000, ge=100, le=50_000)
     remembered_ids: int = Field(default=2_000, ge=10)
+    max_tokens_in: int = Field(default=8_192, ge=1, description="ceiling of a metered call")
+    max_tokens_out: int = Field(default=1_024, ge=1, description="ceiling of a metered call")
 
     @model_validator(mode="after")
     def _can_be_overwhelmed(self) -> LifeConfig:
@@ -54,6 +56,7 @@ class LifeStats(BaseModel):
     bids: int = 0
     floors_taken: int = 0
     failed: int = 0
+    unfunded: int = 0
     runs: int = 1
     last_rejection: str | None = None
 
@@ -111,6 +114,7 @@ class LifeSnapshot(BaseModel):
     state: PersonaState
     stats: LifeStats = LifeStats()
     paused: bool = False
+    metered: bool = False
     satisfied: list[Dependency] = Field(default_factory=list)
     completed: list[str] = Field(default_factory=list)
     subscribers: dict[str, list[str]] = Field(default_factory=dict)
@@ -149,6 +153,7 @@ class PersonaView(BaseModel):
     attention: float
     compute_budget: float
     paused: bool
+    metered: bool
     inbox_size: int
     held: int
     stats: LifeStats

@@ -198,7 +198,12 @@ class FundingCycle:
     async def _control_life(self, event: str | None, fraction: float) -> None:
         result: LifeControlResult = await workflow.execute_activity(
             FUNDING_LIFE,
-            LifeControl(persona_id=self.input.persona_id, event=event, compute_budget=fraction),
+            LifeControl(
+                persona_id=self.input.persona_id,
+                event=event,
+                compute_budget=fraction,
+                metered=True,
+            ),
             result_type=LifeControlResult,
             start_to_close_timeout=TIMEOUT,
             retry_policy=RETRY,

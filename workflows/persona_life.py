@@ -13,7 +13,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -29,6 +29,15 @@ with workflow.unsafe.imports_passed_through():
         ShedBatch,
         ThinkRequest,
         ThinkResult,
+    )
+    from activities.funding.contracts import (
+        FUNDING_RELEASE,
+        FUNDING_RESERVE,
+        FUNDING_SETTLE,
+        HoldResult,
+        ReleaseRequest,
+        ReserveRequest,
+        SettleRequest,
     )
     from personas.cadence import engages, is_urgent, next_item_at_ms
     from personas.coordination import Bid
@@ -79,6 +88,7 @@ class PersonaLife:
         self.state = snapshot.state
         self.stats = snapshot.stats
         self.paused = snapshot.paused
+        self.metered = snapshot.metered
         self.satisfied = set(snapshot.satisfied)
         self.completed = list(snapshot.completed)
         self.subscribers = {k: list(v) for k, v in snapshot.subscribers.items()}
@@ -176,8 +186,15 @@ class PersonaLife:
             if item.room_id:
                 self._bid(item, entry.base_bp, None)
             return
+        metered = self.metered
+        if metered and not await self._reserve(entry):
+            if item.room_id:
+                self._bid(item, entry.base_bp, None)
+            return
         purpose = "bid" if item.room_id else "respond"
         result = await self._think(item, purpose)
+        if metered:
+            await self._settle(item, result)
         self.state = after_work(self.state, item.room_id, _now_ms(), self.config.state_rules)
         if result is None:
             if item.room_id:
@@ -210,6 +227,58 @@ class PersonaLife:
             self.stats.failed += 1
             workflow.logger.warning("think failed for %s: %s", item.item_id, err)
             return None
+
+    def _hold_id(self, item: InboxItem) -> str:
+        return f"{self.persona_id}:{item.item_id}"
+
+    async def _reserve(self, entry: InboxEntry) -> bool:
+        """Hold the price of the largest call before the work; an item nobody can fund is
+        shed to the overflow record with the reason."""
+        try:
+            await workflow.execute_activity(
+                FUNDING_RESERVE,
+                ReserveRequest(
+                    hold_id=self._hold_id(entry.item),
+                    persona_id=self.persona_id,
+                    model=self.profile.base_persona,
+                    tokens_in=self.config.max_tokens_in,
+                    max_tokens_out=self.config.max_tokens_out,
+                ),
+                result_type=HoldResult,
+                start_to_close_timeout=STORE_TIMEOUT,
+            )
+        except ActivityError as err:
+            refusal = getattr(err.cause, "type", None) or "FundingError"
+            self.stats.unfunded += 1
+            self._record_shed(Shed(entry=entry, reason=f"unfunded: {refusal}"))
+            return False
+        return True
+
+    async def _settle(self, item: InboxItem, result: ThinkResult | None) -> None:
+        """Settle the hold at the metered price, or release it when the work failed."""
+        hold_id = self._hold_id(item)
+        if result is None:
+            await workflow.execute_activity(
+                FUNDING_RELEASE,
+                ReleaseRequest(hold_id=hold_id),
+                result_type=HoldResult,
+                start_to_close_timeout=STORE_TIMEOUT,
+            )
+            return
+        await workflow.execute_activity(
+            FUNDING_SETTLE,
+            SettleRequest(
+                hold_id=hold_id,
+                persona_id=self.persona_id,
+                entity_id=self.profile.entity_id,
+                activity="think",
+                model=self.profile.base_persona,
+                tokens_in=result.tokens_in,
+                tokens_out=result.tokens_out,
+            ),
+            result_type=HoldResult,
+            start_to_close_timeout=STORE_TIMEOUT,
+        )
 
     def _bid(self, item: InboxItem, relevance_bp: int, thought_ref: str | None) -> None:
         """Answer the room: a bid scored by the item's relevance on arrival, or a pass."""
@@ -347,6 +416,7 @@ class PersonaLife:
             state=self.state,
             stats=self.stats,
             paused=self.paused,
+            metered=self.metered,
             satisfied=sorted(self.satisfied, key=lambda d: (d.persona_id, d.task_key)),
             completed=self.completed,
             subscribers=self.subscribers,
@@ -528,6 +598,12 @@ class PersonaLife:
             raise ApplicationError(f"compute budget {fraction} is outside [0, 1]")
 
     @workflow.update
+    def set_metering(self, on: bool) -> bool:
+        """Hold and settle the price of every model call (the funding cycle turns this on)."""
+        self.metered = on
+        return on
+
+    @workflow.update
     async def stop(self) -> LifeStats:
         """Stop the life: waiting items go to the overflow record with reason ``stopped``."""
         self.stop_requested = True
@@ -550,6 +626,7 @@ class PersonaLife:
             attention=state.attention,
             compute_budget=state.compute_budget,
             paused=self.paused,
+            metered=self.metered,
             inbox_size=len(self.inbox),
             held=len(self.inbox.held),
             stats=self.stats,

@@ -133,7 +133,7 @@ class FundingActivities:
 
     @activity.defn(name=FUNDING_LIFE)
     async def life(self, req: LifeControl) -> LifeControlResult:
-        """Pause/resume a persona's life and set its compute budget through its updates."""
+        """Pause/resume a persona's life, set its compute budget and metering (its updates)."""
         self.faults("life", req.persona_id)
         handle = self.client.get_workflow_handle(persona_workflow_id(req.persona_id))
         status = "ok"
@@ -142,6 +142,8 @@ class FundingActivities:
                 status = str(await handle.execute_update("fire_trigger", req.event))
             if req.compute_budget is not None:
                 await handle.execute_update("set_compute_budget", req.compute_budget)
+            if req.metered is not None:
+                await handle.execute_update("set_metering", req.metered)
         except WorkflowUpdateFailedError as err:
             return LifeControlResult(status=f"refused: {err.cause}")
         except RPCError as err:

@@ -68,6 +68,7 @@ class LifeControl(BaseModel):
     persona_id: str
     event: str | None = None
     compute_budget: float | None = Field(default=None, ge=0, le=1)
+    metered: bool | None = None
 
 
 class LifeControlResult(BaseModel):

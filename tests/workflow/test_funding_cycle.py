@@ -16,6 +16,7 @@ from activities.funding.ledger import (
     WORLD,
     entity_budget,
     persona_balance,
+    persona_held,
     persona_spend,
     source_account,
 )
@@ -206,3 +207,40 @@ async def test_failures_at_every_step_neither_double_nor_lose_a_posting(
     assert spent + balance == view.top_ups * UNIT
     assert h.funding.ledger.balance(entity_budget("acme")) == 100 * UNIT - view.top_ups * UNIT
     assert h.funding.ledger.total() == 0
+
+
+async def test_metered_work_is_held_then_settled_and_unfunded_work_is_shed(
+    time_env: WorkflowEnvironment, h: FundingHarness
+) -> None:
+    pid = await _persona(h)
+    h.funding.deposit("seed", entity_budget("acme"), UNIT)
+    await _start(h, pid, allocation=UNIT, limit=UNIT)
+    await eventually(lambda: h.personas.view(pid), lambda v: v.metered)
+    assert h.funding.ledger.balance(persona_balance(pid)) == UNIT
+    for i in range(3):
+        await h.personas.post_to_persona(pid, f"@Ada review change {i}", "bob")
+    await eventually(
+        lambda: h.personas.view(pid),
+        lambda v: v.stats.processed == 3,
+        advance=lambda: time_env.sleep(1),
+    )
+    usage = h.funding.meter.usage(persona_id=pid)
+    assert [(u.activity, u.kind) for u in usage] == [("think", "model_call")] * 3
+    assert all(u.tx_id is not None and u.tokens_in > 0 for u in usage)
+    charged = sum(u.price for u in usage)
+    assert charged > 0
+    assert h.funding.ledger.balance(persona_balance(pid)) == UNIT - charged
+    assert h.funding.ledger.balance(persona_held(pid)) == 0  # every hold settled
+    assert h.funding.ledger.total() == 0
+
+    _drain(h, pid, "drain")
+    item = await h.personas.post_to_persona(pid, "@Ada one more, please", "bob")
+    view = await eventually(
+        lambda: h.personas.view(pid),
+        lambda v: v.stats.unfunded == 1 and v.stats.shed == 1,
+        advance=lambda: time_env.sleep(1),
+    )
+    assert view.stats.processed == 3
+    [shed] = h.store.shed_items(pid)
+    assert (shed.item_id, shed.reason) == (item.item_id, "unfunded: InsufficientFunds")
+    assert h.funding.ledger.balance(persona_held(pid)) == 0
