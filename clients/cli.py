@@ -33,6 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.store import PersonaRecord, Store, StoreError, UnknownPersona
 from clients.api import AI_KIND, PersonaClient, PersonaError, connect, explain
+from clients.fleet_cli import add_fleet_commands
 from clients.funding_cli import add_funding_commands
 from clients.instance_cli import add_instance_commands
 from personas.coordination import FloorPolicy
@@ -525,6 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("fraction", type=float, metavar="FRACTION", help="0..1")
     add_instance_commands(sub)
     add_funding_commands(sub)
+    add_fleet_commands(sub)
     return parser
 
 

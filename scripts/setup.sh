@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian machine for this project: system packages (PostgreSQL, Docker engine),
-# a virtual environment with the project and its dev tools, and running PostgreSQL and dockerd.
+# Sets up a fresh Debian machine for this project: system packages (PostgreSQL, Docker engine,
+# nginx for the fleet testbed), a virtual environment with the project and its dev tools, and
+# running PostgreSQL and dockerd.
 # Idempotent: safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 need_apt=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 if [ ${#need_apt[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

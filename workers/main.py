@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.fleet import fleet_activities, fleet_workflows
 from activities.funding.worker import funding_activities
 from activities.instance import instance_activities, instance_workflows
 from activities.persona_activities import PersonaActivities
@@ -30,7 +31,7 @@ def build_worker(client: Client, store: Store, provider: ModelProvider, task_que
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[*WORKFLOWS, *instance_workflows()],
+        workflows=[*WORKFLOWS, *instance_workflows(), *fleet_workflows()],
         activities=[
             acts.think,
             acts.record_shed,
@@ -39,6 +40,7 @@ def build_worker(client: Client, store: Store, provider: ModelProvider, task_que
             acts.signal_persona,
             *instance_activities(store),
             *funding_activities(store, client),
+            *fleet_activities(store),
         ],
         activity_executor=ThreadPoolExecutor(max_workers=16),
         max_cached_workflows=2_000,

@@ -1,0 +1,187 @@
+"""Typed helpers for fleet personas: learn, start adaptation, steer it, A/B test, marketplace.
+
+Every refusal is a :class:`clients.api.PersonaError` with a one-line message: input is
+validated here (attributes, ranges, risk tolerance, intents, vetting) before any workflow sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.service import RPCError
+
+from activities.fleet.market import Market, MarketError
+from activities.store import Store, UnknownEntity
+from clients.api import PersonaError, explain
+from personas.fleet.config import BadConfig, FleetConfig, parse_config
+from personas.fleet.environment import SimEnvironment
+from personas.fleet.learner import ThompsonBandit, learn
+from personas.fleet.marketplace import SignedListing
+from personas.fleet.objective import UnknownIntent, compile_weights
+from personas.fleet.persona import FleetPersona
+from personas.fleet.simulator import Scenario, SimParams
+from workflows import search_attributes as sa
+from workflows.fleet_ab import ABInput, ABResult, FleetABTest
+from workflows.fleet_adaptation import FleetAdaptation, FleetInput, FleetView, fleet_workflow_id
+
+
+def learn_persona(
+    fleet_id: str,
+    scenario: Scenario,
+    intents: list[str],
+    *,
+    rounds: int = 150,
+    seed: int = 0,
+    author: str = "fleet-learner",
+    params: SimParams | None = None,
+) -> FleetPersona:
+    """Learn a persona in the simulator (Thompson sampling); bad intents are refused."""
+    try:
+        weights = compile_weights(intents)
+    except UnknownIntent as err:
+        raise PersonaError(str(err)) from None
+    env = SimEnvironment(scenario, weights, params, seed=seed)
+    bandit = ThompsonBandit(seed=seed)
+    learn(bandit, scenario.pattern, env.reward, rounds)
+    return bandit.persona(
+        fleet_id,
+        scenario.pattern,
+        weights,
+        author=author,
+        created_at=datetime.now(UTC),
+        sources=[f"simulator:{scenario.pattern}@{scenario.rate_rps:g}rps"],
+        intents=intents,
+    )
+
+
+def fleet_input(**fields: Any) -> FleetInput:
+    """Validate a fleet's start input (configuration, risk tolerance, persona) in one line."""
+    if "current" in fields:
+        try:
+            fields["current"] = parse_config(fields["current"])
+        except BadConfig as err:
+            raise PersonaError(str(err)) from None
+    risk = fields.get("risk_tolerance", 0.3)
+    if not isinstance(risk, int | float) or not 0 <= risk <= 1:
+        raise PersonaError(f"risk tolerance must be in [0, 1], got {risk!r}")
+    try:
+        return FleetInput.model_validate(fields)
+    except ValidationError as err:
+        raise PersonaError(f"invalid fleet: {explain(err)}") from None
+
+
+class FleetClient:
+    """Start, steer, watch and A/B test fleet adaptations; use the marketplace."""
+
+    def __init__(self, client: Client, store: Store, task_queue: str) -> None:
+        """Use ``client`` (with the pydantic converter), ``store`` and ``task_queue``."""
+        self.client = client
+        self.store = store
+        self.task_queue = task_queue
+
+    def _handle(self, fleet_id: str) -> WorkflowHandle[Any, FleetView]:
+        return self.client.get_workflow_handle_for(FleetAdaptation.run, fleet_workflow_id(fleet_id))
+
+    async def start(self, **fields: Any) -> str:
+        """Start a fleet's adaptation (fields of :class:`FleetInput`); returns the fleet id."""
+        data = fleet_input(**fields)
+        try:
+            await asyncio.to_thread(self.store.permitted_resources, data.entity_id)
+        except UnknownEntity as err:
+            raise PersonaError(str(err)) from None
+        await self.client.start_workflow(
+            FleetAdaptation.run,
+            data,
+            id=fleet_workflow_id(data.fleet_id),
+            task_queue=self.task_queue,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.PERSONA_KIND, "fleet"),
+                    SearchAttributePair(sa.PERSONA_ID, data.fleet_id),
+                    SearchAttributePair(sa.ENTITY_ID, data.entity_id),
+                    SearchAttributePair(sa.PERSONA_STATUS, "observing"),
+                ]
+            ),
+            static_summary=f"fleet persona {data.fleet_id} for {data.entity_id}",
+        )
+        return data.fleet_id
+
+    async def view(self, fleet_id: str) -> FleetView:
+        """The fleet's state."""
+        try:
+            return await self._handle(fleet_id).query(FleetAdaptation.view)
+        except RPCError:
+            raise PersonaError(f"fleet {fleet_id} is not running") from None
+
+    async def _update(self, fleet_id: str, update: Any, arg: Any) -> Any:
+        try:
+            return await self._handle(fleet_id).execute_update(update, arg)
+        except WorkflowUpdateFailedError as err:
+            raise PersonaError(str(getattr(err.cause, "message", err.cause))) from None
+        except RPCError:
+            raise PersonaError(f"fleet {fleet_id} is not running") from None
+
+    async def set_risk(self, fleet_id: str, tolerance: float) -> float:
+        """Change the risk tolerance (refused outside [0, 1])."""
+        if not 0 <= tolerance <= 1:
+            raise PersonaError(f"risk tolerance must be in [0, 1], got {tolerance}")
+        return float(await self._update(fleet_id, FleetAdaptation.set_risk, tolerance))
+
+    async def set_shadow(self, fleet_id: str, shadow: bool) -> bool:
+        """Turn shadow mode on or off."""
+        return bool(await self._update(fleet_id, FleetAdaptation.set_shadow, shadow))
+
+    async def set_persona(self, fleet_id: str, persona: dict[str, Any] | FleetPersona) -> int:
+        """Adopt a new persona version (validated by the workflow too)."""
+        data = persona.model_dump(mode="json") if isinstance(persona, FleetPersona) else persona
+        return int(await self._update(fleet_id, FleetAdaptation.set_persona, data))
+
+    async def stop(self, fleet_id: str) -> None:
+        """Stop adapting."""
+        try:
+            await self._handle(fleet_id).signal(FleetAdaptation.stop)
+        except RPCError:
+            raise PersonaError(f"fleet {fleet_id} is not running") from None
+
+    async def ab_test(self, **fields: Any) -> ABResult:
+        """Run an A/B test to its decision (variants as configuration dicts)."""
+        try:
+            variants = {k: parse_config(v) for k, v in fields.pop("variants", {}).items()}
+            data = ABInput.model_validate({**fields, "variants": variants})
+        except BadConfig as err:
+            raise PersonaError(str(err)) from None
+        except ValidationError as err:
+            raise PersonaError(f"invalid A/B test: {explain(err)}") from None
+        return await self.client.execute_workflow(
+            FleetABTest.run, data, id=f"fleet-ab-{data.ab_id}", task_queue=self.task_queue
+        )
+
+    async def deploy_from_market(self, fleet_id: str, name: str) -> int:
+        """Vet a marketplace persona (signature, simulator) and adopt it, or refuse with reasons."""
+        market = Market(self.store)
+        try:
+            signed, _ = await asyncio.to_thread(market.get, name)
+        except MarketError as err:
+            raise PersonaError(str(err)) from None
+        return await self.deploy_listing(fleet_id, signed)
+
+    async def deploy_listing(self, fleet_id: str, signed: SignedListing) -> int:
+        """Vet a signed listing and adopt its persona for ``fleet_id``."""
+        verdict = await asyncio.to_thread(Market(self.store).vet, signed)
+        if not verdict.accepted:
+            raise PersonaError(f"refused {signed.listing.name}: {'; '.join(verdict.reasons)}")
+        persona = {**signed.listing.persona, "fleet_id": fleet_id}
+        return await self.set_persona(fleet_id, persona)
+
+
+def config_of(text: dict[str, Any]) -> FleetConfig:
+    """A validated configuration, refused with a one-line :class:`PersonaError`."""
+    try:
+        return parse_config(text)
+    except BadConfig as err:
+        raise PersonaError(str(err)) from None

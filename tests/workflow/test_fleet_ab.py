@@ -1,0 +1,77 @@
+"""FleetABTest under the time-skipping server: child workflows, split, Bayesian promotion, GA."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from personas.fleet.config import DEFAULT_CONFIG, FleetConfig
+from personas.fleet.simulator import Scenario
+from tests.workflow.fleet_support import FleetHarness, fleet_store, fleet_worker
+from workflows.fleet_ab import ABInput, ABResult, FleetABTest
+
+STRONG = FleetConfig(cpu_share=1.0, cache="lru", balancer="hash", replicas=3)
+SURGE = Scenario(pattern="surge", rate_rps=150)
+
+
+@pytest.fixture
+async def harness(time_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[FleetHarness]:
+    store = fleet_store(str(tmp_path / "ab.db"))
+    async with fleet_worker(time_env.client, store) as h:
+        yield h
+    store.dispose()
+
+
+async def run_ab(h: FleetHarness, **fields: object) -> ABResult:
+    ab_id = uuid.uuid4().hex[:8]
+    data = ABInput.model_validate({"ab_id": ab_id, "fleet_id": "f1", "scenario": SURGE, **fields})
+    wid = f"fleet-ab-{ab_id}"
+    h.started.append(wid)
+    return await h.client.execute_workflow(FleetABTest.run, data, id=wid, task_queue=h.queue)
+
+
+async def test_the_better_variation_is_promoted(harness: FleetHarness) -> None:
+    result = await run_ab(
+        harness,
+        variants={"control": DEFAULT_CONFIG, "strong": STRONG},
+        split={"control": 3, "strong": 1},
+        visits_per_round=3000,
+    )
+    assert result.winner == "strong"
+    assert result.winner_config == STRONG
+    assert result.probabilities["strong"] >= 0.95
+    arms = {a.name: a for a in result.arms}
+    assert arms["control"].visits == 2250 * result.rounds
+    assert arms["strong"].visits == 750 * result.rounds
+    rate = {k: a.conversions / a.visits for k, a in arms.items()}
+    assert rate["strong"] > rate["control"]
+
+
+async def test_identical_variations_are_not_promoted(harness: FleetHarness) -> None:
+    result = await run_ab(
+        harness,
+        variants={"a": STRONG, "b": STRONG},
+        visits_per_round=500,
+        max_rounds=3,
+        seed=7,
+        threshold=0.999,
+    )
+    assert result.winner is None
+    assert result.rounds == 3
+
+
+async def test_the_genetic_algorithm_adds_candidates(harness: FleetHarness) -> None:
+    result = await run_ab(
+        harness,
+        variants={"control": DEFAULT_CONFIG},
+        explore=2,
+        visits_per_round=2000,
+        max_rounds=4,
+    )
+    assert set(result.variants) == {"control", "ga1", "ga2"}
+    assert DEFAULT_CONFIG not in (result.variants["ga1"], result.variants["ga2"])
+    assert result.probabilities["control"] < 0.1

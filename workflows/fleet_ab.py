@@ -1,0 +1,182 @@
+"""A/B tests of fleet configurations: one child workflow per variation and round.
+
+The parent splits the traffic, runs each variation's round as a child workflow
+(``FleetVariant``), accumulates visits and conversions, and promotes a variation once its
+Bayesian probability of being best reaches the threshold (or reports no decision after
+``max_rounds``); the leader must stay above it for two consecutive rounds, which damps
+the false promotions of peeking after every round. With ``explore`` the genetic algorithm
+adds candidates to the variations.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel, Field
+
+    from activities.fleet.contracts import (
+        MEASURE_VARIANT,
+        PROPOSE,
+        MeasureRequest,
+        ProposeRequest,
+    )
+    from personas.fleet.abtest import ArmStats, decide, split
+    from personas.fleet.config import FleetConfig
+    from personas.fleet.simulator import Scenario
+    from workflows import search_attributes as sa
+
+RETRY = RetryPolicy(maximum_attempts=3)
+#: A leader is promoted once above the threshold in this many consecutive rounds (peeking guard).
+CONFIRM_ROUNDS = 2
+
+
+class ABInput(BaseModel):
+    """An A/B test: variations, their traffic split, and the decision rule."""
+
+    ab_id: str = Field(min_length=1, max_length=80)
+    fleet_id: str = Field(min_length=1)
+    variants: dict[str, FleetConfig] = Field(min_length=1, max_length=8)
+    split: dict[str, float] = Field(default_factory=dict)
+    scenario: Scenario = Field(default_factory=Scenario)
+    visits_per_round: int = Field(default=2000, ge=10, le=1_000_000)
+    max_rounds: int = Field(default=10, ge=1, le=100)
+    threshold: float = Field(default=0.95, gt=0.5, le=1)
+    explore: int = Field(default=0, ge=0, le=4)
+    intents: list[str] = Field(default_factory=list)
+    seed: int | None = Field(default=None, description="fixes every draw (else workflow.random)")
+
+
+class VariantInput(BaseModel):
+    """One variation's round."""
+
+    fleet_id: str
+    name: str
+    config: FleetConfig
+    scenario: Scenario
+    visits: int
+    seed: int
+
+
+class ABResult(BaseModel):
+    """The decision: the promoted variation (or None), probabilities, per-arm statistics."""
+
+    ab_id: str
+    winner: str | None
+    winner_config: FleetConfig | None
+    probabilities: dict[str, float]
+    rounds: int
+    arms: list[ArmStats]
+    variants: dict[str, FleetConfig]
+
+
+@workflow.defn
+class FleetVariant:
+    """One variation serving its share of the traffic for one round."""
+
+    @workflow.run
+    async def run(self, input: VariantInput) -> ArmStats:
+        """Measure the variation."""
+        req = MeasureRequest(
+            fleet_id=input.fleet_id,
+            variant=input.name,
+            config=input.config,
+            scenario=input.scenario,
+            visits=input.visits,
+            seed=input.seed,
+        )
+        return await workflow.execute_activity(
+            MEASURE_VARIANT,
+            req,
+            result_type=ArmStats,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=RETRY,
+        )
+
+
+@workflow.defn
+class FleetABTest:
+    """Run rounds until a variation is promoted or the rounds are spent."""
+
+    @workflow.run
+    async def run(self, input: ABInput) -> ABResult:
+        """Explore (optionally), split, measure with child workflows, decide."""
+        workflow.upsert_search_attributes(
+            [
+                sa.PERSONA_KIND.value_set("fleet"),
+                sa.PERSONA_ID.value_set(input.fleet_id),
+                sa.PERSONA_STATUS.value_set("ab_testing"),
+            ]
+        )
+        rng = random.Random(input.seed) if input.seed is not None else workflow.random()
+        variants = dict(input.variants)
+        if input.explore:
+            found = await workflow.execute_activity(
+                PROPOSE,
+                ProposeRequest(
+                    seeds=list(variants.values()),
+                    scenario=input.scenario,
+                    intents=input.intents,
+                    count=input.explore,
+                    seed=rng.randint(0, 2**31),
+                ),
+                result_type=list[FleetConfig],
+                start_to_close_timeout=timedelta(seconds=120),
+                retry_policy=RETRY,
+            )
+            variants.update({f"ga{i + 1}": c for i, c in enumerate(found)})
+        weights = {k: input.split.get(k, 1.0) for k in variants}
+        arms = {k: ArmStats(name=k) for k in variants}
+        winner: str | None = None
+        probs: dict[str, float] = {}
+        rounds = streak = 0
+        last_leader: str | None = None
+        for rounds in range(1, input.max_rounds + 1):
+            visits = split(weights, input.visits_per_round)
+            handles = [
+                await workflow.start_child_workflow(
+                    FleetVariant.run,
+                    VariantInput(
+                        fleet_id=input.fleet_id,
+                        name=name,
+                        config=variants[name],
+                        scenario=input.scenario,
+                        visits=visits[name],
+                        seed=rng.randint(0, 2**31),
+                    ),
+                    id=f"{workflow.info().workflow_id}-r{rounds}-{name}",
+                )
+                for name in variants
+            ]
+            for h in handles:
+                got = await h
+                a = arms[got.name]
+                arms[got.name] = ArmStats(
+                    name=a.name,
+                    visits=a.visits + got.visits,
+                    conversions=a.conversions + got.conversions,
+                    revenue=a.revenue + got.revenue,
+                )
+            leader, probs = decide(list(arms.values()), rng.randint(0, 2**31), input.threshold)
+            streak = streak + 1 if leader is not None and leader == last_leader else 1
+            last_leader = leader
+            workflow.set_current_details(f"round {rounds}: P(best) {probs}")
+            if leader is not None and streak >= CONFIRM_ROUNDS:
+                winner = leader
+                break
+        workflow.upsert_search_attributes(
+            [sa.PERSONA_STATUS.value_set("promoted" if winner else "undecided")]
+        )
+        return ABResult(
+            ab_id=input.ab_id,
+            winner=winner,
+            winner_config=variants[winner] if winner else None,
+            probabilities=probs,
+            rounds=rounds,
+            arms=list(arms.values()),
+            variants=variants,
+        )
