@@ -33,6 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.store import PersonaRecord, Store, StoreError, UnknownPersona
 from clients.api import AI_KIND, PersonaClient, PersonaError, connect, explain
+from clients.app_cli import add_app_commands
 from clients.fleet_cli import add_fleet_commands
 from clients.funding_cli import add_funding_commands
 from clients.instance_cli import add_instance_commands
@@ -527,6 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_instance_commands(sub)
     add_funding_commands(sub)
     add_fleet_commands(sub)
+    add_app_commands(sub)
     return parser
 
 

@@ -12,8 +12,9 @@ need_apt=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+# Package lists are needed anyway: app persona images are built from Debian's packages.
+as_root apt-get update -qq
 if [ ${#need_apt[@]} -gt 0 ]; then
-  as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 

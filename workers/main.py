@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.app import app_activities, app_workflows
 from activities.fleet import fleet_activities, fleet_workflows
 from activities.funding.worker import funding_activities
 from activities.instance import instance_activities, instance_workflows
@@ -17,6 +18,7 @@ from activities.persona_activities import PersonaActivities
 from activities.providers import ModelProvider, provider_from_settings
 from activities.store import Store
 from clients.api import connect
+from clients.app_api import AppClient
 from runtime.settings import Settings, get_settings
 from workflows.funding_cycle import FUNDING_WORKFLOWS
 from workflows.persona_life import PersonaLife
@@ -31,7 +33,7 @@ def build_worker(client: Client, store: Store, provider: ModelProvider, task_que
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[*WORKFLOWS, *instance_workflows(), *fleet_workflows()],
+        workflows=[*WORKFLOWS, *instance_workflows(), *fleet_workflows(), *app_workflows()],
         activities=[
             acts.think,
             acts.record_shed,
@@ -41,6 +43,7 @@ def build_worker(client: Client, store: Store, provider: ModelProvider, task_que
             *instance_activities(store),
             *funding_activities(store, client),
             *fleet_activities(store),
+            *app_activities(store),
         ],
         activity_executor=ThreadPoolExecutor(max_workers=16),
         max_cached_workflows=2_000,
@@ -54,6 +57,7 @@ async def run_worker(settings: Settings) -> None:
     store.migrate()
     client = await connect(settings)
     worker = build_worker(client, store, provider_from_settings(settings), settings.task_queue)
+    await AppClient(client, store, settings.task_queue).ensure_reconciler()
     logging.info("worker on %s, task queue %s", settings.temporal_address, settings.task_queue)
     await worker.run()
 

@@ -1,0 +1,280 @@
+"""The resource manager: host capacity and reservations in the store, reserved atomically.
+
+Every method is one short transaction that first locks the host row (``SELECT ... FOR
+UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises writers), and usage is
+raised by a conditional UPDATE that matches only while the capacity holds, so concurrent
+requests can never over-commit. Every method is idempotent under retry by session id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Literal, cast
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import CursorResult, Engine, delete, select, update
+from sqlalchemy.orm import Session
+
+from activities.app.tables import AppHost, AppQueueEntry, AppReservation
+from activities.store.store import _insert_ignore, _make_engine
+from personas.app.policy import Amount, Holder, Waiter, choose_victims, is_head, queue_key
+
+LIVE = ("active", "preempting")
+
+
+class Reservation(BaseModel):
+    """The outcome of a reservation attempt."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: Literal["reserved", "queued", "too_big", "released"]
+    detail: str = ""
+    position: int = 0
+
+
+class HostUsage(BaseModel):
+    """A host's capacity and how much of it is reserved."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host_id: str
+    capacity: Amount
+    used: Amount
+    active: int
+    queued: int
+
+
+def _rowcount(result: object) -> int:
+    return cast(CursorResult[Any], result).rowcount
+
+
+def _capacity(h: AppHost) -> Amount:
+    return Amount(cpu_millis=h.cpu_millis, memory_mb=h.memory_mb, storage_mb=h.storage_mb)
+
+
+def _used(h: AppHost) -> Amount:
+    return Amount(
+        cpu_millis=h.used_cpu_millis, memory_mb=h.used_memory_mb, storage_mb=h.used_storage_mb
+    )
+
+
+def _amount(r: AppReservation) -> Amount:
+    return Amount(cpu_millis=r.cpu_millis, memory_mb=r.memory_mb, storage_mb=r.storage_mb)
+
+
+class ResourceManager:
+    """Capacity and reservations of hosts, on the store's database URL."""
+
+    def __init__(self, url: str) -> None:
+        """Open an engine set up like the store's (schema from ``Store.migrate``)."""
+        self.engine: Engine = _make_engine(url)
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        with Session(self.engine) as s, s.begin():
+            yield s
+
+    @staticmethod
+    def _host(s: Session, host_id: str) -> AppHost:
+        host = s.scalars(
+            select(AppHost).where(AppHost.host_id == host_id).with_for_update()
+        ).one_or_none()
+        if host is None:
+            raise LookupError(f"unknown host {host_id}")
+        return host
+
+    def set_capacity(self, host_id: str, capacity: Amount) -> None:
+        """Create the host or change its capacity (reservations are kept)."""
+        with self._tx() as s:
+            values = {
+                "host_id": host_id,
+                **capacity.model_dump(),
+                "used_cpu_millis": 0,
+                "used_memory_mb": 0,
+                "used_storage_mb": 0,
+            }
+            if not _insert_ignore(s, AppHost, values):
+                s.execute(
+                    update(AppHost)
+                    .where(AppHost.host_id == host_id)
+                    .values(**capacity.model_dump())
+                )
+
+    def usage(self, host_id: str) -> HostUsage:
+        """Capacity, reserved amounts and counts of the host."""
+        with self._tx() as s:
+            host = self._host(s, host_id)
+            active = s.scalars(
+                select(AppReservation.session_id).where(
+                    AppReservation.host_id == host_id, AppReservation.state.in_(LIVE)
+                )
+            ).all()
+            queued = s.scalars(
+                select(AppQueueEntry.session_id).where(AppQueueEntry.host_id == host_id)
+            ).all()
+            return HostUsage(
+                host_id=host_id,
+                capacity=_capacity(host),
+                used=_used(host),
+                active=len(active),
+                queued=len(queued),
+            )
+
+    def live_sessions(self) -> set[str]:
+        """Sessions holding a reservation or waiting in a queue, on any host."""
+        with self._tx() as s:
+            held = s.scalars(
+                select(AppReservation.session_id).where(AppReservation.state.in_(LIVE))
+            ).all()
+            waiting = s.scalars(select(AppQueueEntry.session_id)).all()
+            return set(held) | set(waiting)
+
+    def reserve(
+        self,
+        *,
+        session_id: str,
+        host_id: str,
+        persona_id: str,
+        user_id: str,
+        priority: int,
+        amount: Amount,
+        now_ms: int,
+    ) -> Reservation:
+        """Reserve ``amount`` for the session if it heads the queue and fits; else queue it."""
+        with self._tx() as s:
+            host = self._host(s, host_id)
+            existing = s.get(AppReservation, session_id)
+            if existing is not None:
+                status = "reserved" if existing.state in LIVE else "released"
+                return Reservation(status=status)
+            over = amount.exceeded(_capacity(host))
+            if over:
+                s.execute(delete(AppQueueEntry).where(AppQueueEntry.session_id == session_id))
+                return Reservation(
+                    status="too_big", detail=f"beyond host {host_id}: {', '.join(over)}"
+                )
+            _insert_ignore(
+                s,
+                AppQueueEntry,
+                {
+                    "session_id": session_id,
+                    "host_id": host_id,
+                    "priority": priority,
+                    "enqueued_ms": now_ms,
+                },
+            )
+            waiters = self._waiters(s, host_id)
+            if not is_head(session_id, waiters) or not amount.fits_in(
+                _capacity(host) - _used(host)
+            ):
+                order = [w.session_id for w in sorted(waiters, key=queue_key)]
+                return Reservation(status="queued", position=order.index(session_id))
+            raised = s.execute(
+                update(AppHost)
+                .where(
+                    AppHost.host_id == host_id,
+                    AppHost.used_cpu_millis + amount.cpu_millis <= AppHost.cpu_millis,
+                    AppHost.used_memory_mb + amount.memory_mb <= AppHost.memory_mb,
+                    AppHost.used_storage_mb + amount.storage_mb <= AppHost.storage_mb,
+                )
+                .values(
+                    used_cpu_millis=AppHost.used_cpu_millis + amount.cpu_millis,
+                    used_memory_mb=AppHost.used_memory_mb + amount.memory_mb,
+                    used_storage_mb=AppHost.used_storage_mb + amount.storage_mb,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(raised) != 1:
+                return Reservation(status="queued")
+            s.add(
+                AppReservation(
+                    session_id=session_id,
+                    host_id=host_id,
+                    persona_id=persona_id,
+                    user_id=user_id,
+                    priority=priority,
+                    state="active",
+                    reserved_ms=now_ms,
+                    **amount.model_dump(),
+                )
+            )
+            s.execute(delete(AppQueueEntry).where(AppQueueEntry.session_id == session_id))
+            return Reservation(status="reserved")
+
+    @staticmethod
+    def _waiters(s: Session, host_id: str) -> list[Waiter]:
+        rows = s.scalars(select(AppQueueEntry).where(AppQueueEntry.host_id == host_id)).all()
+        return [
+            Waiter(session_id=r.session_id, priority=r.priority, enqueued_ms=r.enqueued_ms)
+            for r in rows
+        ]
+
+    def release(self, session_id: str, host_id: str) -> list[str]:
+        """Free the session's reservation and leave the queue (idempotent).
+
+        Returns the sessions still waiting on the host, in queue order, to be woken.
+        """
+        with self._tx() as s:
+            self._host(s, host_id)
+            r = s.get(AppReservation, session_id, with_for_update=True)
+            if r is not None and r.state in LIVE:
+                a = _amount(r)
+                s.execute(
+                    update(AppHost)
+                    .where(AppHost.host_id == host_id)
+                    .values(
+                        used_cpu_millis=AppHost.used_cpu_millis - a.cpu_millis,
+                        used_memory_mb=AppHost.used_memory_mb - a.memory_mb,
+                        used_storage_mb=AppHost.used_storage_mb - a.storage_mb,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                r.state = "released"
+                r.released_at = datetime.now(UTC)
+            s.execute(delete(AppQueueEntry).where(AppQueueEntry.session_id == session_id))
+            return [w.session_id for w in sorted(self._waiters(s, host_id), key=queue_key)]
+
+    def plan_preemption(
+        self, session_id: str, host_id: str, priority: int, amount: Amount
+    ) -> list[str]:
+        """Mark the lower-priority sessions to preempt so the head of the queue fits.
+
+        Returns [] unless ``session_id`` heads the queue and preemption can make it fit;
+        sessions already being preempted count as freed, so none is chosen twice.
+        """
+        with self._tx() as s:
+            host = self._host(s, host_id)
+            if not is_head(session_id, self._waiters(s, host_id)):
+                return []
+            rows = s.scalars(
+                select(AppReservation).where(
+                    AppReservation.host_id == host_id, AppReservation.state.in_(LIVE)
+                )
+            ).all()
+            free = _capacity(host) - _used(host)
+            for r in rows:
+                if r.state == "preempting":
+                    free = free + _amount(r)
+            if amount.fits_in(free):
+                return []
+            holders = [
+                Holder(
+                    session_id=r.session_id,
+                    priority=r.priority,
+                    reserved_ms=r.reserved_ms,
+                    amount=_amount(r),
+                )
+                for r in rows
+                if r.state == "active"
+            ]
+            victims = choose_victims(amount, free, priority, holders)
+            for r in rows:
+                if r.session_id in victims:
+                    r.state = "preempting"
+            return victims

@@ -1,0 +1,266 @@
+"""Sandboxes on the Docker engine: one container and its volumes per session.
+
+The container runs as a non-root user on a read-only root file system with tmpfs scratch
+(/tmp, /home/app), a session volume for /workspace and one for /config; all capabilities
+dropped, no-new-privileges, pids/CPU/memory limits, ``network_mode="none"``, data sources
+bind-mounted read-only or read-write. Every operation is idempotent by session id.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+from pydantic import BaseModel, ConfigDict
+
+from activities.app.images import APP_UID, PATH
+from personas.app.models import AccessControls, AppConfiguration, ResourceRequirements
+
+MANAGED = "persona-app.managed"
+SESSION = "persona-app.session"
+
+
+class SandboxError(Exception):
+    """A sandbox operation failed; the message is one clear line."""
+
+
+class SandboxSpec(BaseModel):
+    """What a session's container is made of."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    persona_id: str
+    image: str
+    resources: ResourceRequirements
+    access: AccessControls
+    configuration: AppConfiguration
+
+
+class ExecResult(BaseModel):
+    """The exit code and combined output of a command run in a session."""
+
+    exit_code: int
+    output: str
+
+
+class Usage(BaseModel):
+    """A sample of a session's CPU time and memory."""
+
+    cpu_seconds: float
+    memory_mb: float
+    memory_limit_mb: float
+    pids: int
+
+
+def container_name(session_id: str) -> str:
+    """The container's name for a session."""
+    return f"persona-app-{session_id}"
+
+
+def volume_names(session_id: str) -> tuple[str, str]:
+    """The session's workspace and configuration volumes."""
+    return f"persona-app-{session_id}-work", f"persona-app-{session_id}-config"
+
+
+def egress_refusal() -> str:
+    """Why network egress is refused on this host."""
+    return (
+        "network egress cannot be offered safely on this host: sandboxes get no network "
+        "(network_mode=none); ask for a persona without egress"
+    )
+
+
+class Sandboxes:
+    """Creates, configures, runs and removes session containers on one Docker engine."""
+
+    def __init__(self, data_root: Path, client: Any | None = None) -> None:
+        """Data sources are directories under ``data_root``."""
+        self.data_root = data_root
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        """The Docker client (created on first use)."""
+        if self._client is None:
+            self._client = docker.from_env()
+        return self._client
+
+    def check_access(self, access: AccessControls) -> None:
+        """Refuse egress and unknown data sources before anything is allocated."""
+        if access.network_egress:
+            raise SandboxError(egress_refusal())
+        for source in access.data_sources:
+            if not (self.data_root / source.name).is_dir():
+                raise SandboxError(f"data source {source.name} not found")
+
+    def _container(self, session_id: str) -> Any | None:
+        try:
+            return self.client.containers.get(container_name(session_id))
+        except docker.errors.NotFound:
+            return None
+
+    def create(self, spec: SandboxSpec) -> str:
+        """Create (not start) the session's container and volumes; returns the container id."""
+        self.check_access(spec.access)
+        existing = self._container(spec.session_id)
+        if existing is not None:
+            return str(existing.id)
+        labels = {MANAGED: "1", SESSION: spec.session_id, "persona-app.persona": spec.persona_id}
+        work, config = volume_names(spec.session_id)
+        for name in (work, config):
+            self.client.volumes.create(name=name, labels=labels)
+        r, c = spec.resources, spec.configuration
+        volumes = {
+            work: {"bind": "/workspace", "mode": "rw"},
+            config: {"bind": "/config", "mode": "rw"},
+        }
+        for src in spec.access.data_sources:
+            host = str((self.data_root / src.name).resolve())
+            volumes[host] = {"bind": f"/data/{src.name}", "mode": src.mode}
+        env = {
+            **c.env,
+            "PATH": ":".join([*c.paths, PATH]),
+            "HOME": "/home/app",
+            "PERSONA_ID": spec.persona_id,
+            "SESSION_ID": spec.session_id,
+        }
+        try:
+            container = self.client.containers.create(
+                spec.image,
+                command=["sleep", "2147483647"],
+                name=container_name(spec.session_id),
+                labels=labels,
+                user=f"{APP_UID}:{APP_UID}",
+                read_only=True,
+                tmpfs={
+                    "/tmp": "rw,nosuid,nodev,size=64m,mode=1777",
+                    "/home/app": f"rw,nosuid,nodev,size=16m,uid={APP_UID},gid={APP_UID}",
+                },
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges:true"],
+                pids_limit=r.pids,
+                nano_cpus=r.cpu_millis * 1_000_000,
+                mem_limit=f"{r.memory_mb}m",
+                memswap_limit=f"{r.memory_mb}m",
+                network_mode="none",
+                volumes=volumes,
+                environment=env,
+                init=True,
+                detach=True,
+            )
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:  # a retry raced our own create
+                found = self._container(spec.session_id)
+                if found is not None:
+                    return str(found.id)
+            raise SandboxError(f"container not created: {exc.explanation or exc}") from exc
+        return str(container.id)
+
+    def configure(self, session_id: str, configuration: AppConfiguration) -> int:
+        """Write the configuration files into /config (read-only to the user); idempotent."""
+        container = self._require(session_id)
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            dirs: set[str] = set()
+            for path in sorted(configuration.files):
+                rel = path.removeprefix("/config/")
+                parts = rel.split("/")[:-1]
+                for i in range(len(parts)):
+                    d = "/".join(parts[: i + 1])
+                    if d not in dirs:
+                        dirs.add(d)
+                        info = tarfile.TarInfo(d)
+                        info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 0
+                        tar.addfile(info)
+                data = configuration.files[path].encode()
+                info = tarfile.TarInfo(rel)
+                info.size, info.mode, info.mtime = len(data), 0o444, 0
+                tar.addfile(info, io.BytesIO(data))
+        if not container.put_archive("/config", buf.getvalue()):
+            raise SandboxError(f"configuration of session {session_id} was not written")
+        return len(configuration.files)
+
+    def _require(self, session_id: str) -> Any:
+        container = self._container(session_id)
+        if container is None:
+            raise SandboxError(f"session {session_id} has no container")
+        return container
+
+    def start(self, session_id: str) -> None:
+        """Start the container (idempotent)."""
+        container = self._require(session_id)
+        container.reload()
+        if container.status != "running":
+            container.start()
+
+    def health(self, session_id: str, timeout_s: float = 10.0) -> str:
+        """Wait until the container runs and answers as non-root; SandboxError otherwise."""
+        container = self._require(session_id)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            container.reload()
+            if container.status == "running":
+                result = self.exec(session_id, ["id", "-u"])
+                if result.exit_code == 0 and result.output.strip() not in ("", "0"):
+                    return f"running as uid {result.output.strip()}"
+                raise SandboxError(f"session {session_id} unhealthy: {result.output.strip()}")
+            if container.status in ("exited", "dead") or time.monotonic() > deadline:
+                raise SandboxError(f"session {session_id} is {container.status}, not running")
+            time.sleep(0.05)  # the engine reports "created" until the process has started
+
+    def exec(self, session_id: str, argv: list[str]) -> ExecResult:
+        """Run ``argv`` inside the session as the session's user."""
+        container = self._require(session_id)
+        try:
+            code, out = container.exec_run(argv, user=f"{APP_UID}:{APP_UID}", workdir="/workspace")
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"exec failed: {exc.explanation or exc}") from exc
+        text = (out or b"").decode(errors="replace")
+        return ExecResult(exit_code=int(code if code is not None else -1), output=text[-65536:])
+
+    def usage(self, session_id: str) -> Usage:
+        """One sample of CPU time, memory use and limit, and processes."""
+        container = self._require(session_id)
+        stats = container.stats(stream=False, one_shot=True)
+        mem = stats.get("memory_stats", {})
+        cpu = stats.get("cpu_stats", {}).get("cpu_usage", {})
+        return Usage(
+            cpu_seconds=cpu.get("total_usage", 0) / 1e9,
+            memory_mb=mem.get("usage", 0) / 2**20,
+            memory_limit_mb=mem.get("limit", 0) / 2**20,
+            pids=stats.get("pids_stats", {}).get("current", 0),
+        )
+
+    def remove(self, session_id: str) -> list[str]:
+        """Remove the container and its volumes (idempotent); returns what was removed."""
+        removed = []
+        container = self._container(session_id)
+        if container is not None:
+            try:
+                container.remove(force=True, v=True)
+                removed.append(container_name(session_id))
+            except docker.errors.NotFound:
+                pass
+        for name in volume_names(session_id):
+            try:
+                self.client.volumes.get(name).remove(force=True)
+                removed.append(name)
+            except docker.errors.NotFound:
+                pass
+        return removed
+
+    def managed_sessions(self) -> set[str]:
+        """Session ids that own a container or a volume on this engine."""
+        found = set()
+        for c in self.client.containers.list(all=True, filters={"label": MANAGED}):
+            found.add(c.labels.get(SESSION, ""))
+        for v in self.client.volumes.list(filters={"label": MANAGED}):
+            found.add((v.attrs.get("Labels") or {}).get(SESSION, ""))
+        found.discard("")
+        return found

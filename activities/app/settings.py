@@ -1,0 +1,37 @@
+"""Settings of app personas (``PERSONAS_APP_*``): broker keys, host capacity, caches."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AppSettings(BaseSettings):
+    """Broker keys and audience, the host's capacity, and where images and data live."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PERSONAS_APP_",
+        env_file=os.environ.get("PERSONAS_SETTINGS_FILE", "personas.env"),
+        extra="ignore",
+    )
+
+    jwt_keys: list[SecretStr] = Field(
+        default_factory=lambda: [SecretStr("dev-only-change-me-0123456789abcdef")],
+        description="HS256 keys; the first signs, every one verifies (rotation).",
+    )
+    jwt_audience: str = "persona-app-broker"
+    jwt_issuer: str = "personas"
+    host_id: str = "local"
+    host_cpu_millis: int = Field(default=0, description="0 means the Docker engine's CPUs")
+    host_memory_mb: int = Field(default=0, description="0 means half the engine's memory")
+    host_storage_mb: int = 20_480
+    cache_dir: Path = Path("/var/tmp/persona-app-cache")
+    data_root: Path = Path("var/app-data")
+
+
+def get_app_settings() -> AppSettings:
+    """Fresh settings from the environment and the settings file."""
+    return AppSettings()

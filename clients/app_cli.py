@@ -1,0 +1,170 @@
+"""``personas app ...``: define, grant, request, run in, show and release app sessions.
+
+Wiring (in clients/cli.py ``build_parser``): ``add_app_commands(sub)``. Each handler is
+``run_app_command(ctx, args)``-compatible: it takes the CLI context (anything with
+``personas()`` returning a connected PersonaClient and ``emit(data, text)``) and the parsed
+arguments; ``temporal=True`` is set on the commands that talk to Temporal. Tokens come from
+``--token`` or ``PERSONAS_APP_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from clients.api import PersonaError
+from clients.app_api import AppClient
+from personas.app.views import SessionView
+
+
+async def _client(ctx: Any) -> AppClient:
+    personas = await ctx.personas()
+    return AppClient(personas.client, personas.store, personas.task_queue)
+
+
+def _token(args: argparse.Namespace) -> str:
+    token = args.token or os.environ.get("PERSONAS_APP_TOKEN", "")
+    if not token:
+        raise PersonaError("a token is required: --token or PERSONAS_APP_TOKEN")
+    return str(token)
+
+
+def session_text(v: SessionView) -> str:
+    """A session as one readable line plus its steps."""
+    extra = f" [{v.reason}]" if v.reason else ""
+    lines = [
+        f"session {v.session_id}: {v.persona_id} for {v.user_id} p{v.priority} {v.state}{extra}"
+    ]
+    lines.append(f"  steps: {', '.join(v.steps) or 'none'}")
+    if v.compensated:
+        lines.append(f"  compensated: {', '.join(v.compensated)}")
+    if v.lease_expires_at:
+        lines.append(f"  lease until {v.lease_expires_at}")
+    return "\n".join(lines)
+
+
+async def _define(ctx: Any, args: argparse.Namespace) -> None:
+    try:
+        fields = json.loads(await asyncio.to_thread(Path(args.file).read_text))
+    except (OSError, json.JSONDecodeError) as err:
+        raise PersonaError(f"cannot read persona file {args.file}: {err}") from None
+    if not isinstance(fields, dict):
+        raise PersonaError("the persona file must hold a JSON object")
+    saved = await (await _client(ctx)).define(args.entity, args.by, **fields)
+    ctx.emit(saved, f"{saved.persona.persona_id} v{saved.version}")
+
+
+async def _grant(ctx: Any, args: argparse.Namespace) -> None:
+    await (await _client(ctx)).grant(args.persona, args.user)
+    ctx.emit({"granted": True}, f"{args.user} may use {args.persona}")
+
+
+async def _token_cmd(ctx: Any, args: argparse.Namespace) -> None:
+    token = (await _client(ctx)).broker.issue(args.user, args.ttl)
+    ctx.emit({"token": token}, token)
+
+
+async def _request(ctx: Any, args: argparse.Namespace) -> None:
+    v = await (await _client(ctx)).request(
+        args.persona,
+        _token(args),
+        environment=args.env,
+        priority=args.priority,
+        preempt=args.preempt,
+        lease_s=args.lease,
+        wait=not args.no_wait,
+    )
+    ctx.emit(v, session_text(v))
+
+
+async def _show(ctx: Any, args: argparse.Namespace) -> None:
+    v = await (await _client(ctx)).view(args.session)
+    ctx.emit(v, session_text(v))
+
+
+async def _run(ctx: Any, args: argparse.Namespace) -> None:
+    argv = list(args.argv)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    if not argv:
+        raise PersonaError("give the command to run after the session id")
+    out = await (await _client(ctx)).run(args.session, _token(args), argv)
+    u = out.usage
+    ctx.emit(
+        out,
+        f"{out.result.output.rstrip()}\n(exit {out.result.exit_code}; cpu {u.cpu_seconds:.2f} s, "
+        f"memory {u.memory_mb:.1f}/{u.memory_limit_mb:.0f} MB)",
+    )
+
+
+async def _usage(ctx: Any, args: argparse.Namespace) -> None:
+    u = await (await _client(ctx)).usage(args.session, _token(args))
+    ctx.emit(
+        u,
+        f"cpu {u.cpu_seconds:.2f} s, memory {u.memory_mb:.1f}/{u.memory_limit_mb:.0f} MB, "
+        f"{u.pids} processes",
+    )
+
+
+async def _release(ctx: Any, args: argparse.Namespace) -> None:
+    v = await (await _client(ctx)).release(args.session, _token(args))
+    ctx.emit(v, session_text(v))
+
+
+async def _reconciler(ctx: Any, args: argparse.Namespace) -> None:
+    sid = await (await _client(ctx)).ensure_reconciler(timedelta(minutes=args.every))
+    ctx.emit({"schedule_id": sid}, f"schedule {sid} runs the reconciler every {args.every} min")
+
+
+def add_app_commands(subparsers: Any) -> None:
+    """Add ``app define|grant|token|request|show|run|usage|release|reconciler`` to a CLI."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+    app = subparsers.add_parser("app", help="app personas: sandboxed sessions on demand")
+    sub = app.add_subparsers(dest="app_command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Any, help: str, token: bool = False) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(name, parents=[common], help=help)
+        p.set_defaults(handler=handler, temporal=True)
+        if token:
+            p.add_argument("--token", help="the user's JWT (default: $PERSONAS_APP_TOKEN)")
+        return p
+
+    p = command("define", _define, "store an app persona (JSON file) as a new version")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--entity", required=True)
+    p.add_argument("--by", default="cli")
+    p = command("grant", _grant, "allow a user to request a persona")
+    p.add_argument("persona", metavar="PERSONA_ID")
+    p.add_argument("user", metavar="USER")
+    p = command("token", _token_cmd, "issue a token for a user (admin; uses the settings' key)")
+    p.add_argument("user", metavar="USER")
+    p.add_argument("--ttl", type=int, default=3600, metavar="S")
+    p = command("request", _request, "request a session; prints it once running", token=True)
+    p.add_argument("persona", metavar="PERSONA_ID")
+    p.add_argument("--env", default="default")
+    p.add_argument("--priority", type=int, default=5)
+    p.add_argument("--preempt", action="store_true", help="preempt lower-priority sessions")
+    p.add_argument("--lease", type=int, default=3600, metavar="S")
+    p.add_argument("--no-wait", action="store_true")
+    p = command("show", _show, "a session's state, steps and compensations")
+    p.add_argument("session", metavar="SESSION")
+    p = command("run", _run, "run a command inside a session (options before SESSION)", token=True)
+    p.add_argument("session", metavar="SESSION")
+    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="COMMAND")
+    p = command("usage", _usage, "sample a session's CPU and memory", token=True)
+    p.add_argument("session", metavar="SESSION")
+    p = command("release", _release, "release a session", token=True)
+    p.add_argument("session", metavar="SESSION")
+    p = command("reconciler", _reconciler, "create the reconciler's Temporal Schedule")
+    p.add_argument("--every", type=int, default=5, metavar="MIN")
+
+
+async def run_app_command(ctx: Any, args: argparse.Namespace) -> None:
+    """Run a parsed ``app`` command with the CLI context (what ``handler`` points at)."""
+    await args.handler(ctx, args)

@@ -1,0 +1,1 @@
+"""App personas: task environments provisioned on demand in a sandbox (pure domain)."""

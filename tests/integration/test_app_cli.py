@@ -1,0 +1,96 @@
+"""The ``app`` CLI commands against the dev server and Docker, through ``add_app_commands``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities.app.settings import AppSettings
+from activities.store import Store
+from clients.api import PersonaClient, PersonaError
+from clients.app_cli import add_app_commands, run_app_command
+from tests.workflow.app_support import KEY, Rig, app_rig, app_settings, code_reviewer, leaks
+
+
+@dataclass
+class Ctx:
+    """The part of the CLI context the app commands use."""
+
+    personas_client: PersonaClient
+    out: list[Any] = field(default_factory=list)
+
+    async def personas(self) -> PersonaClient:
+        return self.personas_client
+
+    def emit(self, data: Any, text: str) -> None:
+        self.out.append((data, text))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    s.migrate()
+    s.upsert_entity("acme", "Acme")
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppSettings:
+    """Settings the CLI reads from the environment, as the worker's."""
+    s = app_settings(tmp_path)
+    monkeypatch.setenv("PERSONAS_APP_JWT_KEYS", json.dumps([KEY]))
+    monkeypatch.setenv("PERSONAS_APP_HOST_ID", s.host_id)
+    monkeypatch.setenv("PERSONAS_APP_DATA_ROOT", str(s.data_root))
+    return s
+
+
+@pytest.fixture
+async def rig(
+    dev_env: WorkflowEnvironment, store: Store, settings: AppSettings
+) -> AsyncIterator[Rig]:
+    async with app_rig(dev_env.client, store, settings) as r:
+        yield r
+
+
+async def run(ctx: Ctx, argv: list[str]) -> Any:
+    parser = argparse.ArgumentParser(prog="personas")
+    add_app_commands(parser.add_subparsers(dest="command", required=True))
+    await run_app_command(ctx, parser.parse_args(argv))
+    return ctx.out[-1]
+
+
+async def test_cli_request_run_release(rig: Rig, tmp_path: Path) -> None:
+    ctx = Ctx(PersonaClient(rig.client, rig.store, rig.task_queue))
+    spec = tmp_path / "reviewer.json"
+    spec.write_text(json.dumps(code_reviewer()))
+    assert (await run(ctx, ["app", "define", str(spec), "--entity", "acme"]))[1] == (
+        "code-reviewer v1"
+    )
+    await run(ctx, ["app", "grant", "code-reviewer", "alice"])
+    token = (await run(ctx, ["app", "token", "alice"]))[0]["token"]
+    view, text = await run(ctx, ["app", "request", "code-reviewer", "--token", token])
+    rig.started.add(view.session_id)
+    assert "running" in text
+    _out, text = await run(ctx, ["app", "run", "--token", token, view.session_id, "--", "id", "-u"])
+    assert text.startswith("10001\n(exit 0; cpu")
+    sample, text = await run(ctx, ["app", "usage", view.session_id, "--token", token])
+    assert sample.memory_limit_mb == 64
+    assert "processes" in text
+    bob = (await run(ctx, ["app", "token", "bob"]))[0]["token"]
+    with pytest.raises(PersonaError, match="is not yours"):
+        await run(ctx, ["app", "release", view.session_id, "--token", bob])
+    with pytest.raises(PersonaError, match="is not yours"):
+        await run(ctx, ["app", "usage", view.session_id, "--token", bob])
+    with pytest.raises(PersonaError, match="bad signature"):
+        await run(ctx, ["app", "release", view.session_id, "--token", token[:-4] + "AAAA"])
+    final, text = await run(ctx, ["app", "release", view.session_id, "--token", token])
+    assert final.state == "released"
+    assert leaks(rig.store, {view.session_id}).total() == 0

@@ -1,0 +1,164 @@
+"""Support for app session tests: a store, settings, a worker with optional faults, a broker
+client on its queue, and a leak check; teardown terminates sessions and removes containers."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+from temporalio.service import RPCError
+from temporalio.worker import Worker
+
+from activities.app import app_activities, app_workflows
+from activities.app.activities import Fault, session_workflow_id
+from activities.app.resources import ResourceManager
+from activities.app.sandbox import MANAGED, SESSION, Sandboxes
+from activities.app.settings import AppSettings
+from activities.app.tables import AppQueueEntry, AppReservation
+from activities.store import Store
+from clients.app_api import AppClient
+
+CACHE = Path("/var/tmp/persona-app-cache")
+KEY = "test-key-0123456789abcdef0123456789"
+
+
+def app_settings(tmp_path: Path, **over: Any) -> AppSettings:
+    """Settings for a test: its own host id and data root, a small host."""
+    data = tmp_path / "data"
+    (data / "docs").mkdir(parents=True, exist_ok=True)
+    (data / "docs" / "readme.txt").write_text("hello from docs\n")
+    (data / "scratch").mkdir(exist_ok=True)
+    (data / "scratch").chmod(0o777)
+    fields: dict[str, Any] = {
+        "jwt_keys": [SecretStr(KEY)],
+        "host_id": f"h-{uuid.uuid4().hex[:8]}",
+        "host_cpu_millis": 4000,
+        "host_memory_mb": 1024,
+        "host_storage_mb": 4096,
+        "cache_dir": CACHE,
+        "data_root": data,
+    }
+    fields.update(over)
+    return AppSettings(**fields)
+
+
+@dataclass
+class Leaks:
+    """What is left of some sessions: containers/volumes, live reservations, queue entries."""
+
+    docker: set[str] = field(default_factory=set)
+    reservations: set[str] = field(default_factory=set)
+    queued: set[str] = field(default_factory=set)
+
+    def total(self) -> int:
+        """How many leftovers in all."""
+        return len(self.docker) + len(self.reservations) + len(self.queued)
+
+
+def leaks(store: Store, sessions: set[str]) -> Leaks:
+    """Containers, volumes, live reservations and queue entries of ``sessions``."""
+    client = docker.from_env()
+    found = Leaks()
+    for c in client.containers.list(all=True, filters={"label": MANAGED}):
+        if c.labels.get(SESSION) in sessions:
+            found.docker.add(c.name)
+    for v in client.volumes.list(filters={"label": MANAGED}):
+        if (v.attrs.get("Labels") or {}).get(SESSION) in sessions:
+            found.docker.add(v.name)
+    rm = ResourceManager(store.url)
+    try:
+        with Session(rm.engine) as s:
+            for r in s.scalars(select(AppReservation)):
+                if r.session_id in sessions and r.state != "released":
+                    found.reservations.add(r.session_id)
+            for q in s.scalars(select(AppQueueEntry)):
+                if q.session_id in sessions:
+                    found.queued.add(q.session_id)
+    finally:
+        rm.dispose()
+    return found
+
+
+class Rig(AppClient):
+    """A broker client that remembers the sessions it started, for checks and teardown."""
+
+    started: set[str]
+
+    def token(self, user: str, ttl_s: int = 600) -> str:
+        """A valid token for ``user``."""
+        return self.broker.issue(user, ttl_s)
+
+    def new_session_id(self) -> str:
+        """A fresh session id, remembered."""
+        sid = super().new_session_id()
+        self.started.add(sid)
+        return sid
+
+
+@contextlib.asynccontextmanager
+async def app_rig(
+    client: Client,
+    store: Store,
+    settings: AppSettings,
+    faults: dict[str, Fault] | None = None,
+    queue: str | None = None,
+) -> AsyncIterator[Rig]:
+    """A worker on a fresh queue (with ``faults``) and a broker client on it."""
+    queue = queue or f"app-{uuid.uuid4().hex[:8]}"
+    worker = Worker(
+        client,
+        task_queue=queue,
+        workflows=app_workflows(),
+        activities=app_activities(store, settings, faults=faults),
+    )
+    rig = Rig(client, store, queue, settings)
+    rig.started = set()
+    async with worker:
+        try:
+            yield rig
+        finally:
+            await end_sessions(client, store, settings, rig.started)
+
+
+async def end_sessions(
+    client: Client, store: Store, settings: AppSettings, sessions: set[str]
+) -> None:
+    """Terminate the sessions' workflows and remove whatever they left (test teardown)."""
+    sandboxes = Sandboxes(settings.data_root)
+    rm = ResourceManager(store.url)
+    for sid in sessions:
+        with contextlib.suppress(RPCError):
+            await client.get_workflow_handle(session_workflow_id(sid)).terminate("test over")
+        sandboxes.remove(sid)
+        rm.release(sid, settings.host_id)
+    rm.dispose()
+
+
+def code_reviewer(persona_id: str = "code-reviewer", **over: Any) -> dict[str, Any]:
+    """Fields of a small app persona with jq installed and a docs data source."""
+    fields: dict[str, Any] = {
+        "persona_id": persona_id,
+        "persona_name": "Code Reviewer",
+        "required_applications": ["jq"],
+        "application_configuration": {
+            "default": {
+                "files": {"/config/review/rules.json": '{"max_len": 100}'},
+                "env": {"REVIEW_MODE": "strict"},
+            }
+        },
+        "resource_requirements": {"cpu_millis": 500, "memory_mb": 64, "storage_mb": 64},
+        "access_controls": {
+            "data_sources": [{"name": "docs", "mode": "ro"}, {"name": "scratch", "mode": "rw"}]
+        },
+    }
+    fields.update(over)
+    return fields

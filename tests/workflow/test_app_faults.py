@@ -1,0 +1,170 @@
+"""Failures injected at every saga step, crashes after a step's side effect, cancellation
+and the reconciler: nothing is left behind (no container, volume, reservation)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import docker
+import pytest
+from temporalio.client import ScheduleActionExecutionStartWorkflow, WorkflowFailureError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.app.activities import session_workflow_id
+from activities.app.contracts import STEPS, ReconcileReport
+from activities.app.resources import ResourceManager
+from activities.app.sandbox import Sandboxes, SandboxSpec
+from activities.app.settings import AppSettings
+from activities.store import Store
+from clients.api import PersonaError
+from personas.app.models import AccessControls, AppConfiguration, ResourceRequirements
+from personas.app.policy import Amount
+from tests.helpers import eventually
+from tests.workflow.app_support import app_rig, app_settings, code_reviewer, leaks
+
+
+@pytest.fixture
+def app_store(tmp_path: Path) -> Iterator[Store]:
+    """A migrated SQLite store with entity ``acme``."""
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.migrate()
+    store.upsert_entity("acme", "Acme")
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> AppSettings:
+    """A small host of its own."""
+    return app_settings(tmp_path)
+
+
+@pytest.mark.parametrize("step", STEPS)
+async def test_failure_at_each_step_leaves_nothing(
+    dev_env: WorkflowEnvironment, app_store: Store, settings: AppSettings, step: str
+) -> None:
+    async with app_rig(dev_env.client, app_store, settings, faults={step: "fail"}) as rig:
+        await rig.define("acme", "admin", **code_reviewer())
+        await rig.grant("code-reviewer", "alice")
+        with pytest.raises(PersonaError, match=f"injected failure at step {step}"):
+            await rig.request("code-reviewer", rig.token("alice"))
+        (sid,) = rig.started
+        assert leaks(app_store, {sid}).total() == 0
+        record = rig.repo.session(sid)
+        assert record is not None
+        assert record.state == "failed"
+        view = await rig.view(sid)
+        assert view.compensated[-1] == "app_end"
+        assert view.ended
+
+
+@pytest.mark.parametrize("step", STEPS)
+async def test_crash_after_side_effect_is_retried_idempotently(
+    dev_env: WorkflowEnvironment, app_store: Store, settings: AppSettings, step: str
+) -> None:
+    async with app_rig(dev_env.client, app_store, settings, faults={step: "crash_once"}) as rig:
+        await rig.define("acme", "admin", **code_reviewer())
+        await rig.grant("code-reviewer", "alice")
+        token = rig.token("alice")
+        view = await rig.request("code-reviewer", token)
+        assert view.state == "running"
+        held = leaks(app_store, {view.session_id})
+        assert len(held.docker) == 3
+        assert len(held.reservations) == 1
+        usage = ResourceManager(app_store.url).usage(settings.host_id)
+        assert usage.used == Amount(cpu_millis=500, memory_mb=64, storage_mb=64)
+        await rig.release(view.session_id, token)
+        assert leaks(app_store, {view.session_id}).total() == 0
+        assert ResourceManager(app_store.url).usage(settings.host_id).used == Amount()
+
+
+async def test_worker_stopped_mid_step_another_worker_finishes(
+    dev_env: WorkflowEnvironment, app_store: Store, settings: AppSettings
+) -> None:
+    queue = f"app-{uuid.uuid4().hex[:8]}"
+    async with app_rig(
+        dev_env.client, app_store, settings, faults={"create": "stall"}, queue=queue
+    ) as first:
+        await first.define("acme", "admin", **code_reviewer())
+        await first.grant("code-reviewer", "alice")
+        token = first.token("alice")
+        view = await first.request("code-reviewer", token, wait=False)
+        sid = view.session_id
+        await eventually(
+            lambda: asyncio.to_thread(leaks, app_store, {sid}), lambda lk: len(lk.docker) == 3
+        )
+        first.started.clear()  # stopping this worker must not end the session
+    async with app_rig(dev_env.client, app_store, settings, queue=queue) as second:
+        second.started.add(sid)
+        running = await second.wait_settled(sid)
+        assert running.steps[-1] == "health"
+        assert len(leaks(app_store, {sid}).docker) == 3  # the retry reused the container
+        await second.release(sid, token)
+        assert leaks(app_store, {sid}).total() == 0
+
+
+async def test_cancellation_runs_compensations(
+    dev_env: WorkflowEnvironment, app_store: Store, settings: AppSettings
+) -> None:
+    async with app_rig(dev_env.client, app_store, settings) as rig:
+        await rig.define("acme", "admin", **code_reviewer())
+        await rig.grant("code-reviewer", "alice")
+        view = await rig.request("code-reviewer", rig.token("alice"))
+        handle = dev_env.client.get_workflow_handle(session_workflow_id(view.session_id))
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        assert leaks(app_store, {view.session_id}).total() == 0
+        record = rig.repo.session(view.session_id)
+        assert record is not None
+        assert record.reason == "cancelled"
+
+
+async def test_reconciler_schedule_removes_orphans(
+    dev_env: WorkflowEnvironment, app_store: Store, settings: AppSettings
+) -> None:
+    async with app_rig(dev_env.client, app_store, settings) as rig:
+        await rig.define("acme", "admin", **code_reviewer())
+        await rig.grant("code-reviewer", "alice")
+        live = await rig.request("code-reviewer", rig.token("alice"))
+        dead = await rig.request("code-reviewer", rig.token("alice"))
+        await dev_env.client.get_workflow_handle(session_workflow_id(dead.session_id)).terminate()
+        orphan = f"orphan-{uuid.uuid4().hex[:8]}"
+        rig.started.add(orphan)
+        sandboxes = Sandboxes(settings.data_root)
+        sandboxes.create(
+            SandboxSpec(
+                session_id=orphan,
+                persona_id="code-reviewer",
+                image=live.image or "",
+                resources=ResourceRequirements(),
+                access=AccessControls(),
+                configuration=AppConfiguration(),
+            )
+        )
+        assert leaks(app_store, {dead.session_id, orphan}).total() == 7
+        schedule_id = await rig.ensure_reconciler(
+            every=timedelta(hours=1), schedule_id=f"rec-{uuid.uuid4().hex[:8]}"
+        )
+        handle = dev_env.client.get_schedule_handle(schedule_id)
+        try:
+            await handle.trigger()
+            desc = await eventually(handle.describe, lambda d: bool(d.info.recent_actions))
+            run = desc.info.recent_actions[-1].action
+            assert isinstance(run, ScheduleActionExecutionStartWorkflow)
+            report = await dev_env.client.get_workflow_handle(
+                run.workflow_id, run_id=run.first_execution_run_id, result_type=ReconcileReport
+            ).result()
+        finally:
+            await handle.delete()
+        assert {dead.session_id, orphan} <= set(report.orphaned)
+        assert live.session_id not in report.orphaned
+        assert leaks(app_store, {dead.session_id, orphan}).total() == 0
+        assert len(leaks(app_store, {live.session_id}).docker) == 3
+        assert (
+            docker.from_env().containers.get(f"persona-app-{live.session_id}").status == "running"
+        )

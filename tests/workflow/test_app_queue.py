@@ -1,0 +1,98 @@
+"""Queueing by priority and age, preemption by policy, and release while queued, on a host
+that fits one session at a time (dev server, real Docker)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities.app.activities import session_workflow_id
+from activities.store import Store
+from personas.app.views import SessionView
+from tests.helpers import eventually
+from tests.workflow.app_support import Rig, app_rig, app_settings, code_reviewer, leaks
+
+
+@pytest.fixture
+def app_store(tmp_path: Path) -> Iterator[Store]:
+    """A migrated SQLite store with entity ``acme``."""
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.migrate()
+    store.upsert_entity("acme", "Acme")
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+async def rig(dev_env: WorkflowEnvironment, app_store: Store, tmp_path: Path) -> AsyncIterator[Rig]:
+    """A host with room for exactly one 64 MB session."""
+    settings = app_settings(tmp_path, host_memory_mb=64)
+    async with app_rig(dev_env.client, app_store, settings) as r:
+        await r.define("acme", "admin", **code_reviewer())
+        await r.grant("code-reviewer", "alice")
+        yield r
+
+
+async def _state(rig: Rig, sid: str, state: str) -> SessionView:
+    return await eventually(lambda: rig.view(sid), lambda v: v.state == state)
+
+
+async def test_queue_serves_higher_priority_first(rig: Rig) -> None:
+    token = rig.token("alice")
+    first = await rig.request("code-reviewer", token)
+    low = await rig.request("code-reviewer", token, priority=3, wait=False)
+    await _state(rig, low.session_id, "queued")
+    high = await rig.request("code-reviewer", token, priority=7, wait=False)
+    await _state(rig, high.session_id, "queued")
+    assert (await rig.view(high.session_id)).queue_position == 0
+    await rig.release(first.session_id, token)
+    assert (await rig.wait_settled(high.session_id)).state == "running"
+    assert (await rig.view(low.session_id)).state == "queued"
+    await rig.release(high.session_id, token)
+    assert (await rig.wait_settled(low.session_id)).state == "running"
+    await rig.release(low.session_id, token)
+    assert leaks(rig.store, rig.started).total() == 0
+
+
+async def test_release_while_queued_leaves_the_queue(rig: Rig) -> None:
+    token = rig.token("alice")
+    first = await rig.request("code-reviewer", token)
+    waiting = await rig.request("code-reviewer", token, wait=False)
+    await _state(rig, waiting.session_id, "queued")
+    final = await rig.release(waiting.session_id, token)
+    assert final.state == "released"
+    assert "create" not in final.steps
+    await rig.release(first.session_id, token)
+    assert leaks(rig.store, rig.started).total() == 0
+
+
+async def test_preemption_releases_lower_priority_cleanly(rig: Rig) -> None:
+    token = rig.token("alice")
+    low = await rig.request("code-reviewer", token, priority=2)
+    high = await rig.request("code-reviewer", token, priority=8, preempt=True)
+    assert high.state == "running"
+    victim = await rig.view(low.session_id)
+    assert victim.ended
+    assert victim.state == "preempted"
+    assert victim.reason == f"preempted by session {high.session_id} (p8)"
+    assert leaks(rig.store, {low.session_id}).total() == 0
+    record = rig.repo.session(low.session_id)
+    assert record is not None
+    assert record.state == "preempted"
+    await rig.release(high.session_id, token)
+    assert leaks(rig.store, rig.started).total() == 0
+
+
+async def test_waking_a_session_that_is_gone_does_not_break_release(rig: Rig) -> None:
+    token = rig.token("alice")
+    first = await rig.request("code-reviewer", token)
+    gone = await rig.request("code-reviewer", token, wait=False)
+    await _state(rig, gone.session_id, "queued")
+    await rig.client.get_workflow_handle(session_workflow_id(gone.session_id)).terminate()
+    final = await rig.release(first.session_id, token)
+    assert final.state == "released"
+    assert leaks(rig.store, {first.session_id}).total() == 0
+    assert leaks(rig.store, {gone.session_id}).queued == {gone.session_id}  # for the reconciler

@@ -1,0 +1,363 @@
+"""An app session as a saga: validate, reserve, image, create, configure, start, verify
+health, then run until release, lease expiry (a durable timer) or preemption.
+
+Every step registers its compensation before it runs; on failure, cancellation, release,
+preemption or expiry the compensations run in reverse (remove the container and volumes,
+free the reservation, record the end). Compensations are idempotent activities retried
+until they succeed. Signals take ``Any`` and are validated here, so a malformed one is
+ignored instead of failing a task; updates refuse with ApplicationError in validators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from activities.app import contracts as c
+    from activities.app.activities import session_workflow_id
+    from personas.app.models import SessionRequest
+    from personas.app.views import (
+        PreemptNotice,
+        ReleaseCommand,
+        RunCommand,
+        SessionView,
+        UsageQuery,
+    )
+    from workflows import search_attributes as sa
+
+STEP_TIMEOUT = timedelta(seconds=60)
+IMAGE_TIMEOUT = timedelta(minutes=15)
+STEP_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    maximum_attempts=3,
+    maximum_interval=timedelta(seconds=5),
+)
+COMP_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
+)  # until it succeeds
+QUEUE_RECHECK = timedelta(seconds=30)
+
+
+class _Stop(Exception):
+    """The session must end (released, preempted, expired) before it finished starting."""
+
+
+def _cause(err: BaseException) -> str:
+    cause = err.cause if isinstance(err, ActivityError) else err
+    return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+
+
+@workflow.defn
+class AppSession:
+    """One session of an app persona. Its id is ``app-session-<session_id>``."""
+
+    @workflow.init
+    def __init__(self, req: SessionRequest) -> None:
+        self.req = req
+        self.view_ = SessionView(
+            session_id=req.session_id,
+            persona_id=req.persona_id,
+            user_id=req.user_id,
+            priority=req.priority,
+            state="validating",
+        )
+        self.compensations: list[tuple[str, Any]] = []
+        self.stop_reason: str | None = None
+        self.stop_state = "released"
+        self.woken = False
+        self.host_id = ""
+
+    # ------------------------------------------------------------------ main line
+    @workflow.run
+    async def run(self, req: SessionRequest) -> SessionView:
+        """Provision, run until the end, then compensate in reverse; returns the final view."""
+        self._set("validating")
+        final_state, reason = "released", ""
+        try:
+            await self._provision()
+            self._set("running")
+            lease = timedelta(seconds=req.lease_s)
+            self.view_.lease_expires_at = (workflow.now() + lease).isoformat()
+            self._publish()
+            try:
+                await workflow.wait_condition(lambda: self.stop_reason is not None, timeout=lease)
+            except TimeoutError:
+                self.stop_reason = "lease expired"
+            final_state, reason = self.stop_state, self.stop_reason or ""
+        except _Stop:
+            final_state, reason = self.stop_state, self.stop_reason or "stopped"
+        except ActivityError as err:
+            final_state, reason = "failed", _cause(err)
+        except asyncio.CancelledError:
+            await self._compensate("failed", "cancelled")
+            raise
+        await self._compensate(final_state, reason)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.view_
+
+    async def _provision(self) -> None:
+        r = self.req
+        self._push(c.END, None)  # the end is recorded whatever happens
+        validated: c.Validated = await self._step(
+            "validate", c.VALIDATE, r, c.Validated, STEP_TIMEOUT
+        )
+        self.host_id = validated.host_id
+        self.view_.persona_version = validated.version
+        workflow.upsert_search_attributes([sa.ENTITY_ID.value_set(validated.entity_id)])
+        self._push(c.RELEASE, c.ReleaseRequest(session_id=r.session_id, host_id=self.host_id))
+        await self._reserve(validated)
+        persona = validated.persona
+        image: str = await self._step(
+            "image",
+            c.IMAGE,
+            c.ImageRequest(session_id=r.session_id, applications=persona.required_applications),
+            str,
+            IMAGE_TIMEOUT,
+        )
+        self.view_.image = image
+        self._push(c.REMOVE, c.SessionRef(session_id=r.session_id))
+        spec = c.SandboxSpec(
+            session_id=r.session_id,
+            persona_id=r.persona_id,
+            image=image,
+            resources=persona.resource_requirements,
+            access=persona.access_controls,
+            configuration=validated.configuration,
+        )
+        self.view_.container_id = await self._step("create", c.CREATE, spec, str, STEP_TIMEOUT)
+        conf = c.ConfigureRequest(session_id=r.session_id, configuration=validated.configuration)
+        await self._step("configure", c.CONFIGURE, conf, int, STEP_TIMEOUT)
+        ref = c.SessionRef(session_id=r.session_id)
+        await self._step("start", c.START, ref, type(None), STEP_TIMEOUT)
+        await self._step("health", c.HEALTH, ref, str, STEP_TIMEOUT)
+
+    async def _step(
+        self, name: str, activity: str, arg: Any, result: type, limit: timedelta
+    ) -> Any:
+        self._check_stop()
+        self._set(
+            {
+                "validate": "validating",
+                "reserve": "reserving",
+                "image": "building",
+                "create": "creating",
+                "configure": "configuring",
+                "start": "starting",
+                "health": "checking",
+            }.get(name, name)
+        )
+        out = await workflow.execute_activity(
+            activity,
+            arg,
+            result_type=result,
+            start_to_close_timeout=limit,
+            retry_policy=STEP_RETRY,
+        )
+        self.view_.steps.append(name)
+        self._check_stop()
+        return out
+
+    def _check_stop(self) -> None:
+        if self.stop_reason is not None:
+            raise _Stop(self.stop_reason)
+
+    async def _reserve(self, v: c.Validated) -> None:
+        r = self.req
+        ask = c.ReserveRequest(
+            session_id=r.session_id,
+            host_id=v.host_id,
+            persona_id=r.persona_id,
+            user_id=r.user_id,
+            priority=r.priority,
+            amount=v.amount,
+            now_ms=int(workflow.now().timestamp() * 1000),
+        )
+        deadline = workflow.now() + timedelta(seconds=r.queue_timeout_s)
+        preempted: set[str] = set()
+        while True:
+            self.woken = False
+            got: c.Reservation = await self._step(
+                "reserve", c.RESERVE, ask, c.Reservation, STEP_TIMEOUT
+            )
+            if got.status == "reserved":
+                self.view_.queue_position = None
+                return
+            if got.status != "queued":
+                self.stop_state = "failed"
+                self.stop_reason = got.detail or f"reservation {got.status}"
+                raise _Stop(self.stop_reason)
+            self.view_.steps.pop()
+            self.view_.queue_position = got.position
+            self._set("queued")
+            if r.preempt:
+                victims = await workflow.execute_activity(
+                    c.PLAN_PREEMPTION,
+                    ask,
+                    result_type=list[str],
+                    start_to_close_timeout=STEP_TIMEOUT,
+                    retry_policy=STEP_RETRY,
+                )
+                for victim in victims:
+                    if victim not in preempted:
+                        preempted.add(victim)
+                        await self._notify(victim, "preempt", PreemptNotice(
+                            by_session=r.session_id, priority=r.priority
+                        ))  # fmt: skip
+            left = (deadline - workflow.now()).total_seconds()
+            if left <= 0:
+                self.stop_state, self.stop_reason = "failed", "no capacity before queue timeout"
+                raise _Stop(self.stop_reason)
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self.woken or self.stop_reason is not None,
+                    timeout=min(QUEUE_RECHECK, timedelta(seconds=left)),
+                )
+
+    async def _notify(self, session_id: str, signal: str, arg: Any) -> None:
+        handle = workflow.get_external_workflow_handle(session_workflow_id(session_id))
+        try:
+            await handle.signal(signal, arg)
+        except FailureError:
+            workflow.logger.info("session %s is gone; the reconciler frees it", session_id)
+
+    def _push(self, activity: str, arg: Any) -> None:
+        self.compensations.append((activity, arg))
+
+    async def _compensate(self, state: str, reason: str) -> None:
+        self._set("releasing", reason)
+        while self.compensations:
+            activity, arg = self.compensations.pop()
+            if activity == c.END:
+                arg = c.EndRequest(session_id=self.req.session_id, state=state, reason=reason)
+            out = await workflow.execute_activity(
+                activity,
+                arg,
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=COMP_RETRY,
+            )
+            self.view_.compensated.append(activity)
+            if activity == c.RELEASE and isinstance(out, list):
+                for waiting in out:
+                    if isinstance(waiting, str) and waiting != self.req.session_id:
+                        await self._notify(waiting, "wake", None)
+        self.view_.ended = True
+        self._set(state, reason)
+
+    # ------------------------------------------------------------------ web UI
+    def _set(self, state: str, reason: str | None = None) -> None:
+        self.view_.state = state
+        if reason is not None:
+            self.view_.reason = reason
+        self._publish()
+
+    def _publish(self) -> None:
+        workflow.upsert_search_attributes(
+            [
+                sa.PERSONA_KIND.value_set("app"),
+                sa.PERSONA_ID.value_set(self.req.persona_id),
+                sa.PERSONA_STATUS.value_set(self.view_.state),
+            ]
+        )
+        v = self.view_
+        extra = f" [{v.reason}]" if v.reason else ""
+        workflow.set_current_details(
+            f"app session {v.session_id}: {v.persona_id} for {v.user_id} (p{v.priority}) "
+            f"{v.state}{extra}; steps {', '.join(v.steps) or 'none'}"
+        )
+
+    # ------------------------------------------------------------------ messages
+    @workflow.query
+    def view(self) -> SessionView:
+        """The session's state, steps, compensations and lease."""
+        return self.view_
+
+    @workflow.signal
+    def wake(self, raw: Any = None) -> None:
+        """Capacity was freed: a queued session tries to reserve again."""
+        self.woken = True
+
+    @workflow.signal
+    def preempt(self, raw: Any) -> None:
+        """A higher-priority session takes this one's resources (malformed: ignored)."""
+        try:
+            notice = PreemptNotice.model_validate(raw)
+        except ValidationError:
+            workflow.logger.warning("ignored a malformed preemption notice")
+            return
+        if self.stop_reason is None and not self.view_.ended:
+            self.stop_state = "preempted"
+            self.stop_reason = f"preempted by session {notice.by_session} (p{notice.priority})"
+
+    @workflow.update
+    async def settled(self) -> SessionView:
+        """Wait until the session runs or has ended; returns its view."""
+        await workflow.wait_condition(lambda: self.view_.state == "running" or self.view_.ended)
+        return self.view_
+
+    @workflow.update
+    async def release(self, cmd: ReleaseCommand) -> SessionView:
+        """Release the session; returns once everything is taken back."""
+        if self.stop_reason is None:
+            self.stop_state, self.stop_reason = "released", cmd.reason
+        await workflow.wait_condition(lambda: self.view_.ended)
+        return self.view_
+
+    @release.validator
+    def _validate_release(self, cmd: ReleaseCommand) -> None:
+        self._owner(cmd.user_id)
+
+    @workflow.update
+    async def run_command(self, cmd: RunCommand) -> c.RunResult:
+        """Run a command inside the running session; returns its output and a usage sample."""
+        result: c.RunResult = await workflow.execute_activity(
+            c.EXEC,
+            c.ExecRequest(session_id=self.req.session_id, argv=cmd.argv),
+            result_type=c.RunResult,
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=RetryPolicy(maximum_attempts=1),
+        )
+        return result
+
+    @run_command.validator
+    def _validate_run(self, cmd: RunCommand) -> None:
+        self._owner(cmd.user_id)
+        self._running()
+
+    def _running(self) -> None:
+        if self.view_.state != "running":
+            raise ApplicationError(
+                f"session {self.req.session_id} is {self.view_.state}, not running",
+                type="NotRunning",
+            )
+
+    @workflow.update
+    async def sample_usage(self, query: UsageQuery) -> c.Usage:
+        """A sample of the running session's CPU time and memory."""
+        usage: c.Usage = await workflow.execute_activity(
+            c.USAGE,
+            c.SessionRef(session_id=self.req.session_id),
+            result_type=c.Usage,
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=STEP_RETRY,
+        )
+        return usage
+
+    @sample_usage.validator
+    def _validate_usage(self, query: UsageQuery) -> None:
+        self._owner(query.user_id)
+        self._running()
+
+    def _owner(self, user_id: str) -> None:
+        if user_id != self.req.user_id:
+            raise ApplicationError(
+                f"session {self.req.session_id} is not yours", type="NotYourSession"
+            )
