@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -24,7 +25,8 @@ from personas.fleet.simulator import Scenario
 from tests.workflow.fleet_support import fleet_store
 from workflows.fleet_adaptation import FleetAdaptation, FleetInput, fleet_workflow_id
 
-LOAD = Scenario(pattern="steady", rate_rps=180, duration_s=2.5)
+# Enough load to saturate the default fleet (two replicas at half a CPU each).
+LOAD = Scenario(pattern="steady", rate_rps=320, duration_s=2.5)
 
 
 @pytest.fixture
@@ -61,7 +63,6 @@ async def test_adapting_the_real_testbed_improves_it(
     calibration = await calibrate_on(testbed, LOAD)
     assert calibration.measurements == 3
     assert calibration.error_pct >= 0
-    before = await measure(testbed, DEFAULT_CONFIG, LOAD, seed=11)
     fid = f"tb{uuid.uuid4().hex[:6]}"
     persona = learn_persona(
         fid,
@@ -101,6 +102,11 @@ async def test_adapting_the_real_testbed_improves_it(
             store.dispose()
     assert [c.status for c in view.changes] == ["applied"], view.changes
     assert testbed.config == view.current == persona.optimum
-    after = await measure(testbed, testbed.config, LOAD, seed=11)
-    gain = score(after.metrics, persona.weights) - score(before.metrics, persona.weights)
-    assert gain > 0, (before.metrics, after.metrics)
+    # One short run is noisy on a shared machine: measure both configurations three times,
+    # interleaved so that noise falls on both alike, and compare the medians.
+    scores: dict[str, list[float]] = {"default": [], "adapted": []}
+    for seed in (11, 12, 13):
+        for name, config in (("default", DEFAULT_CONFIG), ("adapted", view.current)):
+            run = await measure(testbed, config, LOAD, seed=seed)
+            scores[name].append(score(run.metrics, persona.weights))
+    assert median(scores["adapted"]) > median(scores["default"]), scores
