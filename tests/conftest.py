@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.store import Store
 from runtime.servers import register_search_attributes, temporal_cli_path, test_server_path
 from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
 
@@ -39,3 +41,13 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     yield env
     await env.shutdown()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    """A migrated SQLite store in a temporary file, with the entity ``acme``."""
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.migrate()
+    store.upsert_entity("acme", "Acme", ["repo:web", "repo:api", "docs"])
+    yield store
+    store.dispose()

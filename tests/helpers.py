@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from clients.api import PersonaClient
 from personas.models import AIPersonaProfile
 
 T = TypeVar("T")
@@ -45,3 +47,20 @@ async def eventually(
             await advance()
         else:
             await asyncio.sleep(0.05)
+
+
+@dataclass
+class CliContext:
+    """The part of the CLI's context that subcommands use, capturing what they print."""
+
+    personas_client: PersonaClient
+    as_json: bool = False
+    out: list[Any] = field(default_factory=list)
+
+    async def personas(self) -> PersonaClient:
+        """The persona client the commands use."""
+        return self.personas_client
+
+    def emit(self, data: Any, text: str) -> None:
+        """Record what a command shows."""
+        self.out.append((data, text))

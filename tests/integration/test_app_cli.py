@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,30 +15,13 @@ from activities.app.settings import AppSettings
 from activities.store import Store
 from clients.api import PersonaClient, PersonaError
 from clients.app_cli import add_app_commands, run_app_command
+from tests.helpers import CliContext
 from tests.workflow.app_support import KEY, Rig, app_rig, app_settings, code_reviewer, leaks
 
 
-@dataclass
-class Ctx:
-    """The part of the CLI context the app commands use."""
-
-    personas_client: PersonaClient
-    out: list[Any] = field(default_factory=list)
-
-    async def personas(self) -> PersonaClient:
-        return self.personas_client
-
-    def emit(self, data: Any, text: str) -> None:
-        self.out.append((data, text))
-
-
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    s.migrate()
-    s.upsert_entity("acme", "Acme")
-    yield s
-    s.dispose()
+def store(sqlite_store: Store) -> Store:
+    return sqlite_store
 
 
 @pytest.fixture
@@ -60,7 +42,7 @@ async def rig(
         yield r
 
 
-async def run(ctx: Ctx, argv: list[str]) -> Any:
+async def run(ctx: CliContext, argv: list[str]) -> Any:
     parser = argparse.ArgumentParser(prog="personas")
     add_app_commands(parser.add_subparsers(dest="command", required=True))
     await run_app_command(ctx, parser.parse_args(argv))
@@ -68,7 +50,7 @@ async def run(ctx: Ctx, argv: list[str]) -> Any:
 
 
 async def test_cli_request_run_release(rig: Rig, tmp_path: Path) -> None:
-    ctx = Ctx(PersonaClient(rig.client, rig.store, rig.task_queue))
+    ctx = CliContext(PersonaClient(rig.client, rig.store, rig.task_queue))
     spec = tmp_path / "reviewer.json"
     spec.write_text(json.dumps(code_reviewer()))
     assert (await run(ctx, ["app", "define", str(spec), "--entity", "acme"]))[1] == (

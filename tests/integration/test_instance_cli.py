@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,32 +12,13 @@ from temporalio.testing import WorkflowEnvironment
 from activities.store import Store
 from clients.api import PersonaClient, PersonaError
 from clients.instance_cli import add_instance_commands, run_instance_command
-from tests.helpers import eventually
+from tests.helpers import CliContext, eventually
 from tests.workflow.negotiation_support import DockerProvider, Negotiator, negotiator
 
 
-@dataclass
-class Ctx:
-    """The part of the CLI context the instance commands use."""
-
-    personas_client: PersonaClient
-    as_json: bool = False
-    out: list[Any] = field(default_factory=list)
-
-    async def personas(self) -> PersonaClient:
-        return self.personas_client
-
-    def emit(self, data: Any, text: str) -> None:
-        self.out.append((data, text))
-
-
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    s.migrate()
-    s.upsert_entity("acme", "Acme")
-    yield s
-    s.dispose()
+def store(sqlite_store: Store) -> Store:
+    return sqlite_store
 
 
 @pytest.fixture
@@ -54,13 +33,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def run(ctx: Ctx, argv: list[str]) -> Any:
+async def run(ctx: CliContext, argv: list[str]) -> Any:
     await run_instance_command(ctx, parse(argv))
     return ctx.out[-1]
 
 
 async def test_start_show_constrain_and_accept(neg: Negotiator) -> None:
-    ctx = Ctx(PersonaClient(neg.client, neg.store, neg.task_queue))
+    ctx = CliContext(PersonaClient(neg.client, neg.store, neg.task_queue))
     _, nid = await run(
         ctx,
         [
@@ -95,7 +74,7 @@ async def test_start_show_constrain_and_accept(neg: Negotiator) -> None:
 
 
 async def test_bad_input_is_a_clear_error(neg: Negotiator) -> None:
-    ctx = Ctx(PersonaClient(neg.client, neg.store, neg.task_queue))
+    ctx = CliContext(PersonaClient(neg.client, neg.store, neg.task_queue))
     with pytest.raises(PersonaError, match="unknown base persona 'mainframe'"):
         await run(
             ctx, ["instance", "start", "--entity", "acme", "--name", "x", "--base", "mainframe"]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from temporalio.client import Client
@@ -17,16 +16,6 @@ from activities.store import Store
 from clients.api import PersonaClient
 from workers.main import build_worker
 from workflows.ids import persona_workflow_id
-
-
-@pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[Store]:
-    """A migrated SQLite store in a temporary file."""
-    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    store.migrate()
-    store.upsert_entity("acme", "Acme", ["repo:web", "repo:api", "docs"])
-    yield store
-    store.dispose()
 
 
 async def end_lives(client: Client, store: Store) -> None:
