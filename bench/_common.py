@@ -22,16 +22,13 @@ from typing import Any, TypeVar
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.providers import OfflineDeterministicProvider
 from activities.store import Store
 from clients.api import PersonaClient
 from personas.models import AIPersonaProfile
-from runtime.servers import register_search_attributes, temporal_cli_path, test_server_path
 from workers.main import build_worker
-from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
 
 T = TypeVar("T")
 
@@ -56,35 +53,6 @@ def short_id() -> str:
 
 
 # ----------------------------------------------------------------------------- servers
-
-
-@asynccontextmanager
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server, with the project's search attributes registered."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=test_server_path(),
-        data_converter=pydantic_data_converter,
-    )
-    try:
-        await register_search_attributes(env.client)
-        yield env
-    finally:
-        await env.shutdown()
-
-
-@asynccontextmanager
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The Temporal dev server (in memory), with the project's search attributes."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli_path(),
-        search_attributes=ALL_SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter,
-        dev_server_log_level="error",
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 @contextmanager

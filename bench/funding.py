@@ -32,8 +32,6 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import create_engine  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
-from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
-from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
 from activities.funding.db import Database, FundingError  # noqa: E402
@@ -47,7 +45,7 @@ from activities.funding.service import Funding  # noqa: E402
 from activities.funding.worker import funding_activities  # noqa: E402
 from activities.store import Store  # noqa: E402
 from personas.funding.cycle import CycleConfig, FundingCycleInput  # noqa: E402
-from runtime.servers import register_search_attributes, test_server_path  # noqa: E402
+from runtime.servers import time_skipping_env  # noqa: E402
 from workflows.funding_cycle import (  # noqa: E402
     FUNDING_WORKFLOWS,
     FundingCycle,
@@ -164,59 +162,55 @@ def _faults(seen: set[tuple[str, str]], lock: threading.Lock) -> Any:
 
 async def cycles(days: int, personas: int) -> tuple[float, int]:
     """Run funding cycles with failures injected at every step; (days/s, double posts)."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=test_server_path(), data_converter=pydantic_data_converter
-    )
-    await register_search_attributes(env.client)
-    seen: set[tuple[str, str]] = set()
-    with sqlite_store() as store:
-        db = Database(store.url)
-        funding = Funding(db)
-        funding.ledger.open_account(entity_budget("acme"), "entity_budget", entity_id="acme")
-        funding.deposit("seed", entity_budget("acme"), 10**12)
-        queue = f"bench-{uuid.uuid4().hex[:6]}"
-        acts = funding_activities(store, env.client, faults=_faults(seen, threading.Lock()))
-        pids = [f"bp{i}" for i in range(personas)]
-        async with Worker(
-            env.client,
-            task_queue=queue,
-            workflows=FUNDING_WORKFLOWS,
-            activities=acts,
-            activity_executor=ThreadPoolExecutor(max_workers=16),
-        ):
-            handles = []
-            for pid in pids:
-                funding.setup_persona("acme", pid)
-                handles.append(
-                    await env.client.start_workflow(
-                        FundingCycle.run,
-                        FundingCycleInput(
-                            persona_id=pid, entity_id="acme", funding_limit=UNIT,
-                            allocation=UNIT, config=CycleConfig(period_s=86_400),
-                        ),
-                        id=funding_workflow_id(pid), task_queue=queue,
-                    )
-                )  # fmt: skip
-            start = time.perf_counter()
-            for day in range(days):
-                await env.sleep(timedelta(days=1))
-                for pid in pids:  # spend everything, so every cycle tops up
-                    balance = funding.ledger.balance(persona_balance(pid))
-                    if balance:
-                        funding.ledger.post(
-                            f"spend-{pid}-{day}",
-                            [(persona_balance(pid), -balance), (persona_spend(pid), balance)],
+    async with time_skipping_env() as env:
+        seen: set[tuple[str, str]] = set()
+        with sqlite_store() as store:
+            db = Database(store.url)
+            funding = Funding(db)
+            funding.ledger.open_account(entity_budget("acme"), "entity_budget", entity_id="acme")
+            funding.deposit("seed", entity_budget("acme"), 10**12)
+            queue = f"bench-{uuid.uuid4().hex[:6]}"
+            acts = funding_activities(store, env.client, faults=_faults(seen, threading.Lock()))
+            pids = [f"bp{i}" for i in range(personas)]
+            async with Worker(
+                env.client,
+                task_queue=queue,
+                workflows=FUNDING_WORKFLOWS,
+                activities=acts,
+                activity_executor=ThreadPoolExecutor(max_workers=16),
+            ):
+                handles = []
+                for pid in pids:
+                    funding.setup_persona("acme", pid)
+                    handles.append(
+                        await env.client.start_workflow(
+                            FundingCycle.run,
+                            FundingCycleInput(
+                                persona_id=pid, entity_id="acme", funding_limit=UNIT,
+                                allocation=UNIT, config=CycleConfig(period_s=86_400),
+                            ),
+                            id=funding_workflow_id(pid), task_queue=queue,
                         )
-            elapsed = time.perf_counter() - start
-            doubles = 0
-            for pid, handle in zip(pids, handles, strict=True):
-                view = await handle.query(FundingCycle.view)
-                posted = funding.ledger.count_postings(f"{funding_workflow_id(pid)}:cycle:")
-                doubles += max(0, posted - view.top_ups)
-                await handle.terminate("bench finished")
-        assert funding.ledger.total() == 0
-        db.dispose()
-    await env.shutdown()
+                    )  # fmt: skip
+                start = time.perf_counter()
+                for day in range(days):
+                    await env.sleep(timedelta(days=1))
+                    for pid in pids:  # spend everything, so every cycle tops up
+                        balance = funding.ledger.balance(persona_balance(pid))
+                        if balance:
+                            funding.ledger.post(
+                                f"spend-{pid}-{day}",
+                                [(persona_balance(pid), -balance), (persona_spend(pid), balance)],
+                            )
+                elapsed = time.perf_counter() - start
+                doubles = 0
+                for pid, handle in zip(pids, handles, strict=True):
+                    view = await handle.query(FundingCycle.view)
+                    posted = funding.ledger.count_postings(f"{funding_workflow_id(pid)}:cycle:")
+                    doubles += max(0, posted - view.top_ups)
+                    await handle.terminate("bench finished")
+            assert funding.ledger.total() == 0
+            db.dispose()
     log(f"{len(seen)} failures injected over {days} days x {personas} personas")
     return days * personas / elapsed, doubles
 

@@ -50,7 +50,6 @@ from activities.store import Store  # noqa: E402
 from bench._common import (  # noqa: E402
     ai_profile,
     bounded_gather,
-    dev_env,
     emit,
     log,
     percentile,
@@ -59,7 +58,6 @@ from bench._common import (  # noqa: E402
     settled_task_counts,
     short_id,
     temp_store,
-    time_skipping_env,
     wait_for,
     worker_process,
 )
@@ -68,6 +66,8 @@ from personas.coordination import FloorPolicy, jain_index  # noqa: E402
 from personas.life import LifeConfig, PersonaView  # noqa: E402
 from personas.rooms import RoomView  # noqa: E402
 from personas.state import StateRules  # noqa: E402
+from runtime.servers import dev_server_env as dev_env  # noqa: E402
+from runtime.servers import time_skipping_env  # noqa: E402
 from workflows.ids import persona_workflow_id  # noqa: E402
 
 QUERY_CONCURRENCY = 16

@@ -29,9 +29,10 @@ from activities.app.images import ImageBuilder
 from activities.app.resources import ResourceManager
 from activities.app.sandbox import Sandboxes
 from activities.app.settings import AppSettings
-from bench._common import dev_env, emit, log, percentile, rounded, temp_store
+from bench._common import emit, log, percentile, rounded, temp_store
 from clients.api import PersonaError
 from clients.app_api import AppClient
+from runtime.servers import dev_server_env as dev_env
 
 APPS = ["jq"]
 PERSONA: dict[str, object] = {

@@ -15,14 +15,13 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
+from activities.fleet import lab
 from activities.fleet.market import Market, MarketError
 from activities.store import Store, UnknownEntity
 from clients.api import PersonaError, explain
 from personas.fleet.config import BadConfig, FleetConfig, parse_config
-from personas.fleet.environment import SimEnvironment
-from personas.fleet.learner import ThompsonBandit, learn
 from personas.fleet.marketplace import SignedListing
-from personas.fleet.objective import UnknownIntent, compile_weights
+from personas.fleet.objective import UnknownIntent
 from personas.fleet.persona import FleetPersona
 from personas.fleet.simulator import Scenario, SimParams
 from workflows import search_attributes as sa
@@ -42,21 +41,19 @@ def learn_persona(
 ) -> FleetPersona:
     """Learn a persona in the simulator (Thompson sampling); bad intents are refused."""
     try:
-        weights = compile_weights(intents)
+        return lab.learn_persona(
+            fleet_id,
+            scenario,
+            params,
+            intents=intents,
+            rounds=rounds,
+            seed=seed,
+            author=author,
+            now=datetime.now(UTC),
+            sources=[f"simulator:{scenario.pattern}@{scenario.rate_rps:g}rps"],
+        )
     except UnknownIntent as err:
         raise PersonaError(str(err)) from None
-    env = SimEnvironment(scenario, weights, params, seed=seed)
-    bandit = ThompsonBandit(seed=seed)
-    learn(bandit, scenario.pattern, env.reward, rounds)
-    return bandit.persona(
-        fleet_id,
-        scenario.pattern,
-        weights,
-        author=author,
-        created_at=datetime.now(UTC),
-        sources=[f"simulator:{scenario.pattern}@{scenario.rate_rps:g}rps"],
-        intents=intents,
-    )
 
 
 def fleet_input(**fields: Any) -> FleetInput:

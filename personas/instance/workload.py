@@ -44,13 +44,20 @@ class UnreadableWorkload(ValueError):
     """The text says nothing the analyzer can map to a workload."""
 
 
+_SHOP = WorkloadSpec(
+    requests_per_s=300,
+    payload_kb=24,
+    data_gb=80,
+    read_ratio=0.85,
+    pipeline_stages=2,
+    pattern=Pattern.DIURNAL,
+    role="web_server",
+)
+
 _TEMPLATES: tuple[tuple[str, WorkloadSpec], ...] = (
-    ("e-commerce", WorkloadSpec(requests_per_s=300, payload_kb=24, data_gb=80, read_ratio=0.85,
-                                pipeline_stages=2, pattern=Pattern.DIURNAL, role="web_server")),
-    ("ecommerce", WorkloadSpec(requests_per_s=300, payload_kb=24, data_gb=80, read_ratio=0.85,
-                               pipeline_stages=2, pattern=Pattern.DIURNAL, role="web_server")),
-    ("online shop", WorkloadSpec(requests_per_s=300, payload_kb=24, data_gb=80, read_ratio=0.85,
-                                 pipeline_stages=2, pattern=Pattern.DIURNAL, role="web_server")),
+    ("e-commerce", _SHOP),
+    ("ecommerce", _SHOP),
+    ("online shop", _SHOP),
     ("blog", WorkloadSpec(requests_per_s=40, payload_kb=40, data_gb=10, read_ratio=0.97,
                           pattern=Pattern.DIURNAL, role="web_server")),
     ("website", WorkloadSpec(requests_per_s=150, payload_kb=30, data_gb=20, read_ratio=0.9,

@@ -80,6 +80,17 @@ def _check(f: Funding, run: int, personas: list[str]) -> None:
         assert owned >= 0
 
 
+def _seeded(funding: Funding) -> tuple[int, list[str]]:
+    """A fresh run: two personas of a new entity and a funded source."""
+    run = next(_run)
+    personas = [f"p{run}a", f"p{run}b"]
+    for p in personas:
+        funding.setup_persona(f"e{run}", p)
+    src = funding.add_source(f"e{run}", f"s{run}", 1)
+    funding.deposit(f"{run}-seed", src, 3_000)
+    return run, personas
+
+
 @settings(
     max_examples=10,
     deadline=None,
@@ -89,12 +100,7 @@ def _check(f: Funding, run: int, personas: list[str]) -> None:
 def test_sequential_operations_keep_the_invariants(
     funding: Funding, operations: list[tuple[str, int, int]]
 ) -> None:
-    run = next(_run)
-    personas = [f"p{run}a", f"p{run}b"]
-    for p in personas:
-        funding.setup_persona(f"e{run}", p)
-    src = funding.add_source(f"e{run}", f"s{run}", 1)
-    funding.deposit(f"{run}-seed", src, 3_000)
+    run, personas = _seeded(funding)
     for i, op in enumerate(operations):
         _apply(funding, run, personas, i, op)
         _check(funding, run, personas)
@@ -109,12 +115,7 @@ def test_sequential_operations_keep_the_invariants(
 def test_concurrent_operations_keep_the_invariants(
     funding: Funding, operations: list[tuple[str, int, int]]
 ) -> None:
-    run = next(_run)
-    personas = [f"p{run}a", f"p{run}b"]
-    for p in personas:
-        funding.setup_persona(f"e{run}", p)
-    src = funding.add_source(f"e{run}", f"s{run}", 1)
-    funding.deposit(f"{run}-seed", src, 3_000)
+    run, personas = _seeded(funding)
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda io: _apply(funding, run, personas, *io), enumerate(operations)))
     _check(funding, run, personas)

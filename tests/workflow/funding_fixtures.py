@@ -23,7 +23,6 @@ from activities.store import Store
 from clients.api import PersonaClient
 from tests.workflow.conftest import end_lives
 from workers.main import WORKFLOWS
-from workflows.funding_cycle import FUNDING_WORKFLOWS
 
 
 @dataclass
@@ -67,7 +66,7 @@ def funding_worker(
     return Worker(
         client,
         task_queue=queue,
-        workflows=list(dict.fromkeys([*WORKFLOWS, *FUNDING_WORKFLOWS])),  # once wired, too
+        workflows=WORKFLOWS,
         activities=[
             acts.think,
             acts.record_shed,
