@@ -1,7 +1,8 @@
 """Side effects of persona lives: model calls, the overflow record, rooms, delivery.
 
 Each activity is idempotent under retry: outputs and outcomes are keyed by persona and item,
-shed rows by persona and item, room posts by room, message and persona.
+shed rows by persona and item, room posts by room, message and persona. Each persona
+action is also appended once to the persona's audit chain (:mod:`activities.persona_audit`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from activities.contracts import (
     ThinkRequest,
     ThinkResult,
 )
+from activities.persona_audit import PersonaAudit, batch_key
 from activities.providers import ModelProvider
 from activities.store import Store, UnknownContent, UnknownPersona
+from workflows.ids import persona_of_workflow
 
 
 class PersonaActivities:
@@ -38,6 +41,7 @@ class PersonaActivities:
         self.provider = provider
         self.client = client
         self.task_queue = task_queue
+        self.audit = PersonaAudit(store)
 
     def _prompt(self, request: ThinkRequest) -> str:
         ref = request.item.content_ref
@@ -55,9 +59,11 @@ class PersonaActivities:
         persona, item_id = request.persona_id, request.item.item_id
         done = await asyncio.to_thread(self.store.get_outcome, persona, item_id)
         if done is not None and done.output_ref is not None:
-            return ThinkResult(
+            result = ThinkResult(
                 output_ref=done.output_ref, tokens_in=done.tokens_in, tokens_out=done.tokens_out
             )
+            await self._audit_think(request, result)  # the first attempt may have died before
+            return result
         prompt = await asyncio.to_thread(self._prompt, request)
         system = f"You are {request.persona_name}, specialised in {request.specialization}. " + (
             "Draft a reply you might give in the room." if request.purpose == "bid" else ""
@@ -75,17 +81,40 @@ class PersonaActivities:
             completion.tokens_in,
             completion.tokens_out,
         )
-        return ThinkResult(
+        result = ThinkResult(
             output_ref=outcome.output_ref or output_ref,
             tokens_in=outcome.tokens_in,
             tokens_out=outcome.tokens_out,
+        )
+        await self._audit_think(request, result)
+        return result
+
+    async def _audit_think(self, request: ThinkRequest, result: ThinkResult) -> None:
+        item = request.item
+        await self.audit.record(
+            request.persona_id,
+            f"persona.{request.purpose}",
+            item.item_id,
+            {
+                "item_id": item.item_id,
+                "item_kind": item.kind,
+                "sender_id": item.sender_id,
+                "output_ref": result.output_ref,
+                "tokens_in": result.tokens_in,
+                "tokens_out": result.tokens_out,
+            },
         )
 
     @activity.defn(name=RECORD_SHED)
     async def record_shed(self, batch: ShedBatch) -> int:
         """Write shed items to the overflow record; returns how many were new."""
         rows = [(i, r, p, dict(item)) for i, r, p, item in batch.rows]
-        return await asyncio.to_thread(self.store.record_shed_many, batch.persona_id, rows)
+        new = await asyncio.to_thread(self.store.record_shed_many, batch.persona_id, rows)
+        shed = {item_id: reason for item_id, reason, _, _ in batch.rows}
+        await self.audit.record(
+            batch.persona_id, "persona.shed", batch_key(list(shed)), {"items": shed}
+        )
+        return new
 
     @activity.defn(name=POST_TO_ROOM)
     async def post_to_room(self, request: RoomPostRequest) -> None:
@@ -96,6 +125,16 @@ class PersonaActivities:
             request.message_id,
             request.persona_id,
             request.content_ref,
+        )
+        await self.audit.record(
+            request.persona_id,
+            "persona.room_post",
+            f"{request.room_id}:{request.message_id}",
+            {
+                "room_id": request.room_id,
+                "message_id": request.message_id,
+                "content_ref": request.content_ref,
+            },
         )
 
     async def _signal(
@@ -124,7 +163,19 @@ class PersonaActivities:
 
     @activity.defn(name=SIGNAL_PERSONA)
     async def signal_persona(self, message: PersonaSignal) -> DeliveryReport:
-        """Signal one persona (subscriptions, notices, grants), waking it if needed."""
+        """Signal one persona (subscriptions, notices, grants), waking it if needed.
+
+        When a persona's life sends it, the send is audited on the sender's chain.
+        """
         report = DeliveryReport(delivered=[], skipped={})
         await self._signal(message.persona_id, message.signal, message.payload, report)
+        info = activity.info()
+        sender = persona_of_workflow(info.workflow_id or "")
+        if sender is not None and info.workflow_type == "PersonaLife":
+            await self.audit.record(
+                sender,
+                "persona.signal",
+                f"{info.workflow_run_id}:{info.activity_id}",
+                {"to": message.persona_id, "signal": message.signal, "skipped": report.skipped},
+            )
         return report

@@ -25,6 +25,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
+from activities.funding.admins import AdminStore
 from activities.funding.ads import AdService, ImpressionRecord
 from activities.funding.audit_log import AuditLog
 from activities.funding.contracts import RotateKeyRequest
@@ -71,6 +72,7 @@ class FundingClient:
         self.db = Database(store.url)
         self.funding = Funding(self.db)
         self.keys = KeyStore(self.db)
+        self.admins = AdminStore(self.db)
         self.audit_log = AuditLog(self.db)
         self.performance = PerformanceStore(self.db)
         self.ads = AdService(self.db, self.funding.ledger)
@@ -224,9 +226,17 @@ class FundingClient:
         """The rules document in force."""
         return await self._run(self.performance.rules)
 
-    async def set_rules(self, document: str | dict[str, Any], actor: str) -> RuleSet:
-        """Validate and store a new rules document; refused with the reason."""
-        return await self._run(self.performance.set_rules, document, actor)
+    async def set_rules(self, document: str | dict[str, Any], admin_secret: str | None) -> RuleSet:
+        """Store a new rules document as an administrator; refused with the reason."""
+        return await self._run(self.performance.set_rules, document, admin_secret)
+
+    async def create_admin(self, admin_id: str, by_secret: str | None) -> str:
+        """A new administrator's secret (shown once); the first needs no ``by_secret``."""
+        return await self._run(self.admins.create, admin_id, by_secret)
+
+    async def revoke_admin(self, admin_id: str, by_secret: str | None) -> None:
+        """Revoke an administrator at once."""
+        await self._run(self.admins.revoke, admin_id, by_secret)
 
     async def record_outcome(self, key: str, persona_id: str, outcome: PerformanceOutcome) -> bool:
         """Record an outcome for the rules."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,9 @@ from clients.funding_api import FundingClient, amount
 from personas.funding.ads import Ad
 from personas.funding.cycle import CycleConfig
 from personas.funding.money import fmt
+
+#: The environment variable holding an administrator's secret (kept off the command line).
+ADMIN_KEY_ENV = "PERSONAS_ADMIN_KEY"
 
 
 def _key(args: argparse.Namespace) -> str:
@@ -42,6 +46,15 @@ def _seconds(value: str) -> timedelta:
     if not seconds > 0:
         raise argparse.ArgumentTypeError("seconds must be positive")
     return timedelta(seconds=seconds)
+
+
+def _admin_key(p: argparse.ArgumentParser, note: str = "") -> None:
+    p.add_argument(
+        "--admin-key",
+        default=os.environ.get(ADMIN_KEY_ENV),
+        metavar="SECRET",
+        help=f"an administrator's secret; default ${ADMIN_KEY_ENV} {note}".rstrip(),
+    )
 
 
 def add_funding_commands(subparsers: Any) -> None:
@@ -88,7 +101,13 @@ def add_funding_commands(subparsers: Any) -> None:
     p.add_argument("persona")
     p = cmd("rules", "show the funding rules, or set them from a JSON file (admin)")
     p.add_argument("--set", dest="rules_file", type=Path, metavar="FILE")
-    p.add_argument("--by", default="admin")
+    _admin_key(p)
+    p = cmd("admin-create", "create an administrator; its secret is shown once")
+    p.add_argument("admin")
+    _admin_key(p, "(not needed for the first administrator)")
+    p = cmd("admin-revoke", "revoke an administrator at once")
+    p.add_argument("admin")
+    _admin_key(p)
     p = cmd("key-issue", "issue an API key for a persona (shown once)")
     p.add_argument("persona")
     p = cmd("key-revoke", "revoke an API key at once")
@@ -171,6 +190,12 @@ async def _dispatch(ctx: Any, api: FundingClient, args: argparse.Namespace) -> N
         ctx.emit({"balance": fmt(balance)}, fmt(balance))
     elif c == "rules":
         await _rules(ctx, api, args)
+    elif c == "admin-create":
+        secret = await api.create_admin(args.admin, args.admin_key)
+        ctx.emit({"admin": args.admin, "secret": secret}, f"{secret}\n(shown once)")
+    elif c == "admin-revoke":
+        await api.revoke_admin(args.admin, args.admin_key)
+        ctx.emit({"revoked": args.admin}, f"administrator {args.admin} revoked")
     elif c.startswith("key-") or c.startswith("ad-"):
         await _keys_and_ads(ctx, api, args)
     else:
@@ -183,7 +208,7 @@ async def _rules(ctx: Any, api: FundingClient, args: argparse.Namespace) -> None
             text = args.rules_file.read_text()
         except OSError as err:
             raise PersonaError(f"cannot read {args.rules_file}: {err.strerror}") from None
-        rules = await api.set_rules(text, args.by)
+        rules = await api.set_rules(text, args.admin_key)
     else:
         rules = await api.rules()
     body = rules.model_dump(mode="json")

@@ -6,6 +6,7 @@ posting has committed and before the activity returns.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -140,6 +141,7 @@ class FundingActivities:
         try:
             if req.event is not None:
                 status = str(await handle.execute_update("fire_trigger", req.event))
+                await asyncio.to_thread(self._audit_life_event, req.persona_id, req.event, status)
             if req.compute_budget is not None:
                 await handle.execute_update("set_compute_budget", req.compute_budget)
             if req.metered is not None:
@@ -149,6 +151,16 @@ class FundingActivities:
         except RPCError as err:
             return LifeControlResult(status=f"absent: {err.message}")
         return LifeControlResult(status=status)
+
+    def _audit_life_event(self, persona_id: str, event: str, status: str) -> None:
+        info = activity.info()
+        self.audit_log.append(
+            "life.event",
+            "funding-cycle",
+            {"event": event, "status": status},
+            persona_id=persona_id,
+            key=f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}",
+        )
 
     @activity.defn(name=FUNDING_ROTATE_KEY)
     def rotate_key(self, req: RotateKeyRequest) -> RotateKeyResult:
@@ -213,9 +225,18 @@ class FundingActivities:
 
     @activity.defn(name=FUNDING_AUDIT)
     def audit(self, req: AuditRequest) -> int:
-        """Append an audit entry; returns its sequence number in the stream."""
+        """Append an audit entry once (a retry adds nothing); returns its sequence number."""
+        key = req.key
+        if key is None and activity.in_activity():
+            info = activity.info()
+            key = f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
         entry = self.audit_log.append(
-            req.kind, req.actor, dict(req.data), persona_id=req.persona_id, entity_id=req.entity_id
+            req.kind,
+            req.actor,
+            dict(req.data),
+            persona_id=req.persona_id,
+            entity_id=req.entity_id,
+            key=key,
         )
         return entry.seq
 

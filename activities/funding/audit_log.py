@@ -24,6 +24,15 @@ def stream_of(persona_id: str | None, entity_id: str | None) -> str:
     return SYSTEM
 
 
+def lock_stream(s: Session, stream: str) -> tuple[int, str]:
+    """Lock the stream's head row for the rest of the transaction; its (seq, hash)."""
+    insert_ignore(s, AuditHead, {"stream": stream, "seq": 0, "hash": GENESIS})
+    head = s.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.stream == stream).with_for_update()
+    ).one()
+    return head.seq, head.hash
+
+
 def append(
     s: Session,
     kind: str,
@@ -33,16 +42,23 @@ def append(
     persona_id: str | None = None,
     entity_id: str | None = None,
     now: datetime | None = None,
+    key: str | None = None,
 ) -> AuditEntry:
-    """Append an entry inside the caller's transaction, locking its stream's head row."""
+    """Append an entry inside the caller's transaction, locking its stream's head row.
+
+    With ``key`` the append is idempotent: when an entry with that key exists (a retried
+    activity), nothing is added and the existing entry is returned.
+    """
     stream = stream_of(persona_id, entity_id)
-    insert_ignore(s, AuditHead, {"stream": stream, "seq": 0, "hash": GENESIS})
-    head = s.execute(
-        select(AuditHead.seq, AuditHead.hash).where(AuditHead.stream == stream).with_for_update()
-    ).one()
+    head_seq, head_hash = lock_stream(s, stream)
+    if key is not None:
+        # Checked under the head's lock: a concurrent append of the same key waits here.
+        existing = s.scalars(select(AuditRow).where(AuditRow.entry_key == key)).one_or_none()
+        if existing is not None:
+            return AuditEntry.model_validate(existing)
     at = utc(now).replace(microsecond=0)
-    seq = head.seq + 1
-    digest = entry_hash(head.hash, stream, seq, at, kind, actor, persona_id, entity_id, data)
+    seq = head_seq + 1
+    digest = entry_hash(head_hash, stream, seq, at, kind, actor, persona_id, entity_id, data)
     row = {
         "stream": stream,
         "seq": seq,
@@ -52,10 +68,10 @@ def append(
         "persona_id": persona_id,
         "entity_id": entity_id,
         "data": data,
-        "prev_hash": head.hash,
+        "prev_hash": head_hash,
         "hash": digest,
     }
-    s.add(AuditRow(**row))
+    s.add(AuditRow(**row, entry_key=key))
     s.execute(update(AuditHead).where(AuditHead.stream == stream).values(seq=seq, hash=digest))
     return AuditEntry.model_validate(row)
 
@@ -76,10 +92,13 @@ class AuditLog:
         persona_id: str | None = None,
         entity_id: str | None = None,
         now: datetime | None = None,
+        key: str | None = None,
     ) -> AuditEntry:
-        """Append one entry in its own transaction."""
+        """Append one entry in its own transaction (once per ``key`` when given)."""
         with self.db.tx() as s:
-            return append(s, kind, actor, data, persona_id=persona_id, entity_id=entity_id, now=now)
+            return append(
+                s, kind, actor, data, persona_id=persona_id, entity_id=entity_id, now=now, key=key
+            )
 
     def entries(
         self,

@@ -138,6 +138,12 @@ class AuditRequest(BaseModel):
     persona_id: str | None = None
     entity_id: str | None = None
     data: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="appends once per key; by default the calling activity's identity",
+    )
 
 
 class ImpressionRequest(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from activities.funding import audit_log
+from activities.funding.admins import AdminStore
 from activities.funding.db import Database, insert_ignore, utc
 from activities.funding.tables import PerformanceRecord, RulesVersion
 from personas.funding.metrics import PerformanceOutcome, performance
@@ -63,8 +64,13 @@ class PerformanceStore:
             row = s.scalars(stmt).first()
             return DEFAULT_RULES if row is None else RuleSet.model_validate(row.document)
 
-    def set_rules(self, document: str | dict[str, Any], actor: str) -> RuleSet:
-        """Validate and store a new version (:class:`RulesError` when invalid); audited."""
+    def set_rules(self, document: str | dict[str, Any], admin_secret: str | None) -> RuleSet:
+        """Store a new version as the administrator whose secret this is; audited.
+
+        Refused with :class:`NotAuthorized` unless the secret is a live administrator's, and
+        with :class:`RulesError` when the document does not validate.
+        """
+        actor = f"admin:{AdminStore(self.db).authenticate(admin_secret)}"
         rules = parse_rules(document)
         with self.db.tx() as s:
             version = (s.execute(select(func.max(RulesVersion.version))).scalar() or 0) + 1

@@ -149,6 +149,18 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class Admin(Base):
+    """An administrator (may edit the funding rules), known by the hash of its secret."""
+
+    __tablename__ = "funding_admins"
+
+    admin_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(ID)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class AuditRow(Base):
     """An append-only audit entry chained by hash to the previous entry of its stream.
 
@@ -170,6 +182,8 @@ class AuditRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: Set when the appender may retry (an activity): a second append with it adds nothing.
+    entry_key: Mapped[str | None] = mapped_column(String(255), unique=True)
 
 
 class AuditHead(Base):

@@ -115,7 +115,9 @@ async def _persona(h: FundingHarness, name: str = "Ada", entity: str = "acme") -
     return record.persona_id
 
 
-async def test_funding_flow_through_the_cli(cli: FundingCli, h: FundingHarness) -> None:
+async def test_funding_flow_through_the_cli(
+    cli: FundingCli, h: FundingHarness, tmp_path: Path
+) -> None:
     pid = await _persona(h)
     await cli.ok("funding", "budget", "acme", "3", "--key", "b1")
     await cli.ok("funding", "budget", "acme", "3", "--key", "b1")  # idempotent
@@ -149,6 +151,14 @@ async def test_funding_flow_through_the_cli(cli: FundingCli, h: FundingHarness) 
     assert h.funding.ledger.balance(persona_balance(pid)) == 2_500_000
     rules = (await cli.ok("--json", "funding", "rules")).json()
     assert rules["rules"][0]["adjust_percent"] == 10
+    root = (await cli.ok("--json", "funding", "admin-create", "root")).json()["secret"]
+    rules["rules"][0]["adjust_percent"] = 12
+    rules_file = tmp_path / "rules.json"
+    rules_file.write_text(json.dumps(rules))
+    refused = await cli.fails("funding", "rules", "--set", str(rules_file))
+    assert "an administrator's secret is required" in refused
+    await cli.ok("funding", "rules", "--set", str(rules_file), "--admin-key", root)
+    assert (await cli.ok("--json", "funding", "rules")).json()["rules"][0]["adjust_percent"] == 12
     audit = (await cli.ok("--json", "funding", "audit", "--persona", pid)).json()
     assert [e["kind"] for e in audit] == ["funding.top_up", "funding.contribution"]
     assert (await cli.ok("funding", "audit-verify")).out.strip().endswith(", intact")
@@ -170,6 +180,7 @@ async def test_bad_input_is_refused_and_nothing_is_posted(
     before = h.funding.ledger.count_postings()
     bad_rules = tmp_path / "rules.json"
     bad_rules.write_text('{"rules": [{"name": "x", "conditions": [], "adjust_percent": 5}]}')
+    root = (await cli.ok("--json", "funding", "admin-create", "root")).json()["secret"]
     cases = [
         (("funding", "budget", "acme", "-5"), "amount -5 is negative"),
         (("funding", "budget", "acme", "ten"), "amount 'ten' is not a number"),
@@ -180,7 +191,15 @@ async def test_bad_input_is_refused_and_nothing_is_posted(
         ),
         (("funding", "contribute", "gift", other, "1"), "belongs to entity acme"),
         (("funding", "contribute", "gift", pid, "2"), "insufficient funds in source:gift"),
-        (("funding", "rules", "--set", str(bad_rules)), "invalid rules document"),
+        (
+            ("funding", "rules", "--set", str(bad_rules), "--admin-key", root),
+            "invalid rules document",
+        ),
+        (
+            ("funding", "rules", "--set", str(bad_rules), "--admin-key", "adm_forged"),
+            "unknown administrator secret",
+        ),
+        (("funding", "admin-create", "eve"), "an administrator's secret is required"),
         (("funding", "key-verify", "pk_0_forged"), "unknown API key"),
         (("funding", "start", pid, "--allocation", "6"), "allocation exceeds the funding limit"),
     ]

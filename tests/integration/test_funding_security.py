@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from activities.funding.admins import AdminStore, NotAuthorized
 from activities.funding.ads import PLATFORM_ADS, AdService
 from activities.funding.audit_log import AuditLog
-from activities.funding.db import Database
+from activities.funding.db import Database, FundingError
 from activities.funding.keys import KeyRefused, KeyStore
 from activities.funding.ledger import InsufficientFunds, persona_balance
 from activities.funding.performance import PerformanceStore
@@ -94,17 +95,64 @@ def test_audit_chain_detects_edits_and_removals(db: Database) -> None:
 
 def test_rules_documents_are_versioned_audited_and_validated(db: Database) -> None:
     perf = PerformanceStore(db)
+    root = AdminStore(db).create("root", None)
     assert perf.rules() == DEFAULT_RULES
     doc = DEFAULT_RULES.model_dump(mode="json")
     doc["rules"][0]["adjust_percent"] = 15
-    stored = perf.set_rules(doc, "admin")
+    stored = perf.set_rules(doc, root)
     assert stored.version == 1
-    assert perf.set_rules(doc, "admin").version == 2
+    assert perf.set_rules(doc, root).version == 2
     assert perf.rules().rules[0].adjust_percent == 15
     with pytest.raises(RulesError, match="conditions"):
-        perf.set_rules({"rules": [{"name": "x", "conditions": [], "adjust_percent": "lots"}]}, "a")
+        perf.set_rules({"rules": [{"name": "x", "conditions": [], "adjust_percent": "lots"}]}, root)
     assert perf.rules().rules[0].adjust_percent == 15
-    assert [e.kind for e in AuditLog(db).entries()] == ["rules.changed", "rules.changed"]
+    changes = [e for e in AuditLog(db).entries() if e.kind == "rules.changed"]
+    assert [(e.actor, e.data["version"]) for e in changes] == [("admin:root", 1), ("admin:root", 2)]
+
+
+def test_only_a_live_administrator_may_change_the_rules(db: Database) -> None:
+    perf, admins = PerformanceStore(db), AdminStore(db)
+    doc = DEFAULT_RULES.model_dump(mode="json")
+    with pytest.raises(NotAuthorized, match="secret is required"):
+        perf.set_rules(doc, None)
+    with pytest.raises(NotAuthorized, match="unknown administrator secret"):
+        perf.set_rules(doc, "adm_forged")
+    with pytest.raises(NotAuthorized, match="malformed"):
+        perf.set_rules(doc, "pk_0_a_persona_key")
+    root = admins.create("root", None)  # the first administrator bootstraps
+    with pytest.raises(NotAuthorized, match="secret is required"):
+        admins.create("eve", None)  # every later one needs an administrator
+    with pytest.raises(FundingError, match="invalid administrator name"):
+        admins.create("Robert'); DROP TABLE", root)
+    ops = admins.create("ops", root)
+    with pytest.raises(FundingError, match="already exists"):
+        admins.create("ops", root)
+    assert perf.set_rules(doc, ops).version == 1
+    admins.revoke("ops", root)
+    with pytest.raises(NotAuthorized, match="administrator ops was revoked"):
+        perf.set_rules(doc, ops)
+    assert perf.rules().version == 1  # nothing stored by the refused attempts
+    events = [(e.kind, e.actor, e.data) for e in AuditLog(db).entries() if e.stream == "system"]
+    assert events == [
+        ("admin.created", "bootstrap", {"admin_id": "root"}),
+        ("admin.created", "root", {"admin_id": "ops"}),
+        ("rules.changed", "admin:ops", events[2][2]),
+        ("admin.revoked", "root", {"admin_id": "ops"}),
+    ]
+    with db.tx() as s:
+        stored = " ".join(s.execute(text("SELECT key_hash FROM funding_admins")).scalars())
+    assert root not in stored
+    assert ops not in stored
+
+
+def test_keyed_audit_appends_add_one_entry_however_often_retried(db: Database) -> None:
+    log = AuditLog(db)
+    first = log.append("persona.respond", "p1", {"item_id": "i1"}, persona_id="p1", key="k1")
+    again = log.append("persona.respond", "p1", {"item_id": "i1"}, persona_id="p1", key="k1")
+    other = log.append("persona.respond", "p1", {"item_id": "i2"}, persona_id="p1", key="k2")
+    assert again == first
+    assert (first.seq, other.seq) == (1, 2)
+    assert log.verify() == (True, "2 entries in 1 chain(s), intact")
 
 
 def test_metrics_per_period(db: Database) -> None:

@@ -15,7 +15,9 @@ import httpx
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.contracts import ShedBatch, ThinkRequest
+from activities.contracts import RoomPostRequest, ShedBatch, ThinkRequest
+from activities.funding.audit_log import AuditLog
+from activities.funding.db import Database
 from activities.persona_activities import PersonaActivities
 from activities.providers import (
     OfflineDeterministicProvider,
@@ -139,4 +141,39 @@ async def test_think_runs_the_model_once_per_item_under_retry(tmp_path: Path) ->
     assert await env.run(acts.record_shed, batch) == 1
     assert await env.run(acts.record_shed, batch) == 0
     assert store.count_shed("p1") == 1
+    post = RoomPostRequest(room_id="r1", message_id="m1", persona_id="p1", content_ref=text_ref)
+    await env.run(acts.post_to_room, post)
+    await env.run(acts.post_to_room, post)
+
+    log = AuditLog(Database(store.url))
+    entries = log.entries(persona_id="p1")
+    assert [(e.kind, e.actor) for e in entries] == [
+        ("persona.respond", "p1"),
+        ("persona.shed", "p1"),
+        ("persona.room_post", "p1"),
+    ]
+    assert entries[0].data["item_id"] == item.item_id
+    assert entries[0].data["tokens_out"] == first.tokens_out
+    assert entries[1].data == {"items": {"i1": "inbox_full"}}
+    assert log.verify()[0]
+    store.dispose()
+
+
+async def test_a_think_that_died_before_its_audit_entry_gets_it_on_retry(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store.migrate()
+    acts = PersonaActivities(store, CountingProvider(), client=None, task_queue="q")  # type: ignore[arg-type]
+    item = InboxItem(item_id="i9", sender_id="bob", content_ref=None, sent_at=datetime.now(UTC))
+    request = ThinkRequest(
+        persona_id="p1", persona_name="Ada", base_persona="m", specialization="review", item=item
+    )
+    # The first attempt recorded its outcome and died before appending its audit entry.
+    store.record_outcome("p1", "i9", "respond", store.put_content("output", "x"), 3, 4)
+    log = AuditLog(Database(store.url))
+    assert log.entries(persona_id="p1") == []
+    await ActivityEnvironment().run(acts.think, request)
+    await ActivityEnvironment().run(acts.think, request)
+    assert [(e.kind, e.data["tokens_in"]) for e in log.entries(persona_id="p1")] == [
+        ("persona.respond", 3)
+    ]
     store.dispose()

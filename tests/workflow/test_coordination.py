@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio.testing import WorkflowEnvironment
 
+from activities.funding.audit_log import AuditLog
+from activities.funding.db import Database
 from activities.store import RoomPost
 from clients.api import PersonaClient
 from personas.coordination import FloorPolicy
@@ -48,6 +52,23 @@ async def test_reviewer_waits_for_analysis_and_planner_waits_for_both(
     times = [outcome.recorded_at for outcome in finished if outcome is not None]
     assert len(times) == 3
     assert times == sorted(times)
+
+    # Each persona's work, and the helper's notice to those waiting, are in its audit chain.
+    log = AuditLog(Database(store.url))
+    helper_trail = await eventually(
+        lambda: asyncio.to_thread(log.entries, persona_id=helper),
+        lambda es: len(es) >= 2,
+        advance=lambda: time_env.sleep(5),
+    )
+    kinds = [e.kind for e in helper_trail]
+    assert kinds[0] == "persona.respond"
+    assert set(kinds[1:]) == {"persona.signal"}
+    assert {e.data["to"] for e in helper_trail[1:]} <= {reviewer, planner}
+    assert {e.entity_id for e in helper_trail} == {store.get_persona(helper).entity_id}
+    for pid, item in ((reviewer, review_item), (planner, plan)):
+        worked = [e for e in log.entries(persona_id=pid) if e.kind == "persona.respond"]
+        assert [e.data["item_id"] for e in worked] == [item.item_id]
+    assert log.verify()[0]
 
 
 async def test_dependency_already_finished_releases_at_once(

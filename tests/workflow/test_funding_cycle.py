@@ -12,6 +12,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
+from activities.funding.audit_log import AuditLog
 from activities.funding.ledger import (
     WORLD,
     entity_budget,
@@ -175,6 +176,9 @@ async def test_unfunded_persona_pauses_and_resumes_when_funds_arrive(
     assert not life.paused
     assert h.funding.ledger.balance(WORLD) == -6 * UNIT
     assert h.funding.ledger.total() == 0
+    trail = AuditLog(h.funding.db).entries(persona_id=pid)
+    events = [e.data["event"] for e in trail if e.kind == "life.event"]
+    assert events == ["funds_exhausted", "funds_available"]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,54 @@
+"""The audit trail of what personas do: one chained entry per piece of work, shed batch,
+room post and message sent.
+
+Entries go to the persona's audit chain (:mod:`activities.funding.audit_log`) with a key
+derived from the work itself, so an activity retried after its entry was written (or after
+its effect was recorded but before its entry was) appends exactly one entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+from activities.funding.audit_log import AuditLog
+from activities.funding.db import Database
+from activities.store import Store, UnknownPersona
+
+
+class PersonaAudit:
+    """Appends persona activity to the audit log of the store's database."""
+
+    def __init__(self, store: Store) -> None:
+        """Audit on ``store``'s database (migrated by ``store.migrate()``)."""
+        self.store = store
+        self.log = AuditLog(Database(store.url))
+        self._entities: dict[str, str | None] = {}
+
+    def _entity_of(self, persona_id: str) -> str | None:
+        if persona_id not in self._entities:
+            try:
+                self._entities[persona_id] = self.store.get_persona(persona_id).entity_id
+            except UnknownPersona:
+                return None
+        return self._entities[persona_id]
+
+    def _record(self, persona_id: str, kind: str, key: str, data: dict[str, Any]) -> None:
+        self.log.append(
+            kind,
+            persona_id,
+            data,
+            persona_id=persona_id,
+            entity_id=self._entity_of(persona_id),
+            key=key,
+        )
+
+    async def record(self, persona_id: str, kind: str, key: str, data: dict[str, Any]) -> None:
+        """Append ``kind`` to the persona's chain once per ``key`` (the actor is the persona)."""
+        await asyncio.to_thread(self._record, persona_id, kind, f"{kind}:{key}", data)
+
+
+def batch_key(item_ids: list[str]) -> str:
+    """A short key naming a set of items, whatever their order."""
+    return hashlib.sha256("\n".join(sorted(item_ids)).encode()).hexdigest()[:32]
