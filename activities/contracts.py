@@ -35,6 +35,7 @@ class ThinkResult(BaseModel):
     output_ref: str
     tokens_in: int
     tokens_out: int
+    compute_ms: int = Field(default=0, ge=0, description="the model call's wall time; 0 on replay")
 
 
 class ShedBatch(BaseModel):

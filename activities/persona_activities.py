@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import time
 
 from temporalio import activity
 from temporalio.client import Client
@@ -68,7 +70,9 @@ class PersonaActivities:
         system = f"You are {request.persona_name}, specialised in {request.specialization}. " + (
             "Draft a reply you might give in the room." if request.purpose == "bid" else ""
         )
+        started = time.monotonic()
         completion = await self.provider.complete(request.base_persona, system, prompt)
+        compute_ms = math.ceil((time.monotonic() - started) * 1000)
         output_ref = await asyncio.to_thread(
             self.store.put_content, "output", completion.text, None, f"out-{persona}-{item_id}"
         )
@@ -85,6 +89,7 @@ class PersonaActivities:
             output_ref=outcome.output_ref or output_ref,
             tokens_in=outcome.tokens_in,
             tokens_out=outcome.tokens_out,
+            compute_ms=compute_ms,
         )
         await self._audit_think(request, result)
         return result

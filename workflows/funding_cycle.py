@@ -1,9 +1,9 @@
 """The funding cycle of one AI persona, and the scheduled rotation of its API key.
 
 Every period (a durable timer) or on demand (signal), the cycle computes the persona's
-performance metrics, applies the rules document to its allocation, releases holds whose
-work died (expired), and tops its balance up
-from the entity budget and then the pre-approved sources. With nothing to fund it the
+performance metrics, applies the rules document to its allocation, charges the storage its
+outputs took over the period, releases holds whose work died (expired), and tops its
+balance up from the entity budget and then the pre-approved sources. With nothing to fund it the
 persona's life is paused by its deactivation event; when funds arrive (signal) or a later
 cycle finds money, the life resumes. Each posting's idempotency key is the workflow id and
 the cycle number, so a retried or replayed activity never posts twice.
@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         FUNDING_ROTATE_KEY,
         FUNDING_RULES,
         FUNDING_SETUP,
+        FUNDING_STORAGE,
         FUNDING_TOP_UP,
         LifeControl,
         LifeControlResult,
@@ -35,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         RotateKeyResult,
         RulesResult,
         SetupRequest,
+        StorageRequest,
         TopUpOutcome,
         TopUpRequest,
     )
@@ -135,6 +137,18 @@ class FundingCycle:
                 retry_policy=RETRY,
             )
             self.s.last_cycle_ms = now_ms
+            if workflow.patched("meter-storage"):
+                await workflow.execute_activity(
+                    FUNDING_STORAGE,
+                    StorageRequest(
+                        key=f"{workflow.info().workflow_id}:storage:{self.s.cycle + 1}",
+                        persona_id=self.input.persona_id,
+                        seconds=(now_ms - since_ms) / 1000,
+                    ),
+                    result_type=int,
+                    start_to_close_timeout=TIMEOUT,
+                    retry_policy=RETRY,
+                )
             rules: RulesResult = await workflow.execute_activity(
                 FUNDING_RULES, result_type=RulesResult, start_to_close_timeout=TIMEOUT,
                 retry_policy=RETRY,

@@ -29,6 +29,7 @@ from activities.funding.contracts import (
     FUNDING_RULES,
     FUNDING_SETTLE,
     FUNDING_SETUP,
+    FUNDING_STORAGE,
     FUNDING_TOP_UP,
     AuditRequest,
     HoldResult,
@@ -44,6 +45,7 @@ from activities.funding.contracts import (
     RulesResult,
     SettleRequest,
     SetupRequest,
+    StorageRequest,
     TopUpOutcome,
     TopUpRequest,
 )
@@ -52,7 +54,9 @@ from activities.funding.keys import IssuedKey, KeyStore
 from activities.funding.metering import Usage
 from activities.funding.performance import PerformanceStore
 from activities.funding.service import Funding
+from activities.store import Store
 from personas.funding.ads import OptOutPolicy
+from personas.funding.pricing import megabyte_days
 from workflows.ids import persona_workflow_id
 
 FaultHook = Callable[[str, str], None]
@@ -78,6 +82,7 @@ class FundingActivities:
         self,
         funding: Funding,
         client: Client,
+        store: Store,
         *,
         key_sink: KeySink = _discard,
         faults: FaultHook = _no_fault,
@@ -88,6 +93,7 @@ class FundingActivities:
         ``ad_share_percent`` of ad revenue is credited to the persona; opted-out users get
         what ``opt_out_policy`` says."""
         self.funding = funding
+        self.store = store
         self.performance = PerformanceStore(funding.db)
         self.keys = KeyStore(funding.db)
         self.audit_log = AuditLog(funding.db)
@@ -192,6 +198,7 @@ class FundingActivities:
                 req.tokens_in,
                 req.max_tokens_out,
                 timedelta(seconds=req.ttl_s),
+                max_compute_ms=req.max_compute_ms,
             )
         except FundingError as err:
             raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from err
@@ -200,20 +207,40 @@ class FundingActivities:
     @activity.defn(name=FUNDING_SETTLE)
     def settle(self, req: SettleRequest) -> HoldResult:
         """Settle after work at the metered price, recording the usage event once."""
-        usage = Usage(
-            event_key=req.hold_id,
-            persona_id=req.persona_id,
-            entity_id=req.entity_id,
-            activity=req.activity,
-            kind="model_call",
-            model=req.model,
-            tokens_in=req.tokens_in,
-            tokens_out=req.tokens_out,
-        )
+        who = {"persona_id": req.persona_id, "entity_id": req.entity_id, "activity": req.activity}
+        usage = [
+            Usage(
+                event_key=req.hold_id,
+                kind="model_call",
+                model=req.model,
+                tokens_in=req.tokens_in,
+                tokens_out=req.tokens_out,
+                **who,
+            )
+        ]
+        if req.compute_ms > 0:
+            usage.append(
+                Usage(
+                    event_key=f"{req.hold_id}:compute",
+                    kind="compute",
+                    quantity=req.compute_ms,
+                    **who,
+                )
+            )
         self.faults("settle.before", req.hold_id)
-        hold, _ = self.funding.settle_usage(req.hold_id, usage)
+        hold, _ = self.funding.settle_usage(req.hold_id, *usage)
         self.faults("settle.after", req.hold_id)
         return HoldResult.model_validate(hold.model_dump())
+
+    @activity.defn(name=FUNDING_STORAGE)
+    def storage(self, req: StorageRequest) -> int:
+        """Charge the period's storage of the persona's outputs once; returns its MB-days."""
+        self.faults("storage.before", req.persona_id)
+        mb_days = megabyte_days(self.store.output_size(req.persona_id), req.seconds)
+        if mb_days > 0:
+            self.funding.charge_storage(req.key, req.persona_id, mb_days)
+        self.faults("storage.after", req.persona_id)
+        return mb_days
 
     @activity.defn(name=FUNDING_RELEASE)
     def release(self, req: ReleaseRequest) -> HoldResult:
@@ -263,6 +290,7 @@ class FundingActivities:
             self.reserve,
             self.settle,
             self.release,
+            self.storage,
             self.audit,
             self.ad_impression,
         ]

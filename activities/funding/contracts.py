@@ -19,6 +19,7 @@ FUNDING_SETTLE = "funding_settle"
 FUNDING_RELEASE = "funding_release"
 FUNDING_AUDIT = "funding_audit"
 FUNDING_AD_IMPRESSION = "funding_ad_impression"
+FUNDING_STORAGE = "funding_storage"
 
 
 class SetupRequest(BaseModel):
@@ -99,6 +100,7 @@ class ReserveRequest(BaseModel):
     model: str
     tokens_in: int = Field(ge=0)
     max_tokens_out: int = Field(ge=0)
+    max_compute_ms: int = Field(default=0, ge=0, description="the work's longest compute")
     ttl_s: float = Field(default=600, gt=0)
 
 
@@ -121,6 +123,15 @@ class SettleRequest(BaseModel):
     model: str
     tokens_in: int = Field(ge=0)
     tokens_out: int = Field(ge=0)
+    compute_ms: int = Field(default=0, ge=0)
+
+
+class StorageRequest(BaseModel):
+    """Charge the storage a persona's outputs took over one funding period, once per key."""
+
+    key: str = Field(min_length=1, max_length=255)
+    persona_id: str
+    seconds: float = Field(ge=0)
 
 
 class ReleaseRequest(BaseModel):

@@ -25,7 +25,9 @@ class Usage(BaseModel):
     model: str | None = None
     tokens_in: int = Field(default=0, ge=0)
     tokens_out: int = Field(default=0, ge=0)
-    quantity: int = Field(default=0, ge=0, description="MB-days of storage or compute seconds")
+    quantity: int = Field(
+        default=0, ge=0, description="MB-days of storage or milliseconds of compute"
+    )
 
 
 class UsageRecord(BaseModel):

@@ -19,6 +19,7 @@ from activities.funding.ledger import (
     entity_budget,
     merge_legs,
     persona_balance,
+    persona_spend,
     post_in,
     source_account,
 )
@@ -180,16 +181,51 @@ class Funding:
         max_tokens_out: int,
         ttl: timedelta,
         now: datetime | None = None,
+        max_compute_ms: int = 0,
     ) -> HoldRecord:
-        """Hold the price of a call at its largest output before the work starts."""
-        amount = hold_size(self.meter.prices, model, tokens_in, max_tokens_out)
+        """Hold the price of a call at its largest output and longest compute before the work."""
+        amount = hold_size(self.meter.prices, model, tokens_in, max_tokens_out, max_compute_ms)
         return self.ledger.hold(hold_id, persona_id, amount, ttl, now)
 
     def settle_usage(
-        self, hold_id: str, usage: Usage, now: datetime | None = None
-    ) -> tuple[HoldRecord, UsageRecord]:
-        """Settle a hold at the metered price and record the usage event with its posting."""
-        hold = self.ledger.settle(hold_id, self.meter.price(usage))
+        self, hold_id: str, *usage: Usage, now: datetime | None = None
+    ) -> tuple[HoldRecord, list[UsageRecord]]:
+        """Settle a hold at the metered price of ``usage`` (a model call and its compute,
+        say) and record each usage event with the posting; once."""
+        hold = self.ledger.settle(hold_id, sum(self.meter.price(u) for u in usage))
         posting = self.ledger.posting(f"settled:{hold_id}")
-        record = self.meter.record(usage, posting.tx_id if posting else None, now)
-        return hold, record
+        tx_id = posting.tx_id if posting else None
+        return hold, [self.meter.record(u, tx_id, now) for u in usage]
+
+    def charge_storage(
+        self, key: str, persona_id: str, megabyte_days: int, now: datetime | None = None
+    ) -> UsageRecord:
+        """Charge ``megabyte_days`` of storage to the persona once per ``key``.
+
+        The usage event carries the metered price; the posting moves that much from the
+        persona's balance to its spend, or the whole balance when it holds less (a balance
+        never goes negative; the funding cycle's top-up follows).
+        """
+        balance_id = persona_balance(persona_id)
+        owner = self._owner(balance_id)
+        usage = Usage(
+            event_key=key,
+            persona_id=persona_id,
+            entity_id=owner.entity_id or "",
+            activity="funding_cycle",
+            kind="storage",
+            quantity=megabyte_days,
+        )
+        price = self.meter.price(usage)
+        with self.db.tx() as s:
+            balance = s.scalars(
+                select(Account.balance).where(Account.account_id == balance_id).with_for_update()
+            ).one()
+            posting = Ledger.existing(s, key)
+            charge = min(price, balance)
+            if posting is None and charge > 0:
+                legs = [(balance_id, -charge), (persona_spend(persona_id), charge)]
+                posting = post_in(
+                    s, key, legs, "spend", "storage", persona_id, owner.entity_id, "funding-cycle"
+                )
+        return self.meter.record(usage, posting.tx_id if posting else None, now)

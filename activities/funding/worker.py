@@ -33,6 +33,7 @@ def funding_activities(
     return FundingActivities(
         funding,
         client,
+        store,
         key_sink=key_sink,
         faults=faults,
         ad_share_percent=ad_share_percent,

@@ -27,5 +27,5 @@ __all__ = [
 ]
 
 # Other persona kinds' tables join the same metadata, so migrations and checks see them.
-import activities.app.tables  # noqa: F401
+import activities.app.tables
 import activities.funding.tables  # noqa: F401

@@ -569,6 +569,17 @@ class Store:
         with self._read() as s:
             return s.execute(stmt).scalar_one()
 
+    def output_size(self, persona_id: str) -> int:
+        """Characters of the outputs the persona has stored (its metered storage)."""
+        stmt = (
+            select(func.coalesce(func.sum(func.length(Content.text)), 0))
+            .select_from(Outcome)
+            .join(Content, Content.content_id == Outcome.output_ref)
+            .where(Outcome.persona_id == persona_id)
+        )
+        with self._read() as s:
+            return int(s.execute(stmt).scalar_one())
+
     # rooms
 
     def post_to_room(

@@ -37,11 +37,23 @@ class PriceTable(BaseModel):
         """Price of storing ``megabyte_days``."""
         return megabyte_days * self.storage_per_mb_day
 
-    def compute(self, seconds: int) -> int:
-        """Price of ``seconds`` of compute."""
-        return seconds * self.compute_per_s
+    def compute(self, milliseconds: int) -> int:
+        """Price of ``milliseconds`` of compute, rounded up to a whole micro-unit."""
+        return -(-milliseconds * self.compute_per_s // 1000)
 
 
-def hold_size(prices: PriceTable, model: str, tokens_in: int, max_tokens_out: int) -> int:
-    """The pre-authorisation hold for a call: its price at the largest possible output."""
-    return max(1, prices.model_call(model, tokens_in, max_tokens_out))
+def hold_size(
+    prices: PriceTable, model: str, tokens_in: int, max_tokens_out: int, max_compute_ms: int = 0
+) -> int:
+    """The pre-authorisation hold for a call: its price at the largest possible output,
+    plus the compute of the longest call the activity's timeout allows."""
+    return max(
+        1, prices.model_call(model, tokens_in, max_tokens_out) + prices.compute(max_compute_ms)
+    )
+
+
+def megabyte_days(stored_bytes: int, seconds: float) -> int:
+    """Storage use of ``stored_bytes`` kept for ``seconds``, rounded up to whole MB-days."""
+    if stored_bytes <= 0 or seconds <= 0:
+        return 0
+    return -(-int(stored_bytes * seconds) // (1_000_000 * 86_400))

@@ -233,7 +233,7 @@ def test_metered_usage_is_linked_to_its_posting(funding: Funding) -> None:
         tokens_in=1_000,
         tokens_out=500,
     )
-    settled, record = funding.settle_usage("call-1", usage, T0)
+    settled, [record] = funding.settle_usage("call-1", usage, now=T0)
     assert record.price == 500 + 750 == settled.charged < hold.amount
     assert record.tx_id == funding.ledger.posting("settled:call-1").tx_id  # type: ignore[union-attr]
     funding.meter.record(
@@ -248,6 +248,38 @@ def test_metered_usage_is_linked_to_its_posting(funding: Funding) -> None:
     assert funding.meter.total(entity_id="e1", until=T0 + timedelta(days=1)) == 1_250
     assert [u.event_key for u in funding.meter.usage(since=T0 + timedelta(days=30))] == ["s1"]
     assert funding.meter.usage(persona_id="p2") == []
+
+
+def test_compute_is_held_and_metered_with_its_model_call(funding: Funding) -> None:
+    funding.deposit("d", persona_balance("p1"), 10_000_000)
+    hold = funding.reserve("c-1", "p1", "m", 1_000, 2_000, timedelta(minutes=5), T0, 60_000)
+    assert hold.amount == 500 + 3_000 + 60_000 * 50 // 1000  # the most tokens, 60 s at most
+    who = {"persona_id": "p1", "entity_id": "e1", "activity": "think"}
+    call = Usage(event_key="c-1", kind="model_call", model="m", tokens_in=1_000, tokens_out=500,
+                 **who)  # fmt: skip
+    compute = Usage(event_key="c-1:compute", kind="compute", quantity=1_234, **who)
+    settled, records = funding.settle_usage("c-1", call, compute, now=T0)
+    assert [r.price for r in records] == [1_250, 62]  # 1.234 s at 50 per s, rounded up
+    assert settled.charged == 1_312
+    assert {r.tx_id for r in records} == {funding.ledger.posting("settled:c-1").tx_id}  # type: ignore[union-attr]
+    again, _ = funding.settle_usage("c-1", call, compute, now=T0)  # a retried settle
+    assert again.charged == 1_312
+    assert len(funding.meter.usage(persona_id="p1")) == 2
+
+
+def test_storage_is_charged_once_per_period_and_never_below_zero(funding: Funding) -> None:
+    funding.deposit("d", persona_balance("p1"), 250)
+    first = funding.charge_storage("store-1", "p1", 2, T0)
+    assert (first.kind, first.quantity, first.price) == ("storage", 2, 200)
+    assert funding.charge_storage("store-1", "p1", 2, T0) == first  # retried: charged once
+    assert funding.ledger.balance(persona_balance("p1")) == 50
+    short = funding.charge_storage("store-2", "p1", 3, T0)
+    assert short.price == 300  # the metered price; the posting takes what the balance holds
+    assert funding.ledger.balance(persona_balance("p1")) == 0
+    assert funding.ledger.balance(persona_spend("p1")) == 250
+    empty = funding.charge_storage("store-3", "p1", 1, T0)
+    assert empty.tx_id is None  # nothing left to take: recorded, not posted
+    assert funding.ledger.total() == 0
 
 
 def test_every_posting_is_audited_and_the_chain_verifies(funding: Funding) -> None:

@@ -16,6 +16,7 @@ from activities.funding.contracts import (
     ReleaseRequest,
     ReserveRequest,
     SettleRequest,
+    StorageRequest,
 )
 from activities.funding.db import Database
 from activities.funding.ledger import persona_balance, persona_held, persona_spend
@@ -48,7 +49,7 @@ def acts(store: Store) -> Iterator[FundingActivities]:
     funding.setup_persona("e1", "p1")
     funding.deposit("seed", persona_balance("p1"), 10_000)
     client: Any = None  # these activities never touch Temporal
-    yield FundingActivities(funding, client, faults=OnceFaults({"settle.after"}))
+    yield FundingActivities(funding, client, store, faults=OnceFaults({"settle.after"}))
     db.dispose()
 
 
@@ -79,6 +80,22 @@ def test_reserve_then_settle_meters_once_even_when_the_return_is_lost(
     usage = acts.funding.meter.usage(persona_id="p1")
     assert [(u.event_key, u.price) for u in usage] == [("call-1", 2_000)]
     assert usage[0].tx_id == ledger.posting("settled:call-1").tx_id  # type: ignore[union-attr]
+
+
+def test_a_period_of_stored_outputs_is_charged_once(acts: FundingActivities) -> None:
+    store = acts.store
+    for i in range(3):  # 600,000 characters of output
+        ref = store.put_content("output", "x" * 200_000)
+        store.record_outcome("p1", f"i{i}", "respond", ref, 10, 10)
+    acts.faults = OnceFaults({"storage.after"})
+    req = StorageRequest(key="cycle-1:storage", persona_id="p1", seconds=2 * 86_400)
+    with pytest.raises(RuntimeError, match=r"storage\.after"):
+        acts.storage(req)  # charged, then the worker "died"
+    assert acts.storage(req) == 2  # 1.2 MB-days, rounded up
+    usage = acts.funding.meter.usage(persona_id="p1")
+    assert [(u.kind, u.quantity, u.price) for u in usage] == [("storage", 2, 200)]
+    assert acts.funding.ledger.balance(persona_spend("p1")) == 200
+    assert acts.storage(req.model_copy(update={"key": "idle", "seconds": 0})) == 0
 
 
 def test_failed_work_releases_and_short_balance_refuses(acts: FundingActivities) -> None:

@@ -184,10 +184,20 @@ async def test_unfunded_persona_pauses_and_resumes_when_funds_arrive(
 @pytest.mark.parametrize(
     "steps",
     [
-        {"setup", "metrics", "rules", "release_expired"},
+        {"setup", "metrics", "storage.before", "rules", "release_expired"},
         {"top_up.before", "life"},
-        {"top_up.after"},
-        {"setup", "metrics", "rules", "release_expired", "top_up.before", "top_up.after", "life"},
+        {"top_up.after", "storage.after"},
+        {
+            "setup",
+            "metrics",
+            "storage.before",
+            "storage.after",
+            "rules",
+            "release_expired",
+            "top_up.before",
+            "top_up.after",
+            "life",
+        },
     ],
 )
 async def test_failures_at_every_step_neither_double_nor_lose_a_posting(
@@ -229,8 +239,13 @@ async def test_metered_work_is_held_then_settled_and_unfunded_work_is_shed(
         advance=lambda: time_env.sleep(1),
     )
     usage = h.funding.meter.usage(persona_id=pid)
-    assert [(u.activity, u.kind) for u in usage] == [("think", "model_call")] * 3
-    assert all(u.tx_id is not None and u.tokens_in > 0 for u in usage)
+    assert [(u.activity, u.kind) for u in usage] == [
+        ("think", "model_call"),
+        ("think", "compute"),
+    ] * 3
+    assert all(u.tx_id is not None for u in usage)
+    assert all(u.tokens_in > 0 for u in usage if u.kind == "model_call")
+    assert all(u.quantity > 0 for u in usage if u.kind == "compute")  # milliseconds of the call
     charged = sum(u.price for u in usage)
     assert charged > 0
     assert h.funding.ledger.balance(persona_balance(pid)) == UNIT - charged
@@ -248,3 +263,10 @@ async def test_metered_work_is_held_then_settled_and_unfunded_work_is_shed(
     [shed] = h.store.shed_items(pid)
     assert (shed.item_id, shed.reason) == (item.item_id, "unfunded: InsufficientFunds")
     assert h.funding.ledger.balance(persona_held(pid)) == 0
+
+    # The next cycle charges the storage the three outputs took since the last one.
+    handle = h.client.get_workflow_handle(funding_workflow_id(pid))
+    await time_env.sleep(3600)  # within the period: the on-demand cycle below is the next
+    await _cycle_now(handle)
+    stored = [u for u in h.funding.meter.usage(persona_id=pid) if u.kind == "storage"]
+    assert [(u.activity, u.quantity) for u in stored] == [("funding_cycle", 1)]  # rounded up

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from personas.funding.ads import Ad, OptOutPolicy, choose_ad, revenue_share
 from personas.funding.audit import GENESIS, AuditEntry, entry_hash, verify_chain
 from personas.funding.metrics import PerformanceOutcome, performance
-from personas.funding.pricing import ModelPrice, PriceTable, hold_size
+from personas.funding.pricing import ModelPrice, PriceTable, hold_size, megabyte_days
 from personas.funding.topup import TopUpPolicy, plan_top_up
 
 funds = st.lists(st.integers(min_value=0, max_value=10_000), max_size=5)
@@ -51,6 +51,19 @@ def test_hold_covers_the_largest_output() -> None:
     assert prices.model_call("m", 500, 10) == 530
     assert prices.model_call("m", 1, 0) == 1  # rounded up
     assert hold_size(prices, "other", 0, 0) == 1
+    assert hold_size(prices, "m", 500, 1_000, max_compute_ms=2_000) == 3_500 + 100  # 2 s at 50
+
+
+def test_compute_and_storage_round_up() -> None:
+    prices = PriceTable(compute_per_s=50, storage_per_mb_day=100)
+    assert prices.compute(1) == 1  # any compute costs something
+    assert prices.compute(1_000) == 50
+    assert prices.compute(0) == 0
+    assert megabyte_days(0, 86_400) == 0
+    assert megabyte_days(1, 0) == 0
+    assert megabyte_days(1, 1) == 1
+    assert megabyte_days(2_000_000, 86_400) == 2
+    assert megabyte_days(2_000_001, 86_400) == 3
 
 
 def test_metrics_from_outcomes() -> None:
