@@ -57,6 +57,8 @@ class LifeStats(BaseModel):
     floors_taken: int = 0
     failed: int = 0
     unfunded: int = 0
+    ads_shown: int = 0
+    ad_credit: int = 0
     runs: int = 1
     last_rejection: str | None = None
 

@@ -31,10 +31,13 @@ with workflow.unsafe.imports_passed_through():
         ThinkResult,
     )
     from activities.funding.contracts import (
+        FUNDING_AD_IMPRESSION,
         FUNDING_RELEASE,
         FUNDING_RESERVE,
         FUNDING_SETTLE,
         HoldResult,
+        ImpressionRequest,
+        ImpressionResult,
         ReleaseRequest,
         ReserveRequest,
         SettleRequest,
@@ -63,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
 
 THINK_TIMEOUT = timedelta(minutes=2)
 STORE_TIMEOUT = timedelta(seconds=30)
+AD_RETRY = RetryPolicy(maximum_attempts=3)
 THINK_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
 SHED_BATCH = 200
 
@@ -201,6 +205,8 @@ class PersonaLife:
                 self._bid(item, entry.base_bp, None)
             return
         self.stats.processed += 1
+        if metered and item.sender_is_human and not item.room_id:
+            await self._show_ad(item)
         if item.room_id:
             self._bid(item, entry.base_bp, result.output_ref)
         if item.task_key:
@@ -227,6 +233,33 @@ class PersonaLife:
             self.stats.failed += 1
             workflow.logger.warning("think failed for %s: %s", item.item_id, err)
             return None
+
+    async def _show_ad(self, item: InboxItem) -> None:
+        """A funded persona's answer to a person carries an ad for its specialization and
+        the task; the revenue share is credited to the persona (once per item)."""
+        if not workflow.patched("ads-on-answers"):
+            return
+        try:
+            shown: ImpressionResult = await workflow.execute_activity(
+                FUNDING_AD_IMPRESSION,
+                ImpressionRequest(
+                    key=f"answer:{self._hold_id(item)}",
+                    persona_id=self.persona_id,
+                    user_id=item.sender_id,
+                    specialization=self.profile.specialization,
+                    task=" ".join(item.topics),
+                    content_ref=item.content_ref,
+                ),
+                result_type=ImpressionResult,
+                start_to_close_timeout=STORE_TIMEOUT,
+                retry_policy=AD_RETRY,
+            )
+        except ActivityError as err:  # an ad never costs the persona its answer
+            workflow.logger.warning("ad for %s failed: %s", item.item_id, err.cause)
+            return
+        if shown.ad_id is not None:
+            self.stats.ads_shown += 1
+            self.stats.ad_credit += shown.credited
 
     def _hold_id(self, item: InboxItem) -> str:
         return f"{self.persona_id}:{item.item_id}"

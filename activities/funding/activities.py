@@ -7,6 +7,7 @@ posting has committed and before the activity returns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -54,7 +55,7 @@ from activities.funding.keys import IssuedKey, KeyStore
 from activities.funding.metering import Usage
 from activities.funding.performance import PerformanceStore
 from activities.funding.service import Funding
-from activities.store import Store
+from activities.store import Store, UnknownContent
 from personas.funding.ads import OptOutPolicy
 from personas.funding.pricing import megabyte_days
 from workflows.ids import persona_workflow_id
@@ -269,10 +270,15 @@ class FundingActivities:
 
     @activity.defn(name=FUNDING_AD_IMPRESSION)
     def ad_impression(self, req: ImpressionRequest) -> ImpressionResult:
-        """Choose, record and credit one impression (once per key)."""
-        record = self.ads.impression(
-            req.key, req.persona_id, req.user_id, req.specialization, req.task
-        )
+        """Choose, record and credit one impression (once per key).
+
+        The task is ``task`` and the text of ``content_ref`` (the item being answered).
+        """
+        task = req.task
+        if req.content_ref is not None:
+            with contextlib.suppress(UnknownContent):
+                task = f"{task} {self.store.get_content(req.content_ref).text or ''}".strip()
+        record = self.ads.impression(req.key, req.persona_id, req.user_id, req.specialization, task)
         return ImpressionResult(
             ad_id=record.ad_id, targeted=record.targeted, credited=record.credited
         )

@@ -164,7 +164,8 @@ class ImpressionRequest(BaseModel):
     persona_id: str
     user_id: str
     specialization: str
-    task: str
+    task: str = ""
+    content_ref: str | None = Field(default=None, description="the task's text, in the store")
 
 
 class ImpressionResult(BaseModel):

@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
+from activities.funding.ads import AdService
 from activities.funding.audit_log import AuditLog
 from activities.funding.ledger import (
     WORLD,
@@ -22,7 +24,9 @@ from activities.funding.ledger import (
     source_account,
 )
 from activities.funding.performance import PerformanceStore
+from activities.funding.tables import Impression
 from activities.store import Store
+from personas.funding.ads import Ad
 from personas.funding.cycle import CycleConfig, FundingCycleInput, FundingView
 from personas.funding.metrics import PerformanceOutcome
 from tests.helpers import eventually, profile
@@ -270,3 +274,47 @@ async def test_metered_work_is_held_then_settled_and_unfunded_work_is_shed(
     await _cycle_now(handle)
     stored = [u for u in h.funding.meter.usage(persona_id=pid) if u.kind == "storage"]
     assert [(u.activity, u.quantity) for u in stored] == [("funding_cycle", 1)]  # rounded up
+
+
+async def test_answers_to_people_carry_ads_whose_share_funds_the_persona(
+    time_env: WorkflowEnvironment, h: FundingHarness
+) -> None:
+    pid = await _persona(h)
+    h.funding.deposit("seed", entity_budget("acme"), UNIT)
+    ads = AdService(h.funding.db, h.funding.ledger)
+    ads.add_ad(
+        Ad(ad_id="pytest-pro", keywords=("pytest", "fixtures"), revenue_per_impression=10_000)
+    )
+    ads.add_ad(Ad(ad_id="shoes", keywords=("shoes",), revenue_per_impression=20_000))
+    await _start(h, pid, allocation=UNIT, limit=UNIT)
+    await eventually(lambda: h.personas.view(pid), lambda v: v.metered)
+
+    async def answer(text: str, sender: str, shown: int) -> None:
+        await h.personas.post_to_persona(pid, text, sender)
+        await eventually(
+            lambda: h.personas.view(pid),
+            lambda v: v.stats.ads_shown == shown and v.stats.processed == shown,
+            advance=lambda: time_env.sleep(1),
+        )
+
+    await answer("@Ada please check my pytest fixtures", "bob", 1)
+    ads.set_opt_out("bob", True)  # honoured from the next impression on
+    await answer("@Ada and these fixtures too", "bob", 2)
+    await h.personas.post_to_persona(pid, "@Ada from a bot", "ci-bot", human=False)
+    view = await eventually(
+        lambda: h.personas.view(pid),
+        lambda v: v.stats.processed == 3,
+        advance=lambda: time_env.sleep(1),
+    )
+    assert view.stats.ads_shown == 2  # no ad on an answer to a machine
+    with h.funding.db.tx() as s:
+        shown = [
+            (r.user_id, r.ad_id, r.targeted, r.credited)
+            for r in s.scalars(select(Impression).where(Impression.persona_id == pid))
+        ]
+    assert sorted(shown, key=lambda r: str(r[1])) == [
+        ("bob", "pytest-pro", True, 3_000),  # matched the task; 30 % of the revenue
+        ("bob", "shoes", False, 6_000),  # opted out: untargeted, the highest revenue
+    ]
+    assert view.stats.ad_credit == 9_000
+    assert h.funding.ledger.total() == 0
