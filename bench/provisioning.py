@@ -5,7 +5,8 @@
 Provision latency (request until the sandbox answers health checks) and release latency
 (release until container, volumes and reservation are gone) with the image already built;
 sessions per minute of concurrent request/release cycles; and what is left after sessions
-whose saga fails at each step in turn. The last line printed is one JSON object of figures.
+whose saga fails at each step in turn (and at the egress-proxy step of a persona allowed
+egress). The last line printed is one JSON object of figures.
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ PERSONA: dict[str, object] = {
     "resource_requirements": {"cpu_millis": 250, "memory_mb": 32, "storage_mb": 16},
 }
 
+EGRESS_PERSONA: dict[str, object] = {
+    **PERSONA,
+    "persona_id": "bench-fetcher",
+    "persona_name": "Bench Fetcher",
+    "access_controls": {"network_egress": True, "egress_allowlist": ["127.0.0.1:9"]},
+}
+
 
 class Tracked(AppClient):
     """A broker client that remembers the sessions it starts."""
@@ -66,8 +74,10 @@ async def cycle(app: AppClient, token: str) -> tuple[float, float]:
 
 
 def leaked(app: Tracked, settings: AppSettings) -> int:
-    """Containers/volumes of this run's sessions plus live reservations and queue entries."""
-    on_docker = Sandboxes(settings.data_root).managed_sessions() & app.started
+    """Containers/volumes and egress proxy dirs of this run's sessions plus live
+    reservations."""
+    sandboxes = Sandboxes(settings.data_root, egress_root=settings.egress_root)
+    on_docker = (sandboxes.managed_sessions() | sandboxes.egress.sessions()) & app.started
     rm = ResourceManager(app.store.url)
     try:
         held = rm.live_sessions() & app.started
@@ -97,6 +107,8 @@ async def run(quick: bool) -> dict[str, float | int | None]:
             app.started = set()
             await app.define("acme", "bench", **PERSONA)
             await app.grant(str(PERSONA["persona_id"]), "bench-user")
+            await app.define("acme", "bench", **EGRESS_PERSONA)
+            await app.grant(str(EGRESS_PERSONA["persona_id"]), "bench-user")
             token = app.broker.issue("bench-user")
             async with Worker(
                 env.client,
@@ -122,7 +134,8 @@ async def run(quick: bool) -> dict[str, float | int | None]:
                 await asyncio.gather(*(bounded() for _ in range(n_conc)))
                 per_min = n_conc / (time.perf_counter() - t0) * 60
                 log(f"{n_conc} concurrent cycles ({width} at a time): {per_min:.1f}/min")
-            for step in STEPS:
+            faults = [(step, PERSONA) for step in STEPS] + [("egress", EGRESS_PERSONA)]
+            for step, persona in faults:
                 async with Worker(
                     env.client,
                     task_queue=f"{queue}-{step}",
@@ -132,7 +145,7 @@ async def run(quick: bool) -> dict[str, float | int | None]:
                     faulty = Tracked(env.client, store, f"{queue}-{step}", settings)
                     faulty.started = app.started
                     try:
-                        await faulty.request(str(PERSONA["persona_id"]), token)
+                        await faulty.request(str(persona["persona_id"]), token)
                     except PersonaError as err:
                         log(f"fault at {step}: {err}")
             leaks = await asyncio.to_thread(leaked, app, settings)

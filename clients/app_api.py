@@ -37,7 +37,7 @@ from activities.app.settings import AppSettings, get_app_settings
 from activities.store import Store, StoreError, UnknownEntity
 from clients.api import PersonaError, explain
 from personas.app.models import AppPersona, SessionRequest
-from personas.app.views import ReleaseCommand, RunCommand, SessionView, UsageQuery
+from personas.app.views import ReleaseCommand, RunCommand, SessionView, UsageQuery, UsageSample
 from workflows import search_attributes as sa
 from workflows.app_reconciler import AppReconciler
 from workflows.app_session import AppSession
@@ -198,6 +198,14 @@ class AppClient:
             session_id, AppSession.sample_usage, UsageQuery(user_id=user_id)
         )
         return sample
+
+    async def usage_history(self, session_id: str, token: str) -> list[UsageSample]:
+        """The session's recent periodic usage samples, oldest first (its user only)."""
+        user_id = self.user(token)
+        view = await self.view(session_id)
+        if view.user_id != user_id:
+            raise PersonaError(f"session {session_id} is not yours")
+        return view.usage
 
     async def _update(self, session_id: str, update: Any, arg: Any) -> Any:
         try:

@@ -19,7 +19,7 @@ from typing import Any
 
 from clients.api import PersonaError
 from clients.app_api import AppClient
-from personas.app.views import SessionView
+from personas.app.views import SessionView, UsageSample
 
 
 async def _client(ctx: Any) -> AppClient:
@@ -45,7 +45,24 @@ def session_text(v: SessionView) -> str:
         lines.append(f"  compensated: {', '.join(v.compensated)}")
     if v.lease_expires_at:
         lines.append(f"  lease until {v.lease_expires_at}")
+    if v.egress:
+        lines.append("  egress: brokered by the host proxy (allowlist only)")
+    if v.usage:
+        lines.append(f"  usage ({v.samples_taken} samples, {v.samples_missed} missed): ")
+        lines[-1] += sample_text(v.usage[-1])
     return "\n".join(lines)
+
+
+def sample_text(u: UsageSample) -> str:
+    """One periodic usage sample as a readable line."""
+    share = f" ({u.cpu_percent:.1f}% cpu)" if u.cpu_percent is not None else ""
+    text = (
+        f"{u.at}: cpu {u.cpu_seconds:.2f} s{share}, memory {u.memory_mb:.1f}/"
+        f"{u.memory_limit_mb:.0f} MB, {u.pids} processes"
+    )
+    if u.egress_allowed or u.egress_refused:
+        text += f", egress {u.egress_allowed} allowed/{u.egress_refused} refused"
+    return text
 
 
 async def _define(ctx: Any, args: argparse.Namespace) -> None:
@@ -103,6 +120,11 @@ async def _run(ctx: Any, args: argparse.Namespace) -> None:
 
 
 async def _usage(ctx: Any, args: argparse.Namespace) -> None:
+    if args.history:
+        samples = await (await _client(ctx)).usage_history(args.session, _token(args))
+        text = "\n".join(sample_text(s) for s in samples) or "no periodic samples yet"
+        ctx.emit(samples, text)
+        return
     u = await (await _client(ctx)).usage(args.session, _token(args))
     ctx.emit(
         u,
@@ -159,6 +181,7 @@ def add_app_commands(subparsers: Any) -> None:
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="COMMAND")
     p = command("usage", _usage, "sample a session's CPU and memory", token=True)
     p.add_argument("session", metavar="SESSION")
+    p.add_argument("--history", action="store_true", help="the periodic samples instead")
     p = command("release", _release, "release a session", token=True)
     p.add_argument("session", metavar="SESSION")
     p = command("reconciler", _reconciler, "create the reconciler's Temporal Schedule")

@@ -1,5 +1,11 @@
-"""An app session as a saga: validate, reserve, image, create, configure, start, verify
-health, then run until release, lease expiry (a durable timer) or preemption.
+"""An app session as a saga: validate, reserve, image, (egress proxy), create, configure,
+start, verify health, then run until release, lease expiry (a durable timer) or preemption.
+
+While it runs, the session samples CPU, memory and egress on a durable cadence (a workflow
+timer every ``usage_interval_s`` from the settings, stretched so that one lease holds at most
+``MAX_SAMPLES`` samples and the history stays bounded); the latest ``usage_history`` samples
+are kept in the view (query ``view`` or ``usage_history``) and the last one shows in the
+current details. A sample that fails is counted as missed and never ends the session.
 
 Every step registers its compensation before it runs; on failure, cancellation, release,
 preemption or expiry the compensations run in reverse (remove the container and volumes,
@@ -12,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+import math
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -31,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         RunCommand,
         SessionView,
         UsageQuery,
+        UsageSample,
     )
     from workflows import search_attributes as sa
 
@@ -45,6 +53,14 @@ COMP_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
 )  # until it succeeds
 QUEUE_RECHECK = timedelta(seconds=30)
+SAMPLE_TIMEOUT = timedelta(seconds=15)
+SAMPLE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=2)
+MAX_SAMPLES = 1000
+
+
+def sampling_interval(interval_s: int, lease_s: int) -> timedelta:
+    """The usage cadence: ``interval_s``, stretched so that a lease takes at most MAX_SAMPLES."""
+    return timedelta(seconds=max(interval_s, math.ceil(lease_s / MAX_SAMPLES)))
 
 
 class _Stop(Exception):
@@ -75,6 +91,8 @@ class AppSession:
         self.stop_state = "released"
         self.woken = False
         self.host_id = ""
+        self.usage_interval_s = 60
+        self.history_len = 60
 
     # ------------------------------------------------------------------ main line
     @workflow.run
@@ -88,10 +106,7 @@ class AppSession:
             lease = timedelta(seconds=req.lease_s)
             self.view_.lease_expires_at = (workflow.now() + lease).isoformat()
             self._publish()
-            try:
-                await workflow.wait_condition(lambda: self.stop_reason is not None, timeout=lease)
-            except TimeoutError:
-                self.stop_reason = "lease expired"
+            await self._run_until_stop(workflow.now() + lease)
             final_state, reason = self.stop_state, self.stop_reason or ""
         except _Stop:
             final_state, reason = self.stop_state, self.stop_reason or "stopped"
@@ -104,6 +119,53 @@ class AppSession:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.view_
 
+    async def _run_until_stop(self, deadline: datetime) -> None:
+        """Wait for release, preemption or lease expiry, sampling usage on a durable cadence."""
+        if not workflow.patched("app-usage-sampling"):  # histories from before sampling
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self.stop_reason is not None, timeout=deadline - workflow.now()
+                )
+            self.stop_reason = self.stop_reason or "lease expired"
+            return
+        every = sampling_interval(self.usage_interval_s, self.req.lease_s)
+        while self.stop_reason is None:
+            left = deadline - workflow.now()
+            if left <= timedelta(0):
+                self.stop_reason = "lease expired"
+                return
+            try:
+                await workflow.wait_condition(
+                    lambda: self.stop_reason is not None, timeout=min(every, left)
+                )
+            except TimeoutError:
+                if workflow.now() < deadline:
+                    await self._sample()
+
+    async def _sample(self) -> None:
+        try:
+            u: c.Usage = await workflow.execute_activity(
+                c.USAGE,
+                c.SessionRef(session_id=self.req.session_id),
+                result_type=c.Usage,
+                start_to_close_timeout=SAMPLE_TIMEOUT,
+                retry_policy=SAMPLE_RETRY,
+            )
+        except ActivityError:
+            self.view_.samples_missed += 1
+            self._publish()
+            return
+        now, history = workflow.now(), self.view_.usage
+        percent = None
+        if history:
+            elapsed = (now - datetime.fromisoformat(history[-1].at)).total_seconds()
+            if elapsed > 0:
+                percent = round(100 * (u.cpu_seconds - history[-1].cpu_seconds) / elapsed, 3)
+        sample = UsageSample(at=now.isoformat(), cpu_percent=percent, **u.model_dump())
+        self.view_.usage = [*history, sample][-self.history_len :]
+        self.view_.samples_taken += 1
+        self._publish()
+
     async def _provision(self) -> None:
         r = self.req
         self._push(c.END, None)  # the end is recorded whatever happens
@@ -111,19 +173,30 @@ class AppSession:
             "validate", c.VALIDATE, r, c.Validated, STEP_TIMEOUT
         )
         self.host_id = validated.host_id
+        self.usage_interval_s = validated.usage_interval_s
+        self.history_len = validated.usage_history
         self.view_.persona_version = validated.version
         workflow.upsert_search_attributes([sa.ENTITY_ID.value_set(validated.entity_id)])
         self._push(c.RELEASE, c.ReleaseRequest(session_id=r.session_id, host_id=self.host_id))
         await self._reserve(validated)
         persona = validated.persona
+        access = persona.access_controls
+        apps = persona.required_applications
+        if access.network_egress:
+            apps = tuple(sorted({*apps, *c.EGRESS_PACKAGES}))
         image: str = await self._step(
             "image",
             c.IMAGE,
-            c.ImageRequest(session_id=r.session_id, applications=persona.required_applications),
+            c.ImageRequest(session_id=r.session_id, applications=apps),
             str,
             IMAGE_TIMEOUT,
         )
         self.view_.image = image
+        if access.network_egress:
+            self.view_.egress = True
+            self._push(c.EGRESS_STOP, c.SessionRef(session_id=r.session_id))
+            egress = c.EgressRequest(session_id=r.session_id, allow=access.egress_allowlist)
+            await self._step("egress", c.EGRESS_START, egress, str, STEP_TIMEOUT)
         self._push(c.REMOVE, c.SessionRef(session_id=r.session_id))
         spec = c.SandboxSpec(
             session_id=r.session_id,
@@ -149,6 +222,7 @@ class AppSession:
                 "validate": "validating",
                 "reserve": "reserving",
                 "image": "building",
+                "egress": "brokering egress",
                 "create": "creating",
                 "configure": "configuring",
                 "start": "starting",
@@ -269,9 +343,18 @@ class AppSession:
         )
         v = self.view_
         extra = f" [{v.reason}]" if v.reason else ""
+        usage = ""
+        if v.usage:
+            u = v.usage[-1]
+            usage = (
+                f"; usage at {u.at}: cpu {u.cpu_seconds:.2f} s, memory {u.memory_mb:.1f}/"
+                f"{u.memory_limit_mb:.0f} MB, {u.pids} processes ({v.samples_taken} samples)"
+            )
+            if v.egress:
+                usage += f", egress {u.egress_allowed} allowed/{u.egress_refused} refused"
         workflow.set_current_details(
             f"app session {v.session_id}: {v.persona_id} for {v.user_id} (p{v.priority}) "
-            f"{v.state}{extra}; steps {', '.join(v.steps) or 'none'}"
+            f"{v.state}{extra}; steps {', '.join(v.steps) or 'none'}{usage}"
         )
 
     # ------------------------------------------------------------------ messages
@@ -279,6 +362,11 @@ class AppSession:
     def view(self) -> SessionView:
         """The session's state, steps, compensations and lease."""
         return self.view_
+
+    @workflow.query
+    def usage_history(self) -> list[UsageSample]:
+        """The latest periodic usage samples, oldest first."""
+        return self.view_.usage
 
     @workflow.signal
     def wake(self, raw: Any = None) -> None:

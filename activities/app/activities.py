@@ -59,7 +59,9 @@ class AppActivities:
         self.settings = settings
         self.repo = AppRepository(store)
         self.resources = ResourceManager(store.url)
-        self.sandboxes = sandboxes or Sandboxes(settings.data_root)
+        self.sandboxes = sandboxes or Sandboxes(
+            settings.data_root, egress_root=settings.egress_root
+        )
         self.builder = builder or ImageBuilder(settings.cache_dir)
         self.faults = dict(faults or {})
         self._host_ready = False
@@ -119,6 +121,8 @@ class AppActivities:
                 amount=amount,
                 configuration=configuration,
                 host_id=self.settings.host_id,
+                usage_interval_s=self.settings.usage_interval_s,
+                usage_history=self.settings.usage_history,
             )
 
         return await self._io("validate", check)
@@ -162,6 +166,17 @@ class AppActivities:
                 raise refuse(str(exc)) from None
 
         return await self._io("image", build)
+
+    @activity.defn(name=c.EGRESS_START)
+    async def egress_start(self, req: c.EgressRequest) -> str:
+        """Serve the session's egress proxy socket (idempotent); returns the socket's path."""
+        path = await self.sandboxes.egress.start(req.session_id, req.allow)
+        return await self._io("egress", lambda: path)
+
+    @activity.defn(name=c.EGRESS_STOP)
+    async def egress_stop(self, req: c.SessionRef) -> bool:
+        """Stop the session's egress proxy and remove its directory (idempotent)."""
+        return await self.sandboxes.egress.stop(req.session_id)
 
     @activity.defn(name=c.CREATE)
     async def create(self, spec: SandboxSpec) -> str:
@@ -211,12 +226,13 @@ class AppActivities:
 
     @activity.defn(name=c.EXEC)
     async def exec(self, req: c.ExecRequest) -> c.RunResult:
-        """Run a command in the session and sample its usage right after."""
+        """Run a command in the session (its egress proxy served first) and sample usage."""
+        await self.sandboxes.egress.ensure(req.session_id)
 
         def run() -> c.RunResult:
             try:
                 result: ExecResult = self.sandboxes.exec(req.session_id, list(req.argv))
-                usage: Usage = self.sandboxes.usage(req.session_id)
+                usage: Usage = self._usage(req.session_id)
             except SandboxError as exc:
                 raise refuse(str(exc)) from None
             return c.RunResult(result=result, usage=usage)
@@ -225,16 +241,28 @@ class AppActivities:
 
     @activity.defn(name=c.USAGE)
     async def usage(self, req: c.SessionRef) -> Usage:
-        """A sample of the session's CPU and memory."""
-        return await asyncio.to_thread(self.sandboxes.usage, req.session_id)
+        """A sample of the session's CPU, memory and egress (its proxy served first)."""
+        await self.sandboxes.egress.ensure(req.session_id)
+        return await asyncio.to_thread(self._usage, req.session_id)
+
+    def _usage(self, session_id: str) -> Usage:
+        usage = self.sandboxes.usage(session_id)
+        stats = self.sandboxes.egress.stats.get(session_id)
+        if stats is None:
+            return usage
+        return usage.model_copy(
+            update={"egress_allowed": stats.allowed, "egress_refused": stats.refused}
+        )
 
     @activity.defn(name=c.RECONCILE)
     async def reconcile(self) -> c.ReconcileReport:
-        """Remove containers, volumes and reservations whose session workflow is not running."""
+        """Remove containers, volumes, egress proxy directories and reservations whose session
+        workflow is not running."""
         await asyncio.to_thread(self._ensure_host)
         docker_ids = await asyncio.to_thread(self.sandboxes.managed_sessions)
         store_ids = await asyncio.to_thread(self.resources.live_sessions)
-        candidates = sorted(docker_ids | store_ids)
+        proxy_ids = await asyncio.to_thread(self.sandboxes.egress.sessions)
+        candidates = sorted(docker_ids | store_ids | proxy_ids)
         client = activity.client()
         orphaned: list[str] = []
         removed: list[str] = []
@@ -243,11 +271,17 @@ class AppActivities:
                 continue
             orphaned.append(sid)
             removed += await asyncio.to_thread(self.sandboxes.remove, sid)
+            if await self.sandboxes.egress.stop(sid):
+                removed.append(f"egress proxy {sid}")
             await asyncio.to_thread(self.resources.release, sid, self.settings.host_id)
             await asyncio.to_thread(
                 self.repo.end_session, sid, "failed", "reconciled: no live session"
             )
         return c.ReconcileReport(checked=len(candidates), orphaned=orphaned, removed=removed)
+
+    async def close(self) -> None:
+        """Stop serving egress sockets (worker shutdown); the sessions' directories stay."""
+        await self.sandboxes.egress.close()
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity, for a worker."""
@@ -257,6 +291,8 @@ class AppActivities:
             self.plan_preemption,
             self.release,
             self.image,
+            self.egress_start,
+            self.egress_stop,
             self.create,
             self.configure,
             self.start,

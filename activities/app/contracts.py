@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from activities.app.egress import PACKAGES as EGRESS_PACKAGES
 from activities.app.resources import Reservation
 from activities.app.sandbox import ExecResult, SandboxSpec, Usage
 from personas.app.models import AppConfiguration, AppPersona, SessionRequest
@@ -23,8 +24,11 @@ END = "app_end"
 EXEC = "app_exec"
 USAGE = "app_usage"
 RECONCILE = "app_reconcile"
+EGRESS_START = "app_egress_start"
+EGRESS_STOP = "app_egress_stop"
 
 STEPS = ("validate", "reserve", "image", "create", "configure", "start", "health")
+"""The saga's steps for every session; a session allowed egress adds ``egress`` after image."""
 
 
 class _Msg(BaseModel):
@@ -40,6 +44,8 @@ class Validated(_Msg):
     amount: Amount
     configuration: AppConfiguration
     host_id: str
+    usage_interval_s: int = 60
+    usage_history: int = 60
 
 
 class ReserveRequest(_Msg):
@@ -66,6 +72,13 @@ class ImageRequest(_Msg):
 
     session_id: str
     applications: tuple[str, ...]
+
+
+class EgressRequest(_Msg):
+    """Start (serve) a session's egress proxy with its allowlist."""
+
+    session_id: str
+    allow: tuple[str, ...]
 
 
 class ConfigureRequest(_Msg):
@@ -112,6 +125,7 @@ class ReconcileReport(_Msg):
 
 
 __all__ = [
+    "EGRESS_PACKAGES",
     "Amount",
     "ExecResult",
     "Reservation",

@@ -4,6 +4,16 @@ The container runs as a non-root user on a read-only root file system with tmpfs
 (/tmp, /home/app), a session volume for /workspace and one for /config; all capabilities
 dropped, no-new-privileges, pids/CPU/memory limits, ``network_mode="none"``, data sources
 bind-mounted read-only or read-write. Every operation is idempotent by session id.
+
+Storage quota: the user's writable storage is capped. /workspace is a size-capped tmpfs
+volume of the local driver of ``storage_mb`` (writes beyond it fail with ENOSPC); /tmp and
+/home/app are capped tmpfs mounts; /config is a plain volume written by the configure step
+and read-only to the user (its configuration files are validated, at most 1 MB each). A
+tmpfs volume is mounted when the container starts, so the workspace is fresh at each start,
+and tmpfs pages are charged to the container's memory cgroup: what is written there also
+counts against ``memory_mb``. Egress (see ``activities.app.egress``) never gives the
+container a network: its main process is a socat forwarder on 127.0.0.1:3128 to the host
+proxy's Unix socket, mounted read-only at /run/egress.
 """
 
 from __future__ import annotations
@@ -18,11 +28,14 @@ import docker
 import docker.errors
 from pydantic import BaseModel, ConfigDict
 
+from activities.app import egress
 from activities.app.images import APP_UID, PATH
 from personas.app.models import AccessControls, AppConfiguration, ResourceRequirements
 
 MANAGED = "persona-app.managed"
 SESSION = "persona-app.session"
+EGRESS = "persona-app.egress"
+LISTENING = f" 0100007F:{egress.PROXY_PORT:04X} 00000000:0000 0A "
 
 
 class SandboxError(Exception):
@@ -56,6 +69,8 @@ class Usage(BaseModel):
     memory_mb: float
     memory_limit_mb: float
     pids: int
+    egress_allowed: int = 0
+    egress_refused: int = 0
 
 
 def container_name(session_id: str) -> str:
@@ -68,21 +83,22 @@ def volume_names(session_id: str) -> tuple[str, str]:
     return f"persona-app-{session_id}-work", f"persona-app-{session_id}-config"
 
 
-def egress_refusal() -> str:
-    """Why network egress is refused on this host."""
-    return (
-        "network egress cannot be offered safely on this host: sandboxes get no network "
-        "(network_mode=none); ask for a persona without egress"
-    )
+def _tmpfs(size_mb: int, uid: int, mode: str) -> dict[str, str]:
+    options = f"size={size_mb}m,uid={uid},gid={uid},mode={mode},nosuid,nodev"
+    return {"type": "tmpfs", "device": "tmpfs", "o": options}
 
 
 class Sandboxes:
     """Creates, configures, runs and removes session containers on one Docker engine."""
 
-    def __init__(self, data_root: Path, client: Any | None = None) -> None:
-        """Data sources are directories under ``data_root``."""
+    def __init__(
+        self, data_root: Path, client: Any | None = None, egress_root: Path | None = None
+    ) -> None:
+        """Data sources are directories under ``data_root``; proxy sockets under
+        ``egress_root`` (``activities.app.egress``)."""
         self.data_root = data_root
         self._client = client
+        self.egress = egress.EgressProxies(egress_root or Path("/tmp/persona-app-egress"))
 
     @property
     def client(self) -> Any:
@@ -92,9 +108,7 @@ class Sandboxes:
         return self._client
 
     def check_access(self, access: AccessControls) -> None:
-        """Refuse egress and unknown data sources before anything is allocated."""
-        if access.network_egress:
-            raise SandboxError(egress_refusal())
+        """Refuse unknown data sources before anything is allocated."""
         for source in access.data_sources:
             if not (self.data_root / source.name).is_dir():
                 raise SandboxError(f"data source {source.name} not found")
@@ -112,10 +126,17 @@ class Sandboxes:
         if existing is not None:
             return str(existing.id)
         labels = {MANAGED: "1", SESSION: spec.session_id, "persona-app.persona": spec.persona_id}
+        if spec.access.network_egress:
+            labels[EGRESS] = "1"
         work, config = volume_names(spec.session_id)
-        for name in (work, config):
-            self.client.volumes.create(name=name, labels=labels)
         r, c = spec.resources, spec.configuration
+        self.client.volumes.create(
+            name=work, labels=labels, driver="local",
+            driver_opts=_tmpfs(r.storage_mb, APP_UID, "0755"),
+        )  # fmt: skip
+        self.client.volumes.create(
+            name=config, labels=labels
+        )  # written by us, read-only to the user
         volumes = {
             work: {"bind": "/workspace", "mode": "rw"},
             config: {"bind": "/config", "mode": "rw"},
@@ -130,10 +151,18 @@ class Sandboxes:
             "PERSONA_ID": spec.persona_id,
             "SESSION_ID": spec.session_id,
         }
+        command = ["sleep", "2147483647"]
+        if spec.access.network_egress:
+            run_dir = self.egress.mount_dir(spec.session_id)
+            if not run_dir.is_dir():
+                raise SandboxError(f"the egress proxy of session {spec.session_id} is not set up")
+            volumes[str(run_dir)] = {"bind": egress.CONTAINER_DIR, "mode": "ro"}
+            env.update(egress.proxy_env())
+            command = egress.forwarder_command()
         try:
             container = self.client.containers.create(
                 spec.image,
-                command=["sleep", "2147483647"],
+                command=command,
                 name=container_name(spec.session_id),
                 labels=labels,
                 user=f"{APP_UID}:{APP_UID}",
@@ -200,17 +229,23 @@ class Sandboxes:
             container.start()
 
     def health(self, session_id: str, timeout_s: float = 10.0) -> str:
-        """Wait until the container runs and answers as non-root; SandboxError otherwise."""
+        """Wait until the container runs and answers as non-root (and, with egress, until its
+        forwarder listens on 127.0.0.1:3128); SandboxError otherwise."""
         container = self._require(session_id)
         deadline = time.monotonic() + timeout_s
         while True:
             container.reload()
             if container.status == "running":
                 result = self.exec(session_id, ["id", "-u"])
-                if result.exit_code == 0 and result.output.strip() not in ("", "0"):
+                if result.exit_code != 0 or result.output.strip() in ("", "0"):
+                    raise SandboxError(f"session {session_id} unhealthy: {result.output.strip()}")
+                if container.labels.get(EGRESS) != "1":
                     return f"running as uid {result.output.strip()}"
-                raise SandboxError(f"session {session_id} unhealthy: {result.output.strip()}")
+                if LISTENING in self.exec(session_id, ["cat", "/proc/net/tcp"]).output:
+                    return f"running as uid {result.output.strip()}, egress forwarder listening"
             if container.status in ("exited", "dead") or time.monotonic() > deadline:
+                if container.status == "running":
+                    raise SandboxError(f"session {session_id}: egress forwarder not listening")
                 raise SandboxError(f"session {session_id} is {container.status}, not running")
             time.sleep(0.05)  # the engine reports "created" until the process has started
 

@@ -30,6 +30,17 @@ class AppSettings(BaseSettings):
     host_storage_mb: int = 20_480
     cache_dir: Path = Path("/var/tmp/persona-app-cache")
     data_root: Path = Path("var/app-data")
+    egress_root: Path = Field(
+        default=Path("/tmp/persona-app-egress"),
+        description="Directory of the sessions' egress proxy sockets, on the Docker engine's"
+        " host (it is bind-mounted); keep it short: a Unix socket path has at most 107 bytes",
+    )
+    usage_interval_s: int = Field(
+        default=60, ge=1, le=86_400, description="How often a running session samples usage"
+    )
+    usage_history: int = Field(
+        default=60, ge=1, le=1000, description="How many recent samples a session keeps"
+    )
 
 
 def get_app_settings() -> AppSettings:

@@ -11,6 +11,10 @@ PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]{0,127}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 CONFIG_ROOT = "/config"
 
+EGRESS_RULE = re.compile(
+    r"^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*:(\d{1,5}|\*)$"
+)
+
 Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][\w .-]*$")]
 
 
@@ -36,10 +40,36 @@ class DataSource(_Frozen):
 
 
 class AccessControls(_Frozen):
-    """Which data sources a session sees, in which mode, and whether it may reach out."""
+    """Which data sources a session sees, in which mode, and whether it may reach out.
+
+    Egress is brokered by a proxy and limited to ``egress_allowlist``: ``host:port`` patterns
+    (lower-case host name or IPv4 address, optionally ``*.`` for any sub-domain; port a number
+    or ``*``). Egress with an empty allowlist is a validation error (it would mean nothing),
+    and so is an allowlist without egress.
+    """
 
     data_sources: tuple[DataSource, ...] = ()
     network_egress: bool = False
+    egress_allowlist: tuple[str, ...] = ()
+
+    @field_validator("egress_allowlist")
+    @classmethod
+    def _rules(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for rule in v:
+            if not EGRESS_RULE.match(rule):
+                raise ValueError(f"egress destination {rule!r} must be host:port (port or *)")
+            port = rule.rsplit(":", 1)[1]
+            if port != "*" and not 1 <= int(port) <= 65535:
+                raise ValueError(f"egress destination {rule!r} has a port outside 1-65535")
+        return tuple(sorted(set(v)))
+
+    @model_validator(mode="after")
+    def _egress(self) -> AccessControls:
+        if self.network_egress and not self.egress_allowlist:
+            raise ValueError("network_egress needs a non-empty egress_allowlist")
+        if self.egress_allowlist and not self.network_egress:
+            raise ValueError("egress_allowlist is given but network_egress is false")
+        return self
 
     @field_validator("data_sources")
     @classmethod

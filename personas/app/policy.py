@@ -94,3 +94,22 @@ def choose_victims(need: Amount, free: Amount, priority: int, holders: list[Hold
         chosen.append(h.session_id)
         room = room + h.amount
     return chosen if need.fits_in(room) else []
+
+
+def egress_allows(rules: tuple[str, ...], host: str, port: int) -> bool:
+    """True when ``host:port`` matches one of the allowlist ``rules`` (see AccessControls).
+
+    ``*.example.com`` matches sub-domains of example.com, not example.com itself; the host is
+    compared as given (names are not resolved), case-insensitively.
+    """
+    host = host.lower().rstrip(".")
+    for rule in rules:
+        pattern, _, rule_port = rule.rpartition(":")
+        if rule_port != "*" and rule_port != str(port):
+            continue
+        if pattern.startswith("*."):
+            if host.endswith(pattern[1:]) and len(host) > len(pattern) - 1:
+                return True
+        elif host == pattern:
+            return True
+    return False

@@ -7,6 +7,21 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class UsageSample(BaseModel):
+    """One periodic sample of a running session: cumulative CPU time, memory, processes,
+    egress connections so far, and the CPU share since the previous sample (percent of one
+    CPU)."""
+
+    at: str
+    cpu_seconds: float
+    cpu_percent: float | None = None
+    memory_mb: float
+    memory_limit_mb: float
+    pids: int
+    egress_allowed: int = 0
+    egress_refused: int = 0
+
+
 class SessionView(BaseModel):
     """A session's state, the steps it went through and the compensations it ran."""
 
@@ -24,6 +39,10 @@ class SessionView(BaseModel):
     lease_expires_at: str | None = None
     queue_position: int | None = None
     ended: bool = False
+    egress: bool = False
+    usage: list[UsageSample] = Field(default_factory=list)
+    samples_taken: int = 0
+    samples_missed: int = 0
 
 
 class ReleaseCommand(BaseModel):

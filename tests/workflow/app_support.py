@@ -18,8 +18,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from activities.app import app_activities, app_workflows
-from activities.app.activities import Fault, session_workflow_id
+from activities.app import app_workflows
+from activities.app.activities import AppActivities, Fault, session_workflow_id
 from activities.app.resources import ResourceManager
 from activities.app.sandbox import MANAGED, SESSION, Sandboxes
 from activities.app.settings import AppSettings
@@ -29,6 +29,7 @@ from clients.app_api import AppClient
 
 CACHE = Path("/var/tmp/persona-app-cache")
 KEY = "test-key-0123456789abcdef0123456789"
+EGRESS_ROOT = AppSettings.model_fields["egress_root"].default
 
 
 def app_settings(tmp_path: Path, **over: Any) -> AppSettings:
@@ -46,6 +47,7 @@ def app_settings(tmp_path: Path, **over: Any) -> AppSettings:
         "host_storage_mb": 4096,
         "cache_dir": CACHE,
         "data_root": data,
+        "usage_interval_s": 900,
     }
     fields.update(over)
     return AppSettings(**fields)
@@ -53,21 +55,23 @@ def app_settings(tmp_path: Path, **over: Any) -> AppSettings:
 
 @dataclass
 class Leaks:
-    """What is left of some sessions: containers/volumes, live reservations, queue entries."""
+    """What is left of some sessions: containers/volumes, live reservations, queue entries,
+    egress proxy directories."""
 
     docker: set[str] = field(default_factory=set)
     reservations: set[str] = field(default_factory=set)
     queued: set[str] = field(default_factory=set)
+    proxies: set[str] = field(default_factory=set)
 
     def total(self) -> int:
         """How many leftovers in all."""
-        return len(self.docker) + len(self.reservations) + len(self.queued)
+        return len(self.docker) + len(self.reservations) + len(self.queued) + len(self.proxies)
 
 
-def leaks(store: Store, sessions: set[str]) -> Leaks:
-    """Containers, volumes, live reservations and queue entries of ``sessions``."""
+def leaks(store: Store, sessions: set[str], egress_root: Path = EGRESS_ROOT) -> Leaks:
+    """Containers, volumes, live reservations, queue entries and proxy dirs of ``sessions``."""
     client = docker.from_env()
-    found = Leaks()
+    found = Leaks(proxies={s for s in sessions if (egress_root / s).exists()})
     for c in client.containers.list(all=True, filters={"label": MANAGED}):
         if c.labels.get(SESSION) in sessions:
             found.docker.add(c.name)
@@ -114,31 +118,31 @@ async def app_rig(
 ) -> AsyncIterator[Rig]:
     """A worker on a fresh queue (with ``faults``) and a broker client on it."""
     queue = queue or f"app-{uuid.uuid4().hex[:8]}"
-    worker = Worker(
-        client,
-        task_queue=queue,
-        workflows=app_workflows(),
-        activities=app_activities(store, settings, faults=faults),
-    )
+    acts = AppActivities(store, settings, faults=faults)
+    worker = Worker(client, task_queue=queue, workflows=app_workflows(), activities=acts.all())
     rig = Rig(client, store, queue, settings)
     rig.started = set()
-    async with worker:
-        try:
-            yield rig
-        finally:
-            await end_sessions(client, store, settings, rig.started)
+    try:
+        async with worker:
+            try:
+                yield rig
+            finally:
+                await end_sessions(client, store, settings, rig.started)
+    finally:
+        await acts.close()  # a stopped worker serves no egress socket
 
 
 async def end_sessions(
     client: Client, store: Store, settings: AppSettings, sessions: set[str]
 ) -> None:
     """Terminate the sessions' workflows and remove whatever they left (test teardown)."""
-    sandboxes = Sandboxes(settings.data_root)
+    sandboxes = Sandboxes(settings.data_root, egress_root=settings.egress_root)
     rm = ResourceManager(store.url)
     for sid in sessions:
         with contextlib.suppress(RPCError):
             await client.get_workflow_handle(session_workflow_id(sid)).terminate("test over")
         sandboxes.remove(sid)
+        await sandboxes.egress.stop(sid)
         rm.release(sid, settings.host_id)
     rm.dispose()
 
@@ -162,3 +166,13 @@ def code_reviewer(persona_id: str = "code-reviewer", **over: Any) -> dict[str, A
     }
     fields.update(over)
     return fields
+
+
+def fetcher(port: int, persona_id: str = "fetcher") -> dict[str, Any]:
+    """Fields of a persona allowed egress to 127.0.0.1:``port`` only (busybox wget and nc)."""
+    return code_reviewer(
+        persona_id,
+        persona_name="Fetcher",
+        required_applications=[],
+        access_controls={"network_egress": True, "egress_allowlist": [f"127.0.0.1:{port}"]},
+    )

@@ -14,8 +14,9 @@ import pytest
 from temporalio.client import ScheduleActionExecutionStartWorkflow, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.app.activities import session_workflow_id
+from activities.app.activities import Fault, session_workflow_id
 from activities.app.contracts import STEPS, ReconcileReport
+from activities.app.egress import EgressProxies
 from activities.app.resources import ResourceManager
 from activities.app.sandbox import Sandboxes, SandboxSpec
 from activities.app.settings import AppSettings
@@ -24,7 +25,7 @@ from clients.api import PersonaError
 from personas.app.models import AccessControls, AppConfiguration, ResourceRequirements
 from personas.app.policy import Amount
 from tests.helpers import eventually
-from tests.workflow.app_support import app_rig, app_settings, code_reviewer, leaks
+from tests.workflow.app_support import app_rig, app_settings, code_reviewer, fetcher, leaks
 
 
 @pytest.fixture
@@ -80,6 +81,29 @@ async def test_crash_after_side_effect_is_retried_idempotently(
         await rig.release(view.session_id, token)
         assert leaks(app_store, {view.session_id}).total() == 0
         assert ResourceManager(app_store.url).usage(settings.host_id).used == Amount()
+
+
+@pytest.mark.parametrize("fault", ["fail", "crash_once"])
+async def test_fault_at_the_egress_step(
+    dev_env: WorkflowEnvironment, app_store: Store, settings: AppSettings, fault: Fault
+) -> None:
+    async with app_rig(dev_env.client, app_store, settings, faults={"egress": fault}) as rig:
+        await rig.define("acme", "admin", **fetcher(8080))
+        await rig.grant("fetcher", "alice")
+        token = rig.token("alice")
+        if fault == "fail":
+            with pytest.raises(PersonaError, match="injected failure at step egress"):
+                await rig.request("fetcher", token)
+            (sid,) = rig.started
+            view = await rig.view(sid)
+            assert view.compensated == ["app_egress_stop", "app_release", "app_end"]
+        else:
+            view = await rig.request("fetcher", token)
+            sid = view.session_id
+            held = leaks(app_store, {sid})
+            assert (len(held.docker), held.proxies) == (3, {sid})
+            await rig.release(sid, token)
+        assert leaks(app_store, {sid}).total() == 0
 
 
 async def test_worker_stopped_mid_step_another_worker_finishes(
@@ -146,7 +170,10 @@ async def test_reconciler_schedule_removes_orphans(
                 configuration=AppConfiguration(),
             )
         )
-        assert leaks(app_store, {dead.session_id, orphan}).total() == 7
+        stale = EgressProxies(settings.egress_root)
+        await stale.start(orphan, ("example.com:443",))
+        await stale.close()  # as a dead worker leaves it
+        assert leaks(app_store, {dead.session_id, orphan}).total() == 8
         schedule_id = await rig.ensure_reconciler(
             every=timedelta(hours=1), schedule_id=f"rec-{uuid.uuid4().hex[:8]}"
         )

@@ -112,6 +112,40 @@ async def test_sandbox_seen_from_inside(rig: Rig) -> None:
     await rig.release(sid, token)
 
 
+async def test_storage_quota_enforced_from_inside(rig: Rig) -> None:
+    await rig.define(
+        "acme",
+        "admin",
+        **code_reviewer(
+            "small-disk",
+            persona_name="Small Disk",
+            resource_requirements={"cpu_millis": 500, "memory_mb": 96, "storage_mb": 16},
+        ),
+    )
+    await rig.grant("small-disk", "alice")
+    token = rig.token("alice")
+    sid = (await rig.request("small-disk", token)).session_id
+
+    async def sh(script: str) -> tuple[int, str]:
+        out = await rig.run(sid, token, ["sh", "-c", script])
+        return out.result.exit_code, out.result.output
+
+    assert (await sh("df -m /workspace | tail -1"))[1].split()[1] == "16"
+    code, text = await sh("dd if=/dev/zero of=/workspace/small bs=1M count=8 2>&1")
+    assert code == 0, text
+    code, text = await sh("dd if=/dev/zero of=/workspace/big bs=1M count=24 2>&1")
+    assert code != 0
+    assert "No space left on device" in text
+    code, text = await sh(
+        "rm /workspace/big && echo more > /workspace/after && cat /workspace/after"
+    )
+    assert (code, text) == (0, "more\n")  # freeing space makes room again
+    code, text = await sh("echo x > /config/new")
+    assert code != 0  # /config is capped too, and not the user's to write
+    await rig.release(sid, token)
+    assert leaks(rig.store, {sid}).total() == 0
+
+
 async def test_bad_input_is_refused_and_leaves_nothing(rig: Rig) -> None:
     alice, bob = rig.token("alice"), rig.token("bob")
     with pytest.raises(PersonaError, match="unknown persona nope"):
@@ -130,17 +164,16 @@ async def test_bad_input_is_refused_and_leaves_nothing(rig: Rig) -> None:
                 "bad", application_configuration={"default": {"files": {"/etc/passwd": "x"}}}
             ),
         )
+    with pytest.raises(PersonaError, match="network_egress needs a non-empty egress_allowlist"):
+        await rig.define(
+            "acme", "admin", **code_reviewer("egress", access_controls={"network_egress": True})
+        )
     cases: list[tuple[str, dict[str, Any], str]] = [
         ("huge", {"resource_requirements": {"memory_mb": 999_999}}, "beyond the host: memory_mb"),
         (
             "ghost",
             {"required_applications": ["no-such-package-xyz"]},
             "package no-such-package-xyz not found",
-        ),
-        (
-            "egress",
-            {"access_controls": {"network_egress": True}},
-            "network egress cannot be offered",
         ),
         (
             "nodata",
@@ -162,4 +195,4 @@ async def test_bad_input_is_refused_and_leaves_nothing(rig: Rig) -> None:
         await rig.run(view.session_id, bob, ["id"])
     assert (await rig.release(view.session_id, alice)).state == "released"
     assert leaks(rig.store, rig.started).total() == 0
-    assert len(rig.started) == 8  # each refused request ran (and compensated) its saga
+    assert len(rig.started) == 7  # each refused request ran (and compensated) its saga
