@@ -195,7 +195,11 @@ class AppSession:
         if access.network_egress:
             self.view_.egress = True
             self._push(c.EGRESS_STOP, c.SessionRef(session_id=r.session_id))
-            egress = c.EgressRequest(session_id=r.session_id, allow=access.egress_allowlist)
+            egress = c.EgressRequest(
+                session_id=r.session_id,
+                allow=access.egress_allowlist,
+                bandwidth_mbps=persona.resource_requirements.bandwidth_mbps,
+            )
             await self._step("egress", c.EGRESS_START, egress, str, STEP_TIMEOUT)
         self._push(c.REMOVE, c.SessionRef(session_id=r.session_id))
         spec = c.SandboxSpec(

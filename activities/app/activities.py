@@ -170,7 +170,7 @@ class AppActivities:
     @activity.defn(name=c.EGRESS_START)
     async def egress_start(self, req: c.EgressRequest) -> str:
         """Serve the session's egress proxy socket (idempotent); returns the socket's path."""
-        path = await self.sandboxes.egress.start(req.session_id, req.allow)
+        path = await self.sandboxes.egress.start(req.session_id, req.allow, req.bandwidth_mbps)
         return await self._io("egress", lambda: path)
 
     @activity.defn(name=c.EGRESS_STOP)

@@ -79,6 +79,7 @@ class EgressRequest(_Msg):
 
     session_id: str
     allow: tuple[str, ...]
+    bandwidth_mbps: int = 0
 
 
 class ConfigureRequest(_Msg):

@@ -12,6 +12,10 @@ which connects to the address it checked; a name that resolves to a non-public a
 (private, loopback, link-local ...) is refused, so only an IP literal on the allowlist can
 reach such an address (no DNS-rebinding into private ranges).
 
+Bandwidth: a session's ``bandwidth_mbps`` (0: unlimited) caps the bytes its proxy moves,
+both directions together, by one token bucket shared by all its connections
+(:class:`Throttle`, with a burst of ``BURST`` bytes).
+
 Worker restarts: a proxy lives in the worker process, but its policy lives on disk
 (``<root>/<session>/policy.json``). ``ensure`` is idempotent: a no-op when this process
 serves the socket or another live process answers on it, otherwise the stale socket is
@@ -31,6 +35,7 @@ import logging
 import os
 import shutil
 import socket
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -47,6 +52,32 @@ PROXY_URL = f"http://127.0.0.1:{PROXY_PORT}"
 PACKAGES = ("socat",)
 HEAD_LIMIT = 64 * 1024
 HOP_HEADERS = {"proxy-connection", "proxy-authorization", "connection", "keep-alive"}
+BURST = 64 * 1024
+
+
+def throttle_delay(now: float, free_at: float, size: int, rate: float) -> tuple[float, float]:
+    """How long to wait before moving ``size`` bytes at ``rate`` bytes/s, and the new
+    ``free_at`` (when the bucket is empty again); the first ``BURST`` bytes go at once."""
+    start = max(free_at, now)
+    free_at = start + size / rate
+    return max(0.0, free_at - now - BURST / rate), free_at
+
+
+class Throttle:
+    """A token bucket over one session's connections (``rate`` bytes/s; 0: unlimited)."""
+
+    def __init__(self, rate: float) -> None:
+        """Cap at ``rate`` bytes per second."""
+        self.rate = rate
+        self.free_at = 0.0
+
+    async def take(self, size: int) -> None:
+        """Wait until ``size`` more bytes may move."""
+        if self.rate <= 0:
+            return
+        wait, self.free_at = throttle_delay(time.monotonic(), self.free_at, size, self.rate)
+        if wait > 0:
+            await asyncio.sleep(wait)
 
 
 def forwarder_command() -> list[str]:
@@ -112,6 +143,7 @@ class EgressProxies:
         self.root = root
         self.app_uid = app_uid
         self.stats: dict[str, EgressStats] = {}
+        self._throttles: dict[str, Throttle] = {}
         self._servers: dict[str, asyncio.AbstractServer] = {}
         self._lock = asyncio.Lock()
 
@@ -129,25 +161,40 @@ class EgressProxies:
             return set()
         return {p.name for p in self.root.iterdir() if p.is_dir()}
 
-    async def start(self, session_id: str, allow: tuple[str, ...]) -> str:
-        """Record the session's allowlist and serve its socket (idempotent); returns its path."""
+    async def start(self, session_id: str, allow: tuple[str, ...], bandwidth_mbps: int = 0) -> str:
+        """Record the session's allowlist and bandwidth cap and serve its socket (idempotent);
+        returns the socket's path."""
         run = self.mount_dir(session_id)
         run.mkdir(parents=True, exist_ok=True)
         for d in (self.root, self.session_dir(session_id), run):
             d.chmod(0o711)
         policy = self.session_dir(session_id) / "policy.json"
         tmp = policy.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"allow": list(allow)}))
+        tmp.write_text(json.dumps({"allow": list(allow), "bandwidth_mbps": bandwidth_mbps}))
         tmp.replace(policy)
         await self.ensure(session_id)
         return str(run / SOCKET)
 
-    def _allow(self, session_id: str) -> tuple[str, ...] | None:
+    def _policy(self, session_id: str) -> dict[str, object] | None:
         try:
             data = json.loads((self.session_dir(session_id) / "policy.json").read_text())
         except (OSError, ValueError):
             return None
-        return tuple(str(r) for r in data.get("allow", []))
+        return data if isinstance(data, dict) else None
+
+    def _allow(self, session_id: str) -> tuple[str, ...] | None:
+        policy = self._policy(session_id)
+        if policy is None:
+            return None
+        allow = policy.get("allow", [])
+        return tuple(str(r) for r in allow) if isinstance(allow, list) else ()
+
+    def _throttle(self, session_id: str) -> Throttle:
+        if session_id not in self._throttles:
+            mbps = (self._policy(session_id) or {}).get("bandwidth_mbps", 0)
+            rate = float(mbps) * 125_000 if isinstance(mbps, int | float) else 0.0
+            self._throttles[session_id] = Throttle(rate)
+        return self._throttles[session_id]
 
     async def ensure(self, session_id: str) -> bool:
         """Serve the session's socket unless served already; False when it has no proxy."""
@@ -178,6 +225,7 @@ class EgressProxies:
         """Stop serving and remove the session's directory (idempotent); True if anything was."""
         async with self._lock:
             server = self._servers.pop(session_id, None)
+            self._throttles.pop(session_id, None)
             if server is not None:
                 server.close()
             found = self.session_dir(session_id).exists()
@@ -225,8 +273,9 @@ class EgressProxies:
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         else:
             up_w.write(upstream)
+        throttle = self._throttle(session_id)
         out, back = await asyncio.gather(
-            _pipe(reader, up_w), _pipe(up_r, writer), return_exceptions=True
+            _pipe(reader, up_w, throttle), _pipe(up_r, writer, throttle), return_exceptions=True
         )
         stats.bytes_out += out if isinstance(out, int) else 0
         stats.bytes_in += back if isinstance(back, int) else 0
@@ -250,10 +299,11 @@ async def _address(host: str, port: int) -> str:
     return addresses[0]
 
 
-async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> int:
+async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, throttle: Throttle) -> int:
     moved = 0
     try:
-        while chunk := await src.read(65536):
+        while chunk := await src.read(16384):
+            await throttle.take(len(chunk))
             dst.write(chunk)
             await dst.drain()
             moved += len(chunk)

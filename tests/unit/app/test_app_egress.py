@@ -4,6 +4,7 @@ real loopback servers, and the usage cadence."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -12,7 +13,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from activities.app.egress import SOCKET, EgressProxies, _Refused, parse_head
+from activities.app.egress import (
+    BURST,
+    SOCKET,
+    EgressProxies,
+    _Refused,
+    parse_head,
+    throttle_delay,
+)
 from personas.app.models import AccessControls
 from personas.app.policy import egress_allows
 from workflows.app_session import MAX_SAMPLES, sampling_interval
@@ -135,6 +143,45 @@ async def test_proxy_allows_listed_and_refuses_the_rest(
         assert not await revived.ensure("s1")  # no policy: no proxy
         assert not await revived.stop("s1")
     finally:
+        await proxies.close()
+        await proxies.stop("s1")
+        await asyncio.to_thread(root.rmdir)
+
+
+def test_throttle_lets_a_burst_through_then_paces_at_the_rate() -> None:
+    rate = 100_000.0  # bytes per second
+    wait, free_at = throttle_delay(10.0, 0.0, BURST, rate)
+    assert wait == 0.0  # an idle bucket lets a burst through at once
+    wait, free_at = throttle_delay(10.0, free_at, 50_000, rate)
+    assert wait == pytest.approx(0.5)  # then bytes wait their turn
+    wait, _ = throttle_delay(20.0, free_at, 50_000, rate)
+    assert wait == 0.0  # idle long enough: the bucket refilled
+
+
+async def test_the_proxy_holds_a_session_to_its_bandwidth() -> None:
+    size = 400_000
+
+    async def serve(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.readuntil(b"\r\n\r\n")
+        w.write(b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * size)
+        await w.drain()
+        w.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    root = Path(f"/tmp/pae-unit-{uuid.uuid4().hex[:8]}")
+    proxies = EgressProxies(root)
+    try:
+        sock = await proxies.start("s1", (f"127.0.0.1:{port}",), bandwidth_mbps=1)
+        started = time.monotonic()
+        got = await ask(sock, f"GET http://127.0.0.1:{port}/ HTTP/1.1\r\n\r\n".encode())
+        elapsed = time.monotonic() - started
+        assert got.endswith(b"x" * 1000)
+        assert len(got) > size
+        # 1 Mbit/s is 125,000 bytes/s: whatever the machine, the body cannot come faster
+        assert elapsed >= (size - BURST) / 125_000
+    finally:
+        server.close()
         await proxies.close()
         await proxies.stop("s1")
         await asyncio.to_thread(root.rmdir)
