@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -38,3 +39,19 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     store.upsert_entity("acme", "Acme", ["repo:web", "repo:api", "docs"])
     yield store
     store.dispose()
+
+
+@pytest.fixture
+async def origin() -> AsyncIterator[tuple[int, list[bytes]]]:
+    """An HTTP server on the host's 127.0.0.1 (random port); its port and the heads it got."""
+    heads: list[bytes] = []
+
+    async def serve(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        heads.append(await r.readuntil(b"\r\n\r\n"))
+        w.write(b"HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nfrom-origin\n")
+        await w.drain()
+        w.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1], heads
+    server.close()

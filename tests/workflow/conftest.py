@@ -5,15 +5,18 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.app.settings import AppSettings
 from activities.providers import OfflineDeterministicProvider
 from activities.store import Store
 from clients.api import PersonaClient
+from tests.workflow.app_support import app_settings
 from workers.main import build_worker
 from workflows.ids import persona_workflow_id
 
@@ -51,3 +54,9 @@ async def dev_personas(
     async with worker:
         yield PersonaClient(dev_env.client, sqlite_store, queue)
         await end_lives(dev_env.client, sqlite_store)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> AppSettings:
+    """App persona settings: a small host of its own."""
+    return app_settings(tmp_path)

@@ -4,13 +4,9 @@ lets through only the allowlist; a persona without egress has no proxy and reach
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import docker
-import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.app.settings import AppSettings
@@ -19,43 +15,10 @@ from tests.workflow.app_support import (
     EGRESS_ROOT,
     Rig,
     app_rig,
-    app_settings,
     code_reviewer,
     fetcher,
     leaks,
 )
-
-
-@pytest.fixture
-def app_store(tmp_path: Path) -> Iterator[Store]:
-    """A migrated SQLite store with entity ``acme``."""
-    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    store.migrate()
-    store.upsert_entity("acme", "Acme")
-    yield store
-    store.dispose()
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> AppSettings:
-    """A small host of its own."""
-    return app_settings(tmp_path)
-
-
-@pytest.fixture
-async def origin() -> AsyncIterator[tuple[int, list[bytes]]]:
-    """An HTTP server on the host's 127.0.0.1 (random port); its port and the heads it got."""
-    heads: list[bytes] = []
-
-    async def serve(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        heads.append(await r.readuntil(b"\r\n\r\n"))
-        w.write(b"HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nfrom-origin\n")
-        await w.drain()
-        w.close()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1], heads
-    server.close()
 
 
 async def sh(rig: Rig, sid: str, token: str, script: str) -> tuple[int, str]:
@@ -65,12 +28,12 @@ async def sh(rig: Rig, sid: str, token: str, script: str) -> tuple[int, str]:
 
 async def test_egress_only_to_the_allowlist_through_the_proxy(
     dev_env: WorkflowEnvironment,
-    app_store: Store,
+    sqlite_store: Store,
     settings: AppSettings,
     origin: tuple[int, list[bytes]],
 ) -> None:
     port, heads = origin
-    async with app_rig(dev_env.client, app_store, settings) as rig:
+    async with app_rig(dev_env.client, sqlite_store, settings) as rig:
         await rig.define("acme", "admin", **fetcher(port))
         await rig.grant("fetcher", "alice")
         token = rig.token("alice")
@@ -106,20 +69,20 @@ async def test_egress_only_to_the_allowlist_through_the_proxy(
         assert len(heads) == 2
         usage = await rig.usage(sid, token)
         assert (usage.egress_allowed, usage.egress_refused) == (2, 3)
-        assert leaks(app_store, {sid}).proxies == {sid}
+        assert leaks(sqlite_store, {sid}).proxies == {sid}
         final = await rig.release(sid, token)
         assert final.compensated == ["app_remove", "app_egress_stop", "app_release", "app_end"]
-        assert leaks(app_store, {sid}).total() == 0
+        assert leaks(sqlite_store, {sid}).total() == 0
 
 
 async def test_without_egress_no_proxy_and_no_network(
     dev_env: WorkflowEnvironment,
-    app_store: Store,
+    sqlite_store: Store,
     settings: AppSettings,
     origin: tuple[int, list[bytes]],
 ) -> None:
     port, heads = origin
-    async with app_rig(dev_env.client, app_store, settings) as rig:
+    async with app_rig(dev_env.client, sqlite_store, settings) as rig:
         await rig.define("acme", "admin", **code_reviewer())
         await rig.grant("code-reviewer", "alice")
         token = rig.token("alice")
@@ -137,27 +100,27 @@ async def test_without_egress_no_proxy_and_no_network(
             assert code != 0
         assert heads == []
         await rig.release(sid, token)
-        assert leaks(app_store, {sid}).total() == 0
+        assert leaks(sqlite_store, {sid}).total() == 0
 
 
 async def test_restarted_worker_serves_the_proxy_again(
     dev_env: WorkflowEnvironment,
-    app_store: Store,
+    sqlite_store: Store,
     settings: AppSettings,
     origin: tuple[int, list[bytes]],
 ) -> None:
     port, heads = origin
     queue = f"app-{uuid.uuid4().hex[:8]}"
-    async with app_rig(dev_env.client, app_store, settings, queue=queue) as first:
+    async with app_rig(dev_env.client, sqlite_store, settings, queue=queue) as first:
         await first.define("acme", "admin", **fetcher(port))
         await first.grant("fetcher", "alice")
         token = first.token("alice")
         sid = (await first.request("fetcher", token)).session_id
         first.started.clear()  # stopping this worker (and its proxies) must not end the session
-    async with app_rig(dev_env.client, app_store, settings, queue=queue) as second:
+    async with app_rig(dev_env.client, sqlite_store, settings, queue=queue) as second:
         second.started.add(sid)
         code, text = await sh(second, sid, token, f"wget -q -O - http://127.0.0.1:{port}/again")
         assert (code, text) == (0, "from-origin\n")
         assert heads[-1].startswith(b"GET /again ")
         await second.release(sid, token)
-        assert leaks(app_store, {sid}).total() == 0
+        assert leaks(sqlite_store, {sid}).total() == 0

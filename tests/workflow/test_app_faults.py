@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import docker
 import pytest
@@ -25,36 +23,20 @@ from clients.api import PersonaError
 from personas.app.models import AccessControls, AppConfiguration, ResourceRequirements
 from personas.app.policy import Amount
 from tests.helpers import eventually
-from tests.workflow.app_support import app_rig, app_settings, code_reviewer, fetcher, leaks
-
-
-@pytest.fixture
-def app_store(tmp_path: Path) -> Iterator[Store]:
-    """A migrated SQLite store with entity ``acme``."""
-    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    store.migrate()
-    store.upsert_entity("acme", "Acme")
-    yield store
-    store.dispose()
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> AppSettings:
-    """A small host of its own."""
-    return app_settings(tmp_path)
+from tests.workflow.app_support import app_rig, code_reviewer, fetcher, leaks
 
 
 @pytest.mark.parametrize("step", STEPS)
 async def test_failure_at_each_step_leaves_nothing(
-    dev_env: WorkflowEnvironment, app_store: Store, settings: AppSettings, step: str
+    dev_env: WorkflowEnvironment, sqlite_store: Store, settings: AppSettings, step: str
 ) -> None:
-    async with app_rig(dev_env.client, app_store, settings, faults={step: "fail"}) as rig:
+    async with app_rig(dev_env.client, sqlite_store, settings, faults={step: "fail"}) as rig:
         await rig.define("acme", "admin", **code_reviewer())
         await rig.grant("code-reviewer", "alice")
         with pytest.raises(PersonaError, match=f"injected failure at step {step}"):
             await rig.request("code-reviewer", rig.token("alice"))
         (sid,) = rig.started
-        assert leaks(app_store, {sid}).total() == 0
+        assert leaks(sqlite_store, {sid}).total() == 0
         record = rig.repo.session(sid)
         assert record is not None
         assert record.state == "failed"
@@ -65,29 +47,29 @@ async def test_failure_at_each_step_leaves_nothing(
 
 @pytest.mark.parametrize("step", STEPS)
 async def test_crash_after_side_effect_is_retried_idempotently(
-    dev_env: WorkflowEnvironment, app_store: Store, settings: AppSettings, step: str
+    dev_env: WorkflowEnvironment, sqlite_store: Store, settings: AppSettings, step: str
 ) -> None:
-    async with app_rig(dev_env.client, app_store, settings, faults={step: "crash_once"}) as rig:
+    async with app_rig(dev_env.client, sqlite_store, settings, faults={step: "crash_once"}) as rig:
         await rig.define("acme", "admin", **code_reviewer())
         await rig.grant("code-reviewer", "alice")
         token = rig.token("alice")
         view = await rig.request("code-reviewer", token)
         assert view.state == "running"
-        held = leaks(app_store, {view.session_id})
+        held = leaks(sqlite_store, {view.session_id})
         assert len(held.docker) == 3
         assert len(held.reservations) == 1
-        usage = ResourceManager(app_store.url).usage(settings.host_id)
+        usage = ResourceManager(sqlite_store.url).usage(settings.host_id)
         assert usage.used == Amount(cpu_millis=500, memory_mb=64, storage_mb=64)
         await rig.release(view.session_id, token)
-        assert leaks(app_store, {view.session_id}).total() == 0
-        assert ResourceManager(app_store.url).usage(settings.host_id).used == Amount()
+        assert leaks(sqlite_store, {view.session_id}).total() == 0
+        assert ResourceManager(sqlite_store.url).usage(settings.host_id).used == Amount()
 
 
 @pytest.mark.parametrize("fault", ["fail", "crash_once"])
 async def test_fault_at_the_egress_step(
-    dev_env: WorkflowEnvironment, app_store: Store, settings: AppSettings, fault: Fault
+    dev_env: WorkflowEnvironment, sqlite_store: Store, settings: AppSettings, fault: Fault
 ) -> None:
-    async with app_rig(dev_env.client, app_store, settings, faults={"egress": fault}) as rig:
+    async with app_rig(dev_env.client, sqlite_store, settings, faults={"egress": fault}) as rig:
         await rig.define("acme", "admin", **fetcher(8080))
         await rig.grant("fetcher", "alice")
         token = rig.token("alice")
@@ -100,18 +82,18 @@ async def test_fault_at_the_egress_step(
         else:
             view = await rig.request("fetcher", token)
             sid = view.session_id
-            held = leaks(app_store, {sid})
+            held = leaks(sqlite_store, {sid})
             assert (len(held.docker), held.proxies) == (3, {sid})
             await rig.release(sid, token)
-        assert leaks(app_store, {sid}).total() == 0
+        assert leaks(sqlite_store, {sid}).total() == 0
 
 
 async def test_worker_stopped_mid_step_another_worker_finishes(
-    dev_env: WorkflowEnvironment, app_store: Store, settings: AppSettings
+    dev_env: WorkflowEnvironment, sqlite_store: Store, settings: AppSettings
 ) -> None:
     queue = f"app-{uuid.uuid4().hex[:8]}"
     async with app_rig(
-        dev_env.client, app_store, settings, faults={"create": "stall"}, queue=queue
+        dev_env.client, sqlite_store, settings, faults={"create": "stall"}, queue=queue
     ) as first:
         await first.define("acme", "admin", **code_reviewer())
         await first.grant("code-reviewer", "alice")
@@ -119,22 +101,22 @@ async def test_worker_stopped_mid_step_another_worker_finishes(
         view = await first.request("code-reviewer", token, wait=False)
         sid = view.session_id
         await eventually(
-            lambda: asyncio.to_thread(leaks, app_store, {sid}), lambda lk: len(lk.docker) == 3
+            lambda: asyncio.to_thread(leaks, sqlite_store, {sid}), lambda lk: len(lk.docker) == 3
         )
         first.started.clear()  # stopping this worker must not end the session
-    async with app_rig(dev_env.client, app_store, settings, queue=queue) as second:
+    async with app_rig(dev_env.client, sqlite_store, settings, queue=queue) as second:
         second.started.add(sid)
         running = await second.wait_settled(sid)
         assert running.steps[-1] == "health"
-        assert len(leaks(app_store, {sid}).docker) == 3  # the retry reused the container
+        assert len(leaks(sqlite_store, {sid}).docker) == 3  # the retry reused the container
         await second.release(sid, token)
-        assert leaks(app_store, {sid}).total() == 0
+        assert leaks(sqlite_store, {sid}).total() == 0
 
 
 async def test_cancellation_runs_compensations(
-    dev_env: WorkflowEnvironment, app_store: Store, settings: AppSettings
+    dev_env: WorkflowEnvironment, sqlite_store: Store, settings: AppSettings
 ) -> None:
-    async with app_rig(dev_env.client, app_store, settings) as rig:
+    async with app_rig(dev_env.client, sqlite_store, settings) as rig:
         await rig.define("acme", "admin", **code_reviewer())
         await rig.grant("code-reviewer", "alice")
         view = await rig.request("code-reviewer", rig.token("alice"))
@@ -142,16 +124,16 @@ async def test_cancellation_runs_compensations(
         await handle.cancel()
         with pytest.raises(WorkflowFailureError):
             await handle.result()
-        assert leaks(app_store, {view.session_id}).total() == 0
+        assert leaks(sqlite_store, {view.session_id}).total() == 0
         record = rig.repo.session(view.session_id)
         assert record is not None
         assert record.reason == "cancelled"
 
 
 async def test_reconciler_schedule_removes_orphans(
-    dev_env: WorkflowEnvironment, app_store: Store, settings: AppSettings
+    dev_env: WorkflowEnvironment, sqlite_store: Store, settings: AppSettings
 ) -> None:
-    async with app_rig(dev_env.client, app_store, settings) as rig:
+    async with app_rig(dev_env.client, sqlite_store, settings) as rig:
         await rig.define("acme", "admin", **code_reviewer())
         await rig.grant("code-reviewer", "alice")
         live = await rig.request("code-reviewer", rig.token("alice"))
@@ -173,7 +155,7 @@ async def test_reconciler_schedule_removes_orphans(
         stale = EgressProxies(settings.egress_root)
         await stale.start(orphan, ("example.com:443",))
         await stale.close()  # as a dead worker leaves it
-        assert leaks(app_store, {dead.session_id, orphan}).total() == 8
+        assert leaks(sqlite_store, {dead.session_id, orphan}).total() == 8
         schedule_id = await rig.ensure_reconciler(
             every=timedelta(hours=1), schedule_id=f"rec-{uuid.uuid4().hex[:8]}"
         )
@@ -190,8 +172,8 @@ async def test_reconciler_schedule_removes_orphans(
             await handle.delete()
         assert {dead.session_id, orphan} <= set(report.orphaned)
         assert live.session_id not in report.orphaned
-        assert leaks(app_store, {dead.session_id, orphan}).total() == 0
-        assert len(leaks(app_store, {live.session_id}).docker) == 3
+        assert leaks(sqlite_store, {dead.session_id, orphan}).total() == 0
+        assert len(leaks(sqlite_store, {live.session_id}).docker) == 3
         assert (
             docker.from_env().containers.get(f"persona-app-{live.session_id}").status == "running"
         )

@@ -3,7 +3,7 @@ that fits one session at a time (dev server, real Docker)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,20 +17,12 @@ from tests.workflow.app_support import Rig, app_rig, app_settings, code_reviewer
 
 
 @pytest.fixture
-def app_store(tmp_path: Path) -> Iterator[Store]:
-    """A migrated SQLite store with entity ``acme``."""
-    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    store.migrate()
-    store.upsert_entity("acme", "Acme")
-    yield store
-    store.dispose()
-
-
-@pytest.fixture
-async def rig(dev_env: WorkflowEnvironment, app_store: Store, tmp_path: Path) -> AsyncIterator[Rig]:
+async def rig(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, tmp_path: Path
+) -> AsyncIterator[Rig]:
     """A host with room for exactly one 64 MB session."""
     settings = app_settings(tmp_path, host_memory_mb=64)
-    async with app_rig(dev_env.client, app_store, settings) as r:
+    async with app_rig(dev_env.client, sqlite_store, settings) as r:
         await r.define("acme", "admin", **code_reviewer())
         await r.grant("code-reviewer", "alice")
         yield r

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,32 +12,16 @@ from activities.app.activities import session_workflow_id
 from activities.app.settings import AppSettings
 from activities.store import Store
 from clients.api import PersonaError
-from tests.workflow.app_support import Rig, app_rig, app_settings, code_reviewer, leaks
+from tests.workflow.app_support import Rig, app_rig, code_reviewer, leaks
 from workflows import search_attributes as sa
 
 
 @pytest.fixture
-def app_store(tmp_path: Path) -> Iterator[Store]:
-    """A migrated SQLite store with entity ``acme``."""
-    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    store.migrate()
-    store.upsert_entity("acme", "Acme")
-    yield store
-    store.dispose()
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> AppSettings:
-    """A small host of its own."""
-    return app_settings(tmp_path)
-
-
-@pytest.fixture
 async def rig(
-    dev_env: WorkflowEnvironment, app_store: Store, settings: AppSettings
+    dev_env: WorkflowEnvironment, sqlite_store: Store, settings: AppSettings
 ) -> AsyncIterator[Rig]:
     """A worker and broker client with the code reviewer persona granted to alice."""
-    async with app_rig(dev_env.client, app_store, settings) as r:
+    async with app_rig(dev_env.client, sqlite_store, settings) as r:
         await r.define("acme", "admin", **code_reviewer())
         await r.grant("code-reviewer", "alice")
         yield r

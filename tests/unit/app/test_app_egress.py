@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -76,22 +75,6 @@ def test_sampling_interval_bounds_the_history() -> None:
     assert week / sampling_interval(60, week).total_seconds() <= MAX_SAMPLES
 
 
-@pytest.fixture
-async def origin() -> AsyncIterator[tuple[int, list[bytes]]]:
-    """A loopback HTTP server on a random port; yields its port and the heads it received."""
-    heads: list[bytes] = []
-
-    async def serve(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        heads.append(await r.readuntil(b"\r\n\r\n"))
-        w.write(b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\norigin")
-        await w.drain()
-        w.close()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1], heads
-    server.close()
-
-
 async def ask(sock: str, request: bytes) -> bytes:
     r, w = await asyncio.open_unix_connection(sock)
     w.write(request)
@@ -111,14 +94,14 @@ async def test_proxy_allows_listed_and_refuses_the_rest(
     try:
         assert Path(sock) == root / "s1" / "run" / SOCKET
         got = await ask(sock, f"GET http://127.0.0.1:{port}/a HTTP/1.1\r\nHost: h\r\n\r\n".encode())
-        assert got.endswith(b"origin")
+        assert got.endswith(b"from-origin\n")
         assert heads[-1].startswith(b"GET /a HTTP/1.1\r\n")
         got = await ask(
             sock,
             f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\nGET /b HTTP/1.0\r\n\r\n".encode(),
         )
         assert got.startswith(b"HTTP/1.1 200 Connection established")
-        assert got.endswith(b"origin")
+        assert got.endswith(b"from-origin\n")
         refused = await ask(sock, b"CONNECT 127.0.0.1:1 HTTP/1.1\r\n\r\n")
         assert refused.startswith(b"HTTP/1.1 403 Forbidden")
         bad = await ask(sock, b"GET /relative HTTP/1.1\r\n\r\n")
