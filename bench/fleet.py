@@ -3,8 +3,9 @@
 Steps: calibrate the simulator on the testbed (replicas behind nginx on 127.0.0.1, loopback
 load); run Thompson sampling per scenario against the calibrated simulator and measure regret
 against the oracle (best fixed configuration in hindsight) and the static default; learn the
-testbed scenario's persona, apply its optimum to the testbed and measure the improvement.
-The last line is one JSON object of figures.
+testbed scenario's persona, apply its optimum to the testbed and measure the improvement;
+measure context transfer (learn in surge traffic and in a campaign, then in the unseen surge
+during a campaign, against a cold start). The last line is one JSON object of figures.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 from activities.fleet.lab import calibrate_on, learn_persona, measure
 from activities.fleet.testbed import Testbed
 from personas.fleet.config import DEFAULT_CONFIG
-from personas.fleet.evaluation import regret_run
+from personas.fleet.evaluation import regret_run, transfer_run
 from personas.fleet.objective import compile_weights, score
 from personas.fleet.simulator import Scenario
 
@@ -67,6 +68,30 @@ async def run(quick: bool) -> dict[str, float]:
             now=datetime.now(UTC),
             sources=["testbed calibration"],
         )
+        transfers = [
+            await asyncio.to_thread(
+                transfer_run,
+                [
+                    load.model_copy(update={"pattern": "surge"}),
+                    load.model_copy(update={"campaign": True}),
+                ],
+                load.model_copy(update={"pattern": "surge", "campaign": True}),
+                compile_weights([]),
+                calibration.params,
+                train_rounds=60,
+                rounds=60,
+                seed=seed,
+            )
+            for seed in range(3 if quick else 6)
+        ]
+        print(
+            "transfer to surge+campaign: rounds to within 5% cold "
+            f"{[t.cold_rounds for t in transfers]} warm {[t.warm_rounds for t in transfers]}; "
+            f"regret cold {statistics.mean(t.cold_regret_pct for t in transfers):.1f}% warm "
+            f"{statistics.mean(t.warm_regret_pct for t in transfers):.1f}% "
+            f"({time.monotonic() - started:.0f}s)",
+            flush=True,
+        )
         before = await measure(tb, DEFAULT_CONFIG, load, seed=5)
         after = await measure(tb, persona.optimum, load, seed=5)
         b, a = score(before.metrics, persona.weights), score(after.metrics, persona.weights)
@@ -86,6 +111,10 @@ async def run(quick: bool) -> dict[str, float]:
         ),
         "testbed_improvement_pct": round(100.0 * (a - b) / max(abs(b), 1e-9), 2),
         "calibration_error_pct": round(calibration.error_pct, 2),
+        "transfer_rounds_cold": round(statistics.mean(t.cold_rounds for t in transfers), 1),
+        "transfer_rounds_warm": round(statistics.mean(t.warm_rounds for t in transfers), 1),
+        "transfer_regret_cold_pct": round(statistics.mean(t.cold_regret_pct for t in transfers), 2),
+        "transfer_regret_warm_pct": round(statistics.mean(t.warm_regret_pct for t in transfers), 2),
         "rounds": rounds,
     }
 

@@ -20,6 +20,7 @@ from activities.fleet.market import Market, MarketError
 from activities.store import Store, UnknownEntity
 from clients.api import PersonaError, explain
 from personas.fleet.config import BadConfig, FleetConfig, parse_config
+from personas.fleet.context import FleetContext
 from personas.fleet.marketplace import SignedListing
 from personas.fleet.objective import UnknownIntent
 from personas.fleet.persona import FleetPersona
@@ -39,7 +40,8 @@ def learn_persona(
     author: str = "fleet-learner",
     params: SimParams | None = None,
 ) -> FleetPersona:
-    """Learn a persona in the simulator (Thompson sampling); bad intents are refused."""
+    """Learn a persona in the simulator (Thompson sampling) for the scenario's context (which
+    the persona records); bad intents are refused."""
     try:
         return lab.learn_persona(
             fleet_id,
@@ -50,7 +52,7 @@ def learn_persona(
             seed=seed,
             author=author,
             now=datetime.now(UTC),
-            sources=[f"simulator:{scenario.pattern}@{scenario.rate_rps:g}rps"],
+            sources=[f"simulator:{scenario.context().key()}@{scenario.rate_rps:g}rps"],
         )
     except UnknownIntent as err:
         raise PersonaError(str(err)) from None
@@ -138,6 +140,14 @@ class FleetClient:
         data = persona.model_dump(mode="json") if isinstance(persona, FleetPersona) else persona
         return int(await self._update(fleet_id, FleetAdaptation.set_persona, data))
 
+    async def set_context(self, fleet_id: str, context: dict[str, Any] | FleetContext) -> int:
+        """Move a fleet to a new context and relearn its persona; returns the persona version."""
+        try:
+            ctx = context if isinstance(context, FleetContext) else context_of(context)
+        except ValidationError as err:
+            raise PersonaError(f"invalid context: {explain(err)}") from None
+        return int(await self._update(fleet_id, FleetAdaptation.set_context, ctx.model_dump()))
+
     async def stop(self, fleet_id: str) -> None:
         """Stop adapting."""
         try:
@@ -174,6 +184,19 @@ class FleetClient:
             raise PersonaError(f"refused {signed.listing.name}: {'; '.join(verdict.reasons)}")
         persona = {**signed.listing.persona, "fleet_id": fleet_id}
         return await self.set_persona(fleet_id, persona)
+
+
+def context_of(data: dict[str, Any]) -> FleetContext:
+    """A validated context (raises pydantic's ValidationError)."""
+    return FleetContext.model_validate(data)
+
+
+def scenario_of(**fields: Any) -> Scenario:
+    """A validated scenario (load and context), refused with a one-line :class:`PersonaError`."""
+    try:
+        return Scenario.model_validate(fields)
+    except ValidationError as err:
+        raise PersonaError(f"invalid scenario: {explain(err)}") from None
 
 
 def config_of(text: dict[str, Any]) -> FleetConfig:

@@ -14,7 +14,9 @@ from typing import Any
 
 from activities.fleet.market import Market, MarketError
 from clients.api import PersonaError
-from clients.fleet_api import FleetClient, config_of, learn_persona
+from clients.fleet_api import FleetClient, config_of, learn_persona, scenario_of
+from personas.fleet.context import REGIONS
+from personas.fleet.patterns import PATTERNS
 from personas.fleet.persona import summary
 from personas.fleet.simulator import Scenario
 from workflows.fleet_adaptation import FleetView
@@ -38,6 +40,7 @@ def view_text(v: FleetView) -> str:
         f"fleet {v.fleet_id}: {v.status} {'(shadow)' if v.shadow else ''}",
         f"  current {v.current.key()}  optimum {v.optimum.key()}  deviation {v.deviation:.2f}",
         f"  risk {v.risk_tolerance}  rounds {v.rounds}  persona v{v.persona_version}",
+        f"  context {v.context.key()}  persona learned for {v.persona_context.key()}",
     ]
     lines += [
         f"  {c.status}: {c.from_config.key()} -> {c.to_config.key()} {c.reason}" for c in v.changes
@@ -46,8 +49,19 @@ def view_text(v: FleetView) -> str:
     return "\n".join(lines)
 
 
+def scenario_from(args: argparse.Namespace) -> Scenario:
+    """The scenario (load and context) of the command's options."""
+    return scenario_of(
+        pattern=args.pattern,
+        rate_rps=args.rate,
+        hour=args.hour,
+        region=args.region,
+        campaign=args.campaign,
+    )
+
+
 async def _learn(ctx: Any, args: argparse.Namespace) -> None:
-    scenario = Scenario(pattern=args.pattern, rate_rps=args.rate)
+    scenario = scenario_from(args)
     persona = await asyncio.to_thread(
         learn_persona,
         args.fleet,
@@ -61,7 +75,7 @@ async def _learn(ctx: Any, args: argparse.Namespace) -> None:
 
 
 async def _start(ctx: Any, args: argparse.Namespace) -> None:
-    scenario = Scenario(pattern=args.pattern, rate_rps=args.rate)
+    scenario = scenario_from(args)
     persona = await asyncio.to_thread(
         learn_persona, args.fleet, scenario, args.intent, rounds=args.rounds, seed=args.seed
     )
@@ -93,6 +107,15 @@ async def _shadow(ctx: Any, args: argparse.Namespace) -> None:
     ctx.emit({"shadow": s}, f"shadow {'on' if s else 'off'}")
 
 
+async def _context(ctx: Any, args: argparse.Namespace) -> None:
+    context = scenario_from(args).context()
+    version = await (await _client(ctx)).set_context(args.fleet, context)
+    ctx.emit(
+        {"context": context.model_dump(), "persona_version": version},
+        f"context {context.key()}; persona v{version} relearned for it",
+    )
+
+
 async def _stop(ctx: Any, args: argparse.Namespace) -> None:
     await (await _client(ctx)).stop(args.fleet)
     ctx.emit({"stopped": True}, "stop requested")
@@ -109,7 +132,7 @@ async def _ab(ctx: Any, args: argparse.Namespace) -> None:
         fleet_id=args.fleet,
         variants=variants,
         explore=args.explore,
-        scenario=Scenario(pattern=args.pattern, rate_rps=args.rate),
+        scenario=scenario_from(args),
     )
     ctx.emit(r, f"winner {r.winner} after {r.rounds} round(s); P(best) {r.probabilities}")
 
@@ -133,7 +156,7 @@ async def _deploy(ctx: Any, args: argparse.Namespace) -> None:
 
 
 def add_fleet_commands(subparsers: Any) -> None:
-    """Add ``fleet learn|start|show|risk|shadow|stop|ab|search|deploy`` to a CLI."""
+    """Add ``fleet learn|start|show|risk|shadow|context|stop|ab|search|deploy`` to a CLI."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
     fleet = subparsers.add_parser("fleet", help="fleet personas: learn, adapt, A/B test, share")
@@ -146,11 +169,15 @@ def add_fleet_commands(subparsers: Any) -> None:
         p.set_defaults(handler=handler, temporal=temporal)
         return p
 
-    def learning(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--pattern", default="steady", choices=["steady", "daily", "surge", "mobile"]
-        )
+    def situation(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--pattern", default="steady", choices=PATTERNS)
         p.add_argument("--rate", type=float, default=150.0, metavar="RPS")
+        p.add_argument("--hour", type=int, default=14, help="hour of day, 0-23")
+        p.add_argument("--region", default="local", choices=REGIONS)
+        p.add_argument("--campaign", action="store_true", help="a marketing campaign runs")
+
+    def learning(p: argparse.ArgumentParser) -> None:
+        situation(p)
         p.add_argument(
             "--intent", action="append", default=[], help='e.g. "optimise for mobile users"'
         )
@@ -176,14 +203,16 @@ def add_fleet_commands(subparsers: Any) -> None:
     p = command("shadow", _shadow, "shadow mode on or off")
     p.add_argument("fleet")
     p.add_argument("mode", choices=["on", "off"])
+    p = command("context", _context, "move a fleet to a new context and relearn its persona")
+    p.add_argument("fleet")
+    situation(p)
     command("stop", _stop, "stop adapting a fleet").add_argument("fleet")
     p = command("ab", _ab, "A/B test configurations (JSON object of name -> configuration)")
     p.add_argument("fleet")
     p.add_argument("variants", metavar="JSON")
     p.add_argument("--id", required=True)
     p.add_argument("--explore", type=int, default=0, help="genetic-algorithm candidates to add")
-    p.add_argument("--pattern", default="steady")
-    p.add_argument("--rate", type=float, default=150.0)
+    situation(p)
     p = command("search", _search, "search the persona marketplace", temporal=False)
     p.add_argument("text", nargs="?", default="")
     p.add_argument("--kind")

@@ -36,6 +36,18 @@ class Settings(BaseSettings):
     model_base_url: str = "http://127.0.0.1:11434/v1"
     model_api_key: SecretStr = SecretStr("")
     model_timeout_s: float = 60.0
+    fleet_driver: Literal["sim", "testbed"] = Field(
+        default="sim",
+        description="the fleet the worker's fleet activities drive: sim or testbed",
+    )
+    """``PERSONAS_FLEET_DRIVER``: ``sim`` adapts and A/B tests fleets in the calibrated
+    simulator; ``testbed`` drives real nginx testbeds on 127.0.0.1 (one per fleet, started on
+    first use, and one per A/B variation, all stopped when the worker stops)."""
+    fleet_testbed_base_port: int = Field(default=0, ge=0, le=64535)
+    """``PERSONAS_FLEET_TESTBED_BASE_PORT``: first loopback port of the range (1000 ports) the
+    testbeds' nginx and replicas take; 0 means any free port."""
+    fleet_testbed_max_rate_rps: float = Field(default=300.0, gt=0, le=1000)
+    """``PERSONAS_FLEET_TESTBED_MAX_RATE_RPS``: cap on the load replayed against a testbed."""
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under ``state_dir``."""

@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 
 from activities.app import app_activities, app_workflows
 from activities.fleet import fleet_activities, fleet_workflows
+from activities.fleet.drivers import FleetDriver, driver_from_settings
 from activities.funding.worker import funding_activities
 from activities.instance import instance_activities, instance_workflows
 from activities.persona_activities import PersonaActivities
@@ -27,8 +28,15 @@ from workflows.room_coordinator import RoomCoordinator
 WORKFLOWS = [PersonaLife, RoomCoordinator, *FUNDING_WORKFLOWS]
 
 
-def build_worker(client: Client, store: Store, provider: ModelProvider, task_queue: str) -> Worker:
-    """A worker for every persona workflow and activity on ``task_queue``."""
+def build_worker(
+    client: Client,
+    store: Store,
+    provider: ModelProvider,
+    task_queue: str,
+    fleet_driver: FleetDriver | None = None,
+) -> Worker:
+    """A worker for every persona workflow and activity on ``task_queue`` (fleet activities on
+    ``fleet_driver``, the simulated fleet by default)."""
     acts = PersonaActivities(store, provider, client, task_queue)
     return Worker(
         client,
@@ -42,7 +50,7 @@ def build_worker(client: Client, store: Store, provider: ModelProvider, task_que
             acts.signal_persona,
             *instance_activities(store),
             *funding_activities(store, client),
-            *fleet_activities(store),
+            *fleet_activities(store, fleet_driver),
             *app_activities(store),
         ],
         activity_executor=ThreadPoolExecutor(max_workers=16),
@@ -56,10 +64,16 @@ async def run_worker(settings: Settings) -> None:
     store = Store(settings.resolved_database_url())
     store.migrate()
     client = await connect(settings)
-    worker = build_worker(client, store, provider_from_settings(settings), settings.task_queue)
+    driver = driver_from_settings(settings)
+    worker = build_worker(
+        client, store, provider_from_settings(settings), settings.task_queue, driver
+    )
     await AppClient(client, store, settings.task_queue).ensure_reconciler()
     logging.info("worker on %s, task queue %s", settings.temporal_address, settings.task_queue)
-    await worker.run()
+    try:
+        await worker.run()
+    finally:
+        await driver.close()
 
 
 def main() -> None:

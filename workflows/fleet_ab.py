@@ -1,11 +1,14 @@
-"""A/B tests of fleet configurations: one child workflow per variation and round.
+"""A/B tests of fleet configurations: variations deployed side by side, one traffic stream.
 
-The parent splits the traffic, runs each variation's round as a child workflow
-(``FleetVariant``), accumulates visits and conversions, and promotes a variation once its
+Each variation is deployed by a child workflow (``FleetVariant``) on the worker's fleet driver:
+its own real testbed (replicas behind its own nginx) with ``PERSONAS_FLEET_DRIVER=testbed``, or
+the simulator. Each round the parent splits one traffic stream between the variations (the
+load generator draws each visit's variation by the split), accumulates visits and conversions
+per variation, and promotes a variation once its
 Bayesian probability of being best reaches the threshold (or reports no decision after
 ``max_rounds``); the leader must stay above it for two consecutive rounds, which damps
 the false promotions of peeking after every round. With ``explore`` the genetic algorithm
-adds candidates to the variations.
+adds candidates to the variations. The variations are retired when the test ends.
 """
 
 from __future__ import annotations
@@ -15,17 +18,21 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, Field
 
     from activities.fleet.contracts import (
-        MEASURE_VARIANT,
+        DEPLOY_VARIANT,
+        MEASURE_SPLIT,
         PROPOSE,
-        MeasureRequest,
+        RETIRE_VARIANTS,
+        DeployRequest,
         ProposeRequest,
+        SplitRequest,
     )
-    from personas.fleet.abtest import ArmStats, decide, split
+    from personas.fleet.abtest import ArmStats, decide
     from personas.fleet.config import FleetConfig
     from personas.fleet.simulator import Scenario
     from workflows import search_attributes as sa
@@ -52,14 +59,12 @@ class ABInput(BaseModel):
 
 
 class VariantInput(BaseModel):
-    """One variation's round."""
+    """One variation to deploy."""
 
+    ab_id: str
     fleet_id: str
     name: str
     config: FleetConfig
-    scenario: Scenario
-    visits: int
-    seed: int
 
 
 class ABResult(BaseModel):
@@ -72,28 +77,26 @@ class ABResult(BaseModel):
     rounds: int
     arms: list[ArmStats]
     variants: dict[str, FleetConfig]
+    endpoints: dict[str, str] = Field(default_factory=dict)
+
+
+def _not_deployed(err: ActivityError) -> bool:
+    return isinstance(err.cause, ApplicationError) and err.cause.type == "NotDeployed"
 
 
 @workflow.defn
 class FleetVariant:
-    """One variation serving its share of the traffic for one round."""
+    """One variation, deployed side by side with the others on the worker's fleet driver."""
 
     @workflow.run
-    async def run(self, input: VariantInput) -> ArmStats:
-        """Measure the variation."""
-        req = MeasureRequest(
-            fleet_id=input.fleet_id,
-            variant=input.name,
-            config=input.config,
-            scenario=input.scenario,
-            visits=input.visits,
-            seed=input.seed,
-        )
+    async def run(self, input: VariantInput) -> str:
+        """Deploy the variation; its endpoint."""
+        workflow.set_current_details(f"{input.name}: {input.config.key()}")
         return await workflow.execute_activity(
-            MEASURE_VARIANT,
-            req,
-            result_type=ArmStats,
-            start_to_close_timeout=timedelta(seconds=60),
+            DEPLOY_VARIANT,
+            DeployRequest(ab_id=input.ab_id, variant=input.name, config=input.config),
+            result_type=str,
+            start_to_close_timeout=timedelta(seconds=120),
             retry_policy=RETRY,
         )
 
@@ -135,39 +138,32 @@ class FleetABTest:
         probs: dict[str, float] = {}
         rounds = streak = 0
         last_leader: str | None = None
-        for rounds in range(1, input.max_rounds + 1):
-            visits = split(weights, input.visits_per_round)
-            handles = [
-                await workflow.start_child_workflow(
-                    FleetVariant.run,
-                    VariantInput(
-                        fleet_id=input.fleet_id,
-                        name=name,
-                        config=variants[name],
-                        scenario=input.scenario,
-                        visits=visits[name],
-                        seed=rng.randint(0, 2**31),
-                    ),
-                    id=f"{workflow.info().workflow_id}-r{rounds}-{name}",
-                )
-                for name in variants
-            ]
-            for h in handles:
-                got = await h
-                a = arms[got.name]
-                arms[got.name] = ArmStats(
-                    name=a.name,
-                    visits=a.visits + got.visits,
-                    conversions=a.conversions + got.conversions,
-                    revenue=a.revenue + got.revenue,
-                )
-            leader, probs = decide(list(arms.values()), rng.randint(0, 2**31), input.threshold)
-            streak = streak + 1 if leader is not None and leader == last_leader else 1
-            last_leader = leader
-            workflow.set_current_details(f"round {rounds}: P(best) {probs}")
-            if leader is not None and streak >= CONFIRM_ROUNDS:
-                winner = leader
-                break
+        endpoints: dict[str, str] = {}
+        try:
+            endpoints = await self._deploy(input, variants, 0)
+            for rounds in range(1, input.max_rounds + 1):
+                for got in await self._measure(input, variants, weights, rng, rounds):
+                    a = arms[got.name]
+                    arms[got.name] = ArmStats(
+                        name=a.name,
+                        visits=a.visits + got.visits,
+                        conversions=a.conversions + got.conversions,
+                        revenue=a.revenue + got.revenue,
+                    )
+                leader, probs = decide(list(arms.values()), rng.randint(0, 2**31), input.threshold)
+                streak = streak + 1 if leader is not None and leader == last_leader else 1
+                last_leader = leader
+                workflow.set_current_details(f"round {rounds}: P(best) {probs}")
+                if leader is not None and streak >= CONFIRM_ROUNDS:
+                    winner = leader
+                    break
+        finally:
+            await workflow.execute_activity(
+                RETIRE_VARIANTS,
+                input.ab_id,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=RETRY,
+            )
         workflow.upsert_search_attributes(
             [sa.PERSONA_STATUS.value_set("promoted" if winner else "undecided")]
         )
@@ -179,4 +175,50 @@ class FleetABTest:
             rounds=rounds,
             arms=list(arms.values()),
             variants=variants,
+            endpoints=endpoints,
         )
+
+    async def _deploy(
+        self, input: ABInput, variants: dict[str, FleetConfig], attempt: int
+    ) -> dict[str, str]:
+        """Deploy every variation at once, each by its own child workflow."""
+        handles = {
+            name: await workflow.start_child_workflow(
+                FleetVariant.run,
+                VariantInput(ab_id=input.ab_id, fleet_id=input.fleet_id, name=name, config=config),
+                id=f"{workflow.info().workflow_id}-{name}-d{attempt}",
+            )
+            for name, config in variants.items()
+        }
+        return {name: await h for name, h in handles.items()}
+
+    async def _measure(
+        self,
+        input: ABInput,
+        variants: dict[str, FleetConfig],
+        weights: dict[str, float],
+        rng: random.Random,
+        rounds: int,
+    ) -> list[ArmStats]:
+        """One round; variations lost by the worker (a restart) are deployed again once."""
+        req = SplitRequest(
+            ab_id=input.ab_id,
+            split=weights,
+            scenario=input.scenario,
+            visits=input.visits_per_round,
+            seed=rng.randint(0, 2**31),
+        )
+        for attempt in (1, 2):
+            try:
+                return await workflow.execute_activity(
+                    MEASURE_SPLIT,
+                    req,
+                    result_type=list[ArmStats],
+                    start_to_close_timeout=timedelta(seconds=120),
+                    retry_policy=RETRY,
+                )
+            except ActivityError as err:
+                if attempt == 2 or not _not_deployed(err):
+                    raise
+                await self._deploy(input, variants, rounds)
+        raise AssertionError("unreachable")

@@ -6,8 +6,11 @@ it takes one bounded step toward the optimum (magnitude by risk tolerance), appl
 the executors, waits the stabilisation window, observes again and rolls back when a guard
 metric breaks. In shadow mode the step is recorded, never applied. An executor that fails or
 hangs leaves the fleet on its last good configuration. With ``relearn_every`` the persona is
-retrained on the fleet's observations (a new stored version). Continue-as-new every
-``rounds_per_run``.
+retrained on the fleet's observations (a new stored version). The scenario carries the
+fleet's context (pattern, hour, region, campaign); every observation is recorded with it, and
+the ``set_context`` update moves the fleet to a new context and relearns the persona for it
+(observations made in other contexts inform it through the learner's context features).
+Continue-as-new every ``rounds_per_run``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         SavePersonaRequest,
     )
     from personas.fleet.config import FleetConfig
+    from personas.fleet.context import FleetContext
     from personas.fleet.objective import Metrics, score
     from personas.fleet.persona import FleetPersona, deviation
     from personas.fleet.risk import bounded_step, guard_check, policy
@@ -97,6 +101,8 @@ class FleetView(BaseModel):
     persona_version: int
     risk_tolerance: float
     shadow: bool
+    context: FleetContext
+    persona_context: FleetContext
     deviation: float
     rounds: int
     objective: float | None
@@ -204,7 +210,11 @@ class FleetAdaptation:
         self.objective = score(before, self.persona.weights)
         self.observations = [
             *self.observations,
-            Observation(config=self.current, objective=self.objective),
+            Observation(
+                config=self.current,
+                objective=self.objective,
+                context=self.input.scenario.context(),
+            ),
         ][-MAX_OBSERVATIONS:]
         every = self.input.relearn_every
         if every is not None and self.input.rounds % every == 0:
@@ -320,6 +330,8 @@ class FleetAdaptation:
             persona_version=self.persona.version,
             risk_tolerance=self.input.risk_tolerance,
             shadow=self.input.shadow,
+            context=self.input.scenario.context(),
+            persona_context=self.persona.context,
             deviation=deviation(self.current, self.persona),
             rounds=self.input.rounds,
             objective=self.objective,
@@ -371,6 +383,29 @@ class FleetAdaptation:
             raise ApplicationError(f"bad persona: {first['loc']}: {first['msg']}") from None
         if new.fleet_id != self.input.fleet_id:
             raise ApplicationError(f"persona is for fleet {new.fleet_id}, not this one")
+
+    @workflow.update
+    async def set_context(self, context: Any) -> int:
+        """Move the fleet to a new context (hour, region, campaign, pattern) and relearn the
+        persona for it; returns the new persona version."""
+        ctx = FleetContext.model_validate(context)
+        previous = self.input.scenario
+        self.input.scenario = previous.model_copy(update=ctx.model_dump())
+        try:
+            await self._relearn()
+        except ActivityError as err:
+            self.input.scenario = previous
+            raise ApplicationError(f"relearning failed: {_cause(err)}; context unchanged") from None
+        self.wake = True
+        return self.persona.version
+
+    @set_context.validator
+    def _check_context(self, context: Any) -> None:
+        try:
+            FleetContext.model_validate(context)
+        except ValidationError as err:
+            first = err.errors()[0]
+            raise ApplicationError(f"bad context: {first['loc']}: {first['msg']}") from None
 
     @workflow.signal
     def risk(self, value: Any) -> None:

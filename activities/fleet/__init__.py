@@ -2,7 +2,8 @@
 
 Wire into a worker with ``workflows=[..., *fleet_workflows()]`` and
 ``activities=[..., *fleet_activities(store)]`` (a simulated fleet by default; pass
-``driver=TestbedFleet(testbed)`` for the real nginx testbed).
+``driver=TestbedFleet(testbed)`` for the real nginx testbed, or
+``driver=driver_from_settings(settings)`` for the one ``PERSONAS_FLEET_DRIVER`` chooses).
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ def fleet_activities(
         acts.observe,
         acts.apply,
         acts.save_persona,
-        acts.measure_variant,
+        acts.deploy_variant,
+        acts.measure_split,
+        acts.retire_variants,
         acts.propose,
         acts.relearn,
     ]

@@ -10,17 +10,20 @@ from temporalio.exceptions import ApplicationError
 
 from activities.fleet.contracts import (
     APPLY,
-    MEASURE_VARIANT,
+    DEPLOY_VARIANT,
+    MEASURE_SPLIT,
     OBSERVE,
     PROPOSE,
     RELEARN,
+    RETIRE_VARIANTS,
     SAVE_PERSONA,
     ApplyRequest,
-    MeasureRequest,
+    DeployRequest,
     ObserveRequest,
     ProposeRequest,
     RelearnRequest,
     SavePersonaRequest,
+    SplitRequest,
 )
 from activities.fleet.drivers import FleetDriver
 from activities.fleet.executors import ExecutorFailed, call_url, run_script
@@ -94,14 +97,25 @@ class FleetActivities:
                 return v.version
         return self.store.update_persona(pid, body, req.persona.author).version
 
-    @activity.defn(name=MEASURE_VARIANT)
-    def measure_variant(self, req: MeasureRequest) -> ArmStats:
-        """One variation's visits and conversions on its traffic share (simulated fleet)."""
-        m = simulate(req.config, req.scenario, self.params, req.seed)
-        rng = random.Random(req.seed)
-        conv = sum(1 for _ in range(req.visits) if rng.random() < m.conversion)
-        rev = req.visits * m.revenue_per_visit
-        return ArmStats(name=req.variant, visits=req.visits, conversions=conv, revenue=rev)
+    @activity.defn(name=DEPLOY_VARIANT)
+    async def deploy_variant(self, req: DeployRequest) -> str:
+        """Run an A/B variation on the driver's fleet (idempotent); its endpoint."""
+        return await self.driver.deploy_variant(req.ab_id, req.variant, req.config)
+
+    @activity.defn(name=MEASURE_SPLIT)
+    async def measure_split(self, req: SplitRequest) -> list[ArmStats]:
+        """One round of the A/B test: visits and conversions per variation."""
+        try:
+            return await self.driver.measure_split(
+                req.ab_id, req.split, req.visits, req.scenario, req.seed
+            )
+        except KeyError as err:  # a variation not deployed here: deploy it again, then retry
+            raise ApplicationError(str(err), type="NotDeployed", non_retryable=True) from None
+
+    @activity.defn(name=RETIRE_VARIANTS)
+    async def retire_variants(self, ab_id: str) -> None:
+        """Stop an A/B test's variations."""
+        await self.driver.retire(ab_id)
 
     @activity.defn(name=PROPOSE)
     def propose(self, req: ProposeRequest) -> list[FleetConfig]:
@@ -117,18 +131,21 @@ class FleetActivities:
 
     @activity.defn(name=RELEARN)
     def relearn(self, req: RelearnRequest) -> FleetPersona:
-        """A new persona version: Thompson sampling warm-started in the simulator, then
-        updated with the fleet's observations (each counted three times: they are real)."""
+        """A new persona version for the scenario's context: Thompson sampling warm-started in
+        the simulator, then updated with the fleet's observations in their own contexts (each
+        counted three times: they are real), which inform the target context through the
+        learner's context features."""
         old = req.persona
+        ctx = req.scenario.context()
         bandit = ThompsonBandit(seed=req.seed)
         env = SimEnvironment(req.scenario, old.weights, self.params, seed=req.seed)
-        learn(bandit, old.context, env.reward, req.rounds)
+        learn(bandit, ctx, env.reward, req.rounds)
         for obs in req.observations:
             for _ in range(3):
-                bandit.update(old.context, obs.config, obs.objective)
+                bandit.update(obs.context, obs.config, obs.objective)
         new = bandit.persona(
             old.fleet_id,
-            old.context,
+            ctx,
             old.weights,
             author="fleet-learner",
             created_at=datetime.now(UTC),

@@ -7,13 +7,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from personas.fleet.config import FleetConfig
+from personas.fleet.context import FleetContext
 from personas.fleet.persona import FleetPersona
 from personas.fleet.simulator import Scenario
 
 OBSERVE = "fleet_observe"
 APPLY = "fleet_apply"
 SAVE_PERSONA = "fleet_save_persona"
-MEASURE_VARIANT = "fleet_measure_variant"
+DEPLOY_VARIANT = "fleet_deploy_variant"
+MEASURE_SPLIT = "fleet_measure_split"
+RETIRE_VARIANTS = "fleet_retire_variants"
 PROPOSE = "fleet_propose_candidates"
 RELEARN = "fleet_relearn"
 
@@ -53,12 +56,19 @@ class SavePersonaRequest(BaseModel):
     persona: FleetPersona
 
 
-class MeasureRequest(BaseModel):
-    """Measure one A/B variation on its share of the traffic."""
+class DeployRequest(BaseModel):
+    """Deploy one A/B variation on the driver's fleet (its own testbed, or simulated)."""
 
-    fleet_id: str
+    ab_id: str
     variant: str
     config: FleetConfig
+
+
+class SplitRequest(BaseModel):
+    """One A/B round: one traffic stream split between the deployed variations."""
+
+    ab_id: str
+    split: dict[str, float] = Field(min_length=1)
     scenario: Scenario
     visits: int = Field(ge=0)
     seed: int
@@ -75,14 +85,16 @@ class ProposeRequest(BaseModel):
 
 
 class Observation(BaseModel):
-    """One observed objective of a configuration."""
+    """One observed objective of a configuration, in the context it was observed in."""
 
     config: FleetConfig
     objective: float
+    context: FleetContext = Field(default_factory=FleetContext)
 
 
 class RelearnRequest(BaseModel):
-    """Retrain the persona: simulator warm start plus the fleet's own observations."""
+    """Retrain the persona for the scenario's context: simulator warm start plus the fleet's
+    own observations (in whatever contexts they were made)."""
 
     persona: FleetPersona
     scenario: Scenario

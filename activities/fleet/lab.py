@@ -53,14 +53,15 @@ def learn_persona(
     now: datetime,
     sources: list[str],
 ) -> FleetPersona:
-    """Thompson sampling in the calibrated simulator, then the persona it implies."""
+    """Thompson sampling in the calibrated simulator, then the persona it implies for the
+    scenario's context (which the persona records)."""
     weights = compile_weights(intents)
     env = SimEnvironment(scenario, weights, params, seed=seed)
     bandit = ThompsonBandit(seed=seed)
-    learn(bandit, scenario.pattern, env.reward, rounds)
+    learn(bandit, scenario.context(), env.reward, rounds)
     return bandit.persona(
         fleet_id,
-        scenario.pattern,
+        scenario.context(),
         weights,
         author=author,
         created_at=now,

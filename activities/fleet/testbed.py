@@ -13,8 +13,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from personas.fleet.config import DEFAULT_CONFIG, FleetConfig
@@ -32,6 +34,33 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class PortRange:
+    """Loopback ports handed out from ``base`` upward (skipping ports in use), wrapping after
+    ``size``: a fixed range for the testbeds' nginx and replicas (firewall-friendly)."""
+
+    def __init__(self, base: int, size: int = 1000) -> None:
+        if not 1024 <= base <= 65535 - size:
+            raise ValueError(f"testbed base port must be in [1024, {65535 - size}], got {base}")
+        self.base = base
+        self.size = size
+        self.next = 0
+        self.lock = threading.Lock()
+
+    def __call__(self) -> int:
+        """The next free port of the range."""
+        with self.lock:
+            for _ in range(self.size):
+                port = self.base + self.next
+                self.next = (self.next + 1) % self.size
+                with socket.socket() as s:
+                    try:
+                        s.bind(("127.0.0.1", port))
+                    except OSError:
+                        continue
+                return port
+        raise TestbedError(f"no free port in {self.base}-{self.base + self.size - 1}")
 
 
 def _wait(check: object, what: str, timeout: float = READY_TIMEOUT_S) -> None:
@@ -69,9 +98,12 @@ class Testbed:
 
     __test__ = False
 
-    def __init__(self, config: FleetConfig = DEFAULT_CONFIG) -> None:
+    def __init__(
+        self, config: FleetConfig = DEFAULT_CONFIG, ports: Callable[[], int] = free_port
+    ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="fleet-testbed-"))
-        self.port = free_port()
+        self.ports = ports
+        self.port = ports()
         self.config = config
         self.generation = 0
         self.replicas: list[tuple[int, subprocess.Popen[bytes]]] = []
@@ -93,7 +125,7 @@ class Testbed:
     def _spawn(self, config: FleetConfig) -> list[tuple[int, subprocess.Popen[bytes]]]:
         out = []
         for _ in range(config.replicas):
-            port = free_port()
+            port = self.ports()
             args = [str(port), str(config.cpu_share), config.cache]
             proc = subprocess.Popen(
                 [sys.executable, "-m", "activities.fleet.service", *args],

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from personas.fleet.config import ATTRIBUTES, DOMAIN, FleetConfig, attribute_distance
+from personas.fleet.context import FleetContext, as_context
 from personas.fleet.objective import Weights
 
 
@@ -32,7 +33,9 @@ class FleetPersona(BaseModel):
     author: str = Field(min_length=1, max_length=80)
     input_sources: list[str] = Field(default_factory=list, max_length=20)
     intents: list[str] = Field(default_factory=list, max_length=10)
-    context: str = "steady"
+    context: FleetContext = Field(
+        default_factory=FleetContext, description="the context it was learned for"
+    )
     weights: Weights = Field(default_factory=Weights)
     attribute_weights: dict[str, dict[str, float]]
     optimum: FleetConfig
@@ -40,6 +43,12 @@ class FleetPersona(BaseModel):
     deviation_trigger: float = Field(default=0.2, ge=0, le=1)
     guard: Guard = Field(default_factory=Guard)
     expected_objective: float = 0.0
+
+    @field_validator("context", mode="before")
+    @classmethod
+    def _context(cls, v: Any) -> Any:
+        """Older personas name only a traffic pattern."""
+        return as_context(v) if isinstance(v, str) else v
 
     @field_validator("attribute_weights")
     @classmethod
@@ -87,6 +96,7 @@ def summary(persona: FleetPersona) -> dict[str, Any]:
         "version": persona.version,
         "optimum": persona.optimum.model_dump(),
         "confidence": round(persona.confidence, 3),
+        "context": persona.context.model_dump(),
         "author": persona.author,
         "created_at": persona.created_at.isoformat(),
         "sources": persona.input_sources,

@@ -6,7 +6,9 @@ key popularity (LRU: the hottest keys a replica sees; TTL: renewal per key; hash
 partitions the keys so replicas cache more of them, at the price of imbalance). The pattern's
 rate is simulated in slices, carrying over backlog when a replica is overloaded; requests
 slower than the load generator's timeout are errors. The traffic model gives conversion and
-revenue as for the testbed.
+revenue as for the testbed. The scenario's context (``personas.fleet.context``) scales the rate
+(time of day, campaign), adds its region's network latency to every visit and scales the value
+of a conversion (campaign); its defaults leave the testbed's measurements as they are.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from personas.fleet.config import FleetConfig
+from personas.fleet.context import FleetContext, network_ms, traffic_factor, value_factor
 from personas.fleet.objective import Metrics, business
 from personas.fleet.patterns import KEYS, ZIPF_S, mobile_share, rate_factor
 
@@ -39,12 +42,10 @@ class SimParams(BaseModel):
     noise: float = Field(default=0.05, ge=0)
 
 
-class Scenario(BaseModel):
-    """A traffic scenario: pattern, base rate and the observation's duration."""
+class Scenario(FleetContext):
+    """A traffic scenario: its context (pattern, hour, region, campaign), the base rate and
+    the observation's duration."""
 
-    model_config = ConfigDict(frozen=True)
-
-    pattern: str = "steady"
     rate_rps: float = Field(default=100.0, gt=0)
     duration_s: float = Field(default=3.0, gt=0)
 
@@ -81,7 +82,8 @@ def simulate(
     """Metrics of one observation of the fleet in ``config`` under ``scenario``."""
     rng = random.Random(seed)
     parts = _partition(config.replicas, config.balancer)
-    base = scenario.rate_rps
+    base = scenario.rate_rps * traffic_factor(scenario)
+    net = network_ms(scenario)
     dt = scenario.duration_s / SLICES
     backlog = [0.0] * config.replicas
     visits: list[tuple[float, float]] = []  # (latency_ms, weight)
@@ -102,7 +104,7 @@ def simulate(
             mean = s / (1.0 - rho)
             if config.balancer == "least_conn" and config.replicas > 1:
                 mean = s + (mean - s) * 0.7
-            lat = backlog[r] / mu + mean * -np.log(1.0 - _QUANTILES)
+            lat = net + backlog[r] / mu + mean * -np.log(1.0 - _QUANTILES)
             w = lam * dt * 1000.0 / len(lat)
             bad = lat > TIMEOUT_MS
             errors += w * bad.sum()
@@ -123,6 +125,7 @@ def simulate(
     conv_m, rev_m = business([s for s in sample if s[1] == "mobile"])
     conv_d, rev_d = business([s for s in sample if s[1] == "desktop"])
     ok = 1.0 - err
+    value = value_factor(scenario)
     return Metrics(
         p50_ms=pct(0.5),
         p95_ms=pct(0.95),
@@ -131,7 +134,7 @@ def simulate(
         error_rate=min(1.0, err),
         mobile_share=share,
         conversion=ok * (share * conv_m + (1 - share) * conv_d),
-        revenue_per_visit=ok * (share * rev_m + (1 - share) * rev_d),
+        revenue_per_visit=ok * value * (share * rev_m + (1 - share) * rev_d),
         cost_units=config.replicas * config.cpu_share,
         requests=int(total),
     )

@@ -14,7 +14,9 @@ from activities.fleet.market import Market, new_key, sign
 from clients.api import PersonaError
 from clients.fleet_api import FleetClient
 from personas.fleet.config import DEFAULT_CONFIG, FleetConfig
+from personas.fleet.context import FleetContext
 from personas.fleet.marketplace import Evidence, Listing, SignedListing
+from personas.fleet.persona import FleetPersona
 from personas.fleet.simulator import Scenario
 from tests.helpers import eventually
 from tests.workflow.fleet_support import FleetHarness, fleet_store, fleet_worker, persona_for
@@ -173,3 +175,26 @@ async def test_marketplace_personas_are_vetted_before_deployment(
     assert [v.body["optimum"]["cache"] for v in versions] == ["lru", "ttl"]
     with pytest.raises(PersonaError, match="no listing named nothing"):
         await client.deploy_from_market(fid, "nothing")
+
+
+async def test_a_new_context_relearns_the_persona_for_it(
+    fleets: tuple[FleetClient, FleetHarness],
+) -> None:
+    client, h = fleets
+    fid = await start(client, h, shadow=True)
+    with pytest.raises(PersonaError, match="invalid context"):
+        await client.set_context(fid, {"region": "mars"})
+    with pytest.raises(PersonaError, match="bad context"):
+        await client._update(fid, FleetAdaptation.set_context, {"hour": 30})
+    before = await client.view(fid)
+    assert before.context == FleetContext()
+    assert before.persona_version == 1
+    surge = FleetContext(pattern="surge", hour=20, region="us", campaign=True)
+    assert await client.set_context(fid, surge) == 2
+    view = await client.view(fid)
+    assert view.context == surge
+    assert view.persona_context == surge
+    assert view.persona_version == 2
+    stored = client.store.persona_versions(f"fleet-{fid}")
+    assert [FleetPersona.model_validate(v.body).context for v in stored] == [FleetContext(), surge]
+    await client.stop(fid)

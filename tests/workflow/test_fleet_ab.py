@@ -49,6 +49,10 @@ async def test_the_better_variation_is_promoted(harness: FleetHarness) -> None:
     assert arms["strong"].visits == 750 * result.rounds
     rate = {k: a.conversions / a.visits for k, a in arms.items()}
     assert rate["strong"] > rate["control"]
+    # Deployed side by side on the worker's (simulated) fleet, retired at the end.
+    assert set(result.endpoints) == {"control", "strong"}
+    assert all(url.startswith("sim://") for url in result.endpoints.values())
+    assert harness.fleet.variants == {}
 
 
 async def test_identical_variations_are_not_promoted(harness: FleetHarness) -> None:
@@ -78,3 +82,16 @@ async def test_the_genetic_algorithm_adds_candidates(harness: FleetHarness) -> N
     # fixed; that each was measured and weighed is.
     assert set(result.probabilities) == {"control", "ga1", "ga2"}
     assert abs(sum(result.probabilities.values()) - 1.0) < 1e-6
+
+
+async def test_the_context_changes_the_outcome(harness: FleetHarness) -> None:
+    """The A/B test measures in the scenario's context: in an evening surge during a campaign
+    the default is overwhelmed and the strong fleet earns far more."""
+    strong_vs_default = {"control": DEFAULT_CONFIG, "strong": STRONG}
+    busy = Scenario(pattern="surge", rate_rps=150, hour=20, campaign=True)
+    result = await run_ab(
+        harness, variants=strong_vs_default, scenario=busy, visits_per_round=2000, seed=3
+    )
+    assert result.winner == "strong"
+    arms = {a.name: a for a in result.arms}
+    assert arms["strong"].revenue > 2 * arms["control"].revenue

@@ -68,3 +68,30 @@ def test_commands_parse() -> None:
     assert p.parse_args(["fleet", "ab", "web", "{}", "--id", "x", "--explore", "2"]).explore == 2
     with pytest.raises(SystemExit):
         p.parse_args(["fleet", "shadow", "web", "maybe"])
+
+
+async def test_learn_records_the_context_it_learned_for() -> None:
+    args = parser().parse_args(
+        ["fleet", "learn", "web", "--hour", "20", "--region", "us", "--campaign", "--rounds", "30"]
+    )
+    ctx = Context()
+    await args.handler(ctx, args)
+    persona, text = ctx.out[0]
+    assert json.loads(text)["context"] == {
+        "pattern": "steady",
+        "hour": 20,
+        "region": "us",
+        "campaign": True,
+    }
+    assert persona.context.key() == "steady-evening-us-campaign"
+    assert persona.input_sources == ["simulator:steady-evening-us-campaign@150rps"]
+
+
+async def test_bad_contexts_are_refused() -> None:
+    with pytest.raises(SystemExit):
+        parser().parse_args(["fleet", "learn", "web", "--region", "mars"])
+    args = parser().parse_args(["fleet", "learn", "web", "--hour", "25"])
+    with pytest.raises(PersonaError, match="invalid scenario: hour"):
+        await args.handler(Context(), args)
+    moved = parser().parse_args(["fleet", "context", "web", "--campaign", "--hour", "9"])
+    assert (moved.campaign, moved.hour, moved.temporal) == (True, 9, True)

@@ -126,3 +126,22 @@ def test_bayesian_decision_promotes_only_a_clear_winner() -> None:
     assert split({"a": 3, "b": 1}, 1000) == {"a": 750, "b": 250}
     with pytest.raises(ValueError, match="non-negative"):
         split({"a": -1}, 10)
+
+
+def test_the_worker_settings_choose_the_fleet_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from activities.fleet.drivers import SimFleet, TestbedFleet, driver_from_settings
+    from runtime.settings import Settings
+
+    assert isinstance(driver_from_settings(Settings(_env_file=None)), SimFleet)
+    monkeypatch.setenv("PERSONAS_FLEET_DRIVER", "testbed")
+    monkeypatch.setenv("PERSONAS_FLEET_TESTBED_BASE_PORT", "42000")
+    driver = driver_from_settings(Settings(_env_file=None))
+    assert isinstance(driver, TestbedFleet)
+    assert driver.ports is not None
+    assert driver.ports.base == 42000
+    assert driver.fleets == {}  # nothing starts before a fleet is used
+    monkeypatch.setenv("PERSONAS_FLEET_DRIVER", "kubernetes")
+    with pytest.raises(ValidationError, match="fleet_driver"):
+        Settings(_env_file=None)
