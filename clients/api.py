@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 from pydantic import BaseModel, ValidationError
@@ -61,6 +61,27 @@ def explain(err: ValidationError) -> str:
         where = ".".join(str(p) for p in e["loc"]) or "input"
         parts.append(f"{where}: {e['msg']}")
     return "; ".join(parts)
+
+
+#: How long one query may wait for its answer before it is asked again.
+QUERY_TIMEOUT = timedelta(seconds=5)
+_QUERY_ATTEMPTS = 4
+
+
+async def query_live(handle: WorkflowHandle[Any, Any], query: Any, *args: Any) -> Any:
+    """Query a long-running workflow, asking again when no answer comes in time.
+
+    A query that reaches a run just as it continues as new can go unanswered; asking again
+    reaches the new run.
+    """
+    for attempt in range(1, _QUERY_ATTEMPTS + 1):
+        try:
+            return await handle.query(query, *args, rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as err:
+            unanswered = err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
+            if not unanswered or attempt == _QUERY_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _raise_not_found(err: RPCError, message: str) -> NoReturn:
@@ -337,7 +358,8 @@ class PersonaClient:
         """State, mood and counters of a persona's life."""
         await self.persona(persona_id)
         try:
-            return await self._handle(persona_id).query(PersonaLife.view)
+            view: PersonaView = await query_live(self._handle(persona_id), PersonaLife.view)
+            return view
         except RPCError as err:
             _raise_not_found(err, f"persona {persona_id} has no life yet")
 
@@ -345,7 +367,10 @@ class PersonaClient:
         """The next ``n`` items a persona will take."""
         await self.persona(persona_id)
         try:
-            return await self._handle(persona_id).query(PersonaLife.inbox_top, n)
+            top: list[InboxView] = await query_live(
+                self._handle(persona_id), PersonaLife.inbox_top, n
+            )
+            return top
         except RPCError as err:
             _raise_not_found(err, f"persona {persona_id} has no life yet")
 

@@ -36,7 +36,7 @@ from activities.funding.metering import UsageRecord
 from activities.funding.performance import PerformanceStore
 from activities.funding.service import Funding
 from activities.store import Store, StoreError
-from clients.api import PersonaDocument, PersonaError, _raise_not_found, explain
+from clients.api import PersonaDocument, PersonaError, _raise_not_found, explain, query_live
 from personas.funding.ads import Ad
 from personas.funding.audit import AuditEntry
 from personas.funding.cycle import CycleConfig, FundingCycleInput, FundingView
@@ -124,7 +124,7 @@ class FundingClient:
     async def view(self, persona_id: str) -> FundingView:
         """The funding cycle's state."""
         try:
-            view: FundingView = await self._handle(persona_id).query(FundingCycle.view)
+            view: FundingView = await query_live(self._handle(persona_id), FundingCycle.view)
         except RPCError as err:
             _raise_not_found(err, f"persona {persona_id} has no funding cycle")
         return view

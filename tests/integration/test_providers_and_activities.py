@@ -132,7 +132,7 @@ async def test_think_runs_the_model_once_per_item_under_retry(tmp_path: Path) ->
     env = ActivityEnvironment()
     first = await env.run(acts.think, request)
     retried = await env.run(acts.think, request)
-    assert retried == first
+    assert retried == first.model_copy(update={"compute_ms": 0})  # compute is metered once
     assert provider.calls == 1
     assert store.count_outcomes("p1") == 1
     assert "please review PR 7" in (store.get_content(first.output_ref).text or "")
