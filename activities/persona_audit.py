@@ -45,8 +45,10 @@ class PersonaAudit:
         )
 
     async def record(self, persona_id: str, kind: str, key: str, data: dict[str, Any]) -> None:
-        """Append ``kind`` to the persona's chain once per ``key`` (the actor is the persona)."""
-        await asyncio.to_thread(self._record, persona_id, kind, f"{kind}:{key}", data)
+        """Append ``kind`` to the persona's chain once per ``key`` of this persona (the actor is
+        the persona): personas answering the same room message each get their entry."""
+        entry_key = f"{kind}:{persona_id}:{key}"
+        await asyncio.to_thread(self._record, persona_id, kind, entry_key, data)
 
 
 def batch_key(item_ids: list[str]) -> str:

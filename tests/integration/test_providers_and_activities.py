@@ -155,6 +155,12 @@ async def test_think_runs_the_model_once_per_item_under_retry(tmp_path: Path) ->
     assert entries[0].data["item_id"] == item.item_id
     assert entries[0].data["tokens_out"] == first.tokens_out
     assert entries[1].data == {"items": {"i1": "inbox_full"}}
+    # Another persona bidding on the same room message gets its own entry.
+    bid = request.model_copy(update={"persona_id": "p2", "purpose": "bid"})
+    await env.run(acts.think, bid)
+    assert [e.kind for e in log.entries(persona_id="p2")] == ["persona.bid"]
+    await env.run(acts.record_shed, batch.model_copy(update={"persona_id": "p2"}))
+    assert [e.kind for e in log.entries(persona_id="p2")] == ["persona.bid", "persona.shed"]
     assert log.verify()[0]
     store.dispose()
 

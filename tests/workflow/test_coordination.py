@@ -124,6 +124,14 @@ async def test_room_grants_one_responder_per_message_and_silences_nobody(
     )
     assert sorted(p.message_id for p in transcript) == sorted(m.item_id for m in messages)
     assert {p.persona_id for p in transcript} == set(members)
+    # Every member's bid on every message, and each granted post, is in its own audit chain.
+    log = AuditLog(Database(time_personas.store.url))
+    for pid in members:
+        trail = log.entries(persona_id=pid)
+        bids = {e.data["item_id"] for e in trail if e.kind == "persona.bid"}
+        assert bids == {m.item_id for m in messages}
+        posts = {e.data["message_id"] for e in trail if e.kind == "persona.room_post"}
+        assert posts == {p.message_id for p in transcript if p.persona_id == pid}
 
 
 async def _transcript(personas: PersonaClient, room_id: str) -> list[RoomPost]:
