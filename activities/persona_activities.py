@@ -29,6 +29,7 @@ from activities.contracts import (
     ThinkRequest,
     ThinkResult,
 )
+from activities.funding.audit_log import calling_activity_key
 from activities.persona_audit import PersonaAudit, batch_key
 from activities.providers import ModelProvider
 from activities.store import Store, UnknownContent, UnknownPersona
@@ -180,7 +181,7 @@ class PersonaActivities:
             await self.audit.record(
                 sender,
                 "persona.signal",
-                f"{info.workflow_run_id}:{info.activity_id}",
+                calling_activity_key(),
                 {"to": message.persona_id, "signal": message.signal, "skipped": report.skipped},
             )
         return report

@@ -74,14 +74,13 @@ async def query_live(handle: WorkflowHandle[Any, Any], query: Any, *args: Any) -
     A query that reaches a run just as it continues as new can go unanswered; asking again
     reaches the new run.
     """
-    for attempt in range(1, _QUERY_ATTEMPTS + 1):
+    for _ in range(_QUERY_ATTEMPTS - 1):
         try:
             return await handle.query(query, *args, rpc_timeout=QUERY_TIMEOUT)
         except RPCError as err:
-            unanswered = err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
-            if not unanswered or attempt == _QUERY_ATTEMPTS:
+            if err.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
                 raise
-    raise AssertionError("unreachable")
+    return await handle.query(query, *args, rpc_timeout=QUERY_TIMEOUT)
 
 
 def _raise_not_found(err: RPCError, message: str) -> NoReturn:

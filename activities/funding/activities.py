@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.funding.ads import AdService
-from activities.funding.audit_log import AuditLog
+from activities.funding.audit_log import AuditLog, calling_activity_key
 from activities.funding.contracts import (
     FUNDING_AD_IMPRESSION,
     FUNDING_AUDIT,
@@ -148,7 +148,13 @@ class FundingActivities:
         try:
             if req.event is not None:
                 status = str(await handle.execute_update("fire_trigger", req.event))
-                await asyncio.to_thread(self._audit_life_event, req.persona_id, req.event, status)
+                await asyncio.to_thread(
+                    self._audit_life_event,
+                    req.persona_id,
+                    req.event,
+                    status,
+                    calling_activity_key(),
+                )
             if req.compute_budget is not None:
                 await handle.execute_update("set_compute_budget", req.compute_budget)
             if req.metered is not None:
@@ -159,14 +165,13 @@ class FundingActivities:
             return LifeControlResult(status=f"absent: {err.message}")
         return LifeControlResult(status=status)
 
-    def _audit_life_event(self, persona_id: str, event: str, status: str) -> None:
-        info = activity.info()
+    def _audit_life_event(self, persona_id: str, event: str, status: str, key: str) -> None:
         self.audit_log.append(
             "life.event",
             "funding-cycle",
             {"event": event, "status": status},
             persona_id=persona_id,
-            key=f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}",
+            key=key,
         )
 
     @activity.defn(name=FUNDING_ROTATE_KEY)
@@ -256,8 +261,7 @@ class FundingActivities:
         """Append an audit entry once (a retry adds nothing); returns its sequence number."""
         key = req.key
         if key is None and activity.in_activity():
-            info = activity.info()
-            key = f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
+            key = calling_activity_key()
         entry = self.audit_log.append(
             req.kind,
             req.actor,

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from temporalio import activity
 
 from activities.funding.db import Database, insert_ignore, utc
 from activities.funding.tables import AuditHead, AuditRow
@@ -22,6 +23,13 @@ def stream_of(persona_id: str | None, entity_id: str | None) -> str:
     if entity_id:
         return f"entity:{entity_id}"
     return SYSTEM
+
+
+def calling_activity_key() -> str:
+    """A key naming the running activity: the same for each of its retries, and unique
+    among activities (workflow, run, activity id)."""
+    info = activity.info()
+    return f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
 
 
 def lock_stream(s: Session, stream: str) -> tuple[int, str]:
