@@ -81,7 +81,9 @@ async def test_adapting_the_real_testbed_improves_it(
         time_env.client,
         task_queue=queue,
         workflows=fleet_workflows(),
-        activities=fleet_activities(store, TestbedFleet(testbed), calibration.params),
+        activities=fleet_activities(
+            store, TestbedFleet(testbed, max_rate_rps=LOAD.rate_rps), calibration.params
+        ),
         activity_executor=ThreadPoolExecutor(max_workers=2),
     ):
         data = FleetInput(
