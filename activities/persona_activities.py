@@ -11,6 +11,8 @@ import asyncio
 import json
 import math
 import time
+from collections.abc import Callable
+from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client
@@ -31,9 +33,10 @@ from activities.contracts import (
 )
 from activities.funding.audit_log import calling_activity_key
 from activities.persona_audit import PersonaAudit, batch_key
+from activities.persona_start import signal_with_start
 from activities.providers import ModelProvider
 from activities.store import Store, UnknownContent, UnknownPersona
-from workflows.ids import persona_of_workflow
+from personas.ids import persona_of_workflow
 
 
 class PersonaActivities:
@@ -45,6 +48,10 @@ class PersonaActivities:
         self.client = client
         self.task_queue = task_queue
         self.audit = PersonaAudit(store)
+
+    def all(self) -> list[Callable[..., Any]]:
+        """Every activity, for a worker."""
+        return [self.think, self.record_shed, self.post_to_room, self.deliver, self.signal_persona]
 
     def _prompt(self, request: ThinkRequest) -> str:
         ref = request.item.content_ref
@@ -146,8 +153,6 @@ class PersonaActivities:
     async def _signal(
         self, persona_id: str, signal: str, payload: object, report: DeliveryReport
     ) -> None:
-        from clients.api import signal_with_start  # clients depend on activities' contracts
-
         try:
             record = await asyncio.to_thread(self.store.get_persona, persona_id)
         except UnknownPersona:

@@ -42,15 +42,12 @@ from activities.funding.ledger import (  # noqa: E402
     persona_spend,
 )
 from activities.funding.service import Funding  # noqa: E402
-from activities.funding.worker import funding_activities  # noqa: E402
 from activities.store import Store  # noqa: E402
 from personas.funding.cycle import CycleConfig, FundingCycleInput  # noqa: E402
+from personas.ids import funding_workflow_id  # noqa: E402
 from runtime.servers import time_skipping_env  # noqa: E402
-from workflows.funding_cycle import (  # noqa: E402
-    FUNDING_WORKFLOWS,
-    FundingCycle,
-    funding_workflow_id,
-)
+from workers import registry  # noqa: E402
+from workflows.funding_cycle import FundingCycle  # noqa: E402
 
 POSTGRES_URL = os.environ.get(
     "PERSONAS_TEST_POSTGRES_URL",
@@ -170,13 +167,12 @@ async def cycles(days: int, personas: int) -> tuple[float, int]:
             funding.ledger.open_account(entity_budget("acme"), "entity_budget", entity_id="acme")
             funding.deposit("seed", entity_budget("acme"), 10**12)
             queue = f"bench-{uuid.uuid4().hex[:6]}"
-            acts = funding_activities(store, env.client, faults=_faults(seen, threading.Lock()))
+            registered = registry.funding(store, env.client, faults=_faults(seen, threading.Lock()))
             pids = [f"bp{i}" for i in range(personas)]
             async with Worker(
                 env.client,
                 task_queue=queue,
-                workflows=FUNDING_WORKFLOWS,
-                activities=acts,
+                **registered.worker_options(),
                 activity_executor=ThreadPoolExecutor(max_workers=16),
             ):
                 handles = []

@@ -23,14 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from activities.instance.activities import load_catalog
 from activities.instance.analyzer import shipped_model
-from activities.instance.enumeration import cheapest_feasible
-from activities.instance.gen_data import catalog as generate_catalog
 from activities.instance.solver import ProposalSolver
 from personas.instance.base import BASE_PERSONAS
 from personas.instance.catalog import Catalog
 from personas.instance.profiles import InstancePersona
 from personas.instance.proposals import SolveRequest
 from personas.instance.requirements import Constraint
+from tests.reference.enumeration import cheapest_feasible
+from tests.reference.gen_data import catalog as generate_catalog
 
 VARIANTS: list[tuple[tuple[str, ...], tuple[Constraint, ...]]] = [
     ((), ()),

@@ -63,12 +63,12 @@ from bench._common import (  # noqa: E402
 )
 from clients.api import PersonaClient, PersonaError  # noqa: E402
 from personas.coordination import FloorPolicy, jain_index  # noqa: E402
+from personas.ids import persona_workflow_id  # noqa: E402
 from personas.life import LifeConfig, PersonaView  # noqa: E402
 from personas.rooms import RoomView  # noqa: E402
 from personas.state import StateRules  # noqa: E402
 from runtime.servers import dev_server_env as dev_env  # noqa: E402
 from runtime.servers import time_skipping_env  # noqa: E402
-from workflows.ids import persona_workflow_id  # noqa: E402
 
 QUERY_CONCURRENCY = 16
 POST_CONCURRENCY = 16

@@ -24,7 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pydantic import SecretStr
 from temporalio.worker import Worker
 
-from activities.app import app_activities, app_workflows
 from activities.app.contracts import STEPS
 from activities.app.images import ImageBuilder
 from activities.app.resources import ResourceManager
@@ -34,6 +33,7 @@ from bench._common import emit, log, percentile, rounded, temp_store
 from clients.api import PersonaError
 from clients.app_api import AppClient
 from runtime.servers import dev_server_env as dev_env
+from workers import registry
 
 APPS = ["jq"]
 PERSONA: dict[str, object] = {
@@ -113,8 +113,7 @@ async def run(quick: bool) -> dict[str, float | int | None]:
             async with Worker(
                 env.client,
                 task_queue=queue,
-                workflows=app_workflows(),
-                activities=app_activities(store, settings),
+                **registry.app(store, settings).worker_options(),
                 max_concurrent_activities=64,
             ):
                 await cycle(app, token)  # warm-up
@@ -139,8 +138,7 @@ async def run(quick: bool) -> dict[str, float | int | None]:
                 async with Worker(
                     env.client,
                     task_queue=f"{queue}-{step}",
-                    workflows=app_workflows(),
-                    activities=app_activities(store, settings, faults={step: "fail"}),
+                    **registry.app(store, settings, faults={step: "fail"}).worker_options(),
                 ):
                     faulty = Tracked(env.client, store, f"{queue}-{step}", settings)
                     faulty.started = app.started

@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from temporalio.client import (
     Client,
     WorkflowFailureError,
@@ -20,33 +20,28 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.persona_start import AI_KIND, PersonaDocument, signal_with_start, start_life
 from activities.store import PersonaRecord, Store, StoreError, UnknownEntity, UnknownPersona
 from personas.coordination import FloorPolicy
+from personas.errors import all_errors
+from personas.ids import persona_workflow_id, room_workflow_id
 from personas.items import Dependency, InboxItem
 from personas.life import (
     DeliveryReceipt,
     InboxView,
     LifeConfig,
     LifeStats,
-    PersonaLifeInput,
     PersonaView,
 )
 from personas.models import AIPersonaProfile, check_access_scope, keywords
 from personas.rooms import RoomInput, RoomView
-from runtime.settings import Settings
-from workflows import search_attributes as sa
-from workflows.ids import persona_workflow_id, room_workflow_id
 from workflows.persona_life import PersonaLife
 from workflows.room_coordinator import RoomCoordinator
 
-AI_KIND = "ai"
 _MENTION = re.compile(r"@([A-Za-z][A-Za-z0-9_-]*)")
 
 
@@ -56,11 +51,7 @@ class PersonaError(Exception):
 
 def explain(err: ValidationError) -> str:
     """A pydantic validation error as one line."""
-    parts = []
-    for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "input"
-        parts.append(f"{where}: {e['msg']}")
-    return "; ".join(parts)
+    return all_errors(err)
 
 
 #: How long one query may wait for its answer before it is asked again.
@@ -88,60 +79,6 @@ def _raise_not_found(err: RPCError, message: str) -> NoReturn:
     if err.status == RPCStatusCode.NOT_FOUND:
         raise PersonaError(message) from None
     raise err
-
-
-class PersonaDocument(BaseModel):
-    """What the store keeps for an AI persona version: its profile and life settings."""
-
-    profile: AIPersonaProfile
-    life: LifeConfig = LifeConfig()
-
-
-def life_input(record: PersonaRecord) -> PersonaLifeInput:
-    """The start input of a persona's life workflow, from its stored version."""
-    document = PersonaDocument.model_validate(record.body)
-    return PersonaLifeInput(profile=document.profile, config=document.life)
-
-
-def _start_attributes(record: PersonaRecord) -> TypedSearchAttributes:
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(sa.PERSONA_KIND, AI_KIND),
-            SearchAttributePair(sa.PERSONA_ID, record.persona_id),
-            SearchAttributePair(sa.ENTITY_ID, record.entity_id),
-            SearchAttributePair(sa.PERSONA_STATUS, "live"),
-        ]
-    )
-
-
-def _summary(record: PersonaRecord) -> str:
-    profile = PersonaDocument.model_validate(record.body).profile
-    return f"AI persona {profile.name} ({profile.specialization}) of {profile.entity_id}"
-
-
-async def signal_with_start(
-    client: Client, task_queue: str, record: PersonaRecord, signal: str, payload: object
-) -> None:
-    """Signal a persona's life, starting it if it is not running."""
-    await client.start_workflow(
-        PersonaLife.run,
-        life_input(record),
-        id=persona_workflow_id(record.persona_id),
-        task_queue=task_queue,
-        start_signal=signal,
-        start_signal_args=[payload],
-        search_attributes=_start_attributes(record),
-        static_summary=_summary(record),
-    )
-
-
-async def connect(settings: Settings) -> Client:
-    """A Temporal client that speaks pydantic."""
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-    )
 
 
 class PersonaClient:
@@ -223,18 +160,10 @@ class PersonaClient:
     async def start_life(self, persona_id: str) -> str:
         """Start a persona's life (no-op when it is already running); returns its workflow id."""
         record = await self.persona(persona_id)
-        handle = await self.client.start_workflow(
-            PersonaLife.run,
-            life_input(record),
-            id=persona_workflow_id(persona_id),
-            task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            search_attributes=_start_attributes(record),
-            static_summary=_summary(record),
-        )
+        workflow_id = await start_life(self.client, self.task_queue, record)
         await asyncio.to_thread(self.store.set_life_status, persona_id, "live")
         await asyncio.to_thread(self.store.record_usage, persona_id, record.version)
-        return handle.id
+        return workflow_id
 
     async def stop_life(self, persona_id: str) -> LifeStats:
         """Stop a persona's life and wait for it to end; returns its final counters."""

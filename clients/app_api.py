@@ -29,7 +29,6 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.app.activities import session_workflow_id
 from activities.app.broker import Broker, IdentityError
 from activities.app.contracts import RunResult, Usage
 from activities.app.repository import AppRepository, VersionedAppPersona
@@ -38,7 +37,8 @@ from activities.store import Store, StoreError, UnknownEntity
 from clients.api import PersonaError, explain
 from personas.app.models import AppPersona, SessionRequest
 from personas.app.views import ReleaseCommand, RunCommand, SessionView, UsageQuery, UsageSample
-from workflows import search_attributes as sa
+from personas.ids import session_workflow_id
+from runtime import search_attributes as sa
 from workflows.app_reconciler import AppReconciler
 from workflows.app_session import AppSession
 

@@ -31,8 +31,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.persona_start import AI_KIND
 from activities.store import PersonaRecord, Store, StoreError, UnknownPersona
-from clients.api import AI_KIND, PersonaClient, PersonaError, connect, explain
+from clients.api import PersonaClient, PersonaError, explain
 from clients.app_cli import add_app_commands
 from clients.fleet_cli import add_fleet_commands
 from clients.funding_cli import add_funding_commands
@@ -42,11 +43,12 @@ from personas.life import InboxView, LifeStats, PersonaView
 from personas.models import IDENTIFIER
 from personas.rooms import RoomView
 from runtime.settings import Settings, get_settings
+from runtime.temporal import connect
 
 T = TypeVar("T")
 
 ClientFactory = Callable[[Settings], Awaitable[Client]]
-"""Returns a connected Temporal client for the settings (``clients.api.connect`` by default)."""
+"""Returns a connected Temporal client for the settings (``runtime.temporal.connect``)."""
 
 EXIT_ERROR = 2
 CONNECT_TIMEOUT_S = 15.0

@@ -25,9 +25,10 @@ from personas.fleet.marketplace import SignedListing
 from personas.fleet.objective import UnknownIntent
 from personas.fleet.persona import FleetPersona
 from personas.fleet.simulator import Scenario, SimParams
-from workflows import search_attributes as sa
+from personas.ids import ab_test_workflow_id, fleet_workflow_id
+from runtime import search_attributes as sa
 from workflows.fleet_ab import ABInput, ABResult, FleetABTest
-from workflows.fleet_adaptation import FleetAdaptation, FleetInput, FleetView, fleet_workflow_id
+from workflows.fleet_adaptation import FleetAdaptation, FleetInput, FleetView
 
 
 def learn_persona(
@@ -165,7 +166,7 @@ class FleetClient:
         except ValidationError as err:
             raise PersonaError(f"invalid A/B test: {explain(err)}") from None
         return await self.client.execute_workflow(
-            FleetABTest.run, data, id=f"fleet-ab-{data.ab_id}", task_queue=self.task_queue
+            FleetABTest.run, data, id=ab_test_workflow_id(data.ab_id), task_queue=self.task_queue
         )
 
     async def deploy_from_market(self, fleet_id: str, name: str) -> int:

@@ -26,7 +26,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from activities.funding.admins import AdminStore
-from activities.funding.ads import AdService, ImpressionRecord
+from activities.funding.ads import AdService
 from activities.funding.audit_log import AuditLog
 from activities.funding.contracts import RotateKeyRequest
 from activities.funding.db import Database, FundingError
@@ -35,15 +35,17 @@ from activities.funding.ledger import Posting, entity_budget, persona_balance, s
 from activities.funding.metering import UsageRecord
 from activities.funding.performance import PerformanceStore
 from activities.funding.service import Funding
+from activities.persona_start import PersonaDocument
 from activities.store import Store, StoreError
-from clients.api import PersonaDocument, PersonaError, _raise_not_found, explain, query_live
+from clients.api import PersonaError, _raise_not_found, explain, query_live
 from personas.funding.ads import Ad
 from personas.funding.audit import AuditEntry
 from personas.funding.cycle import CycleConfig, FundingCycleInput, FundingView
 from personas.funding.metrics import PerformanceOutcome
 from personas.funding.money import AmountError, parse_amount, to_micros
 from personas.funding.rules import RulesError, RuleSet
-from workflows.funding_cycle import FundingCycle, KeyRotation, funding_workflow_id
+from personas.ids import funding_workflow_id
+from workflows.funding_cycle import FundingCycle, KeyRotation
 
 T = TypeVar("T")
 
@@ -133,13 +135,6 @@ class FundingClient:
         """Run a cycle now."""
         try:
             await self._handle(persona_id).signal(FundingCycle.run_cycle)
-        except RPCError as err:
-            _raise_not_found(err, f"persona {persona_id} has no funding cycle")
-
-    async def notify_funds(self, persona_id: str) -> None:
-        """Tell the persona's cycle that funds arrived (it tops up and resumes)."""
-        try:
-            await self._handle(persona_id).signal(FundingCycle.funds_arrived, "funds")
         except RPCError as err:
             _raise_not_found(err, f"persona {persona_id} has no funding cycle")
 
@@ -322,9 +317,3 @@ class FundingClient:
     async def set_ad_opt_out(self, user_id: str, opted_out: bool) -> None:
         """A user's choice about personalised ads, from the next impression."""
         await self._run(self.ads.set_opt_out, user_id, opted_out)
-
-    async def show_ad(self, key: str, persona_id: str, user_id: str, task: str) -> ImpressionRecord:
-        """Choose, record and credit one impression for a persona's user."""
-        record = await self._run(self.store.get_persona, persona_id)
-        spec = PersonaDocument.model_validate(record.body).profile.specialization
-        return await self._run(lambda: self.ads.impression(key, persona_id, user_id, spec, task))

@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.store import PersonaRecord, Store, UnknownEntity, UnknownPersona
 from clients.api import PersonaError, explain
+from personas.ids import negotiation_workflow_id
 from personas.instance.base import UnknownBasePersona, base_persona
 from personas.instance.negotiation import (
     Accept,
@@ -40,8 +41,8 @@ from personas.instance.requirements import (
 )
 from personas.instance.views import NegotiationView
 from personas.instance.workload import UnreadableWorkload, parse_text
-from workflows import search_attributes as sa
-from workflows.negotiation import InstanceNegotiation, negotiation_workflow_id
+from runtime import search_attributes as sa
+from workflows.negotiation import InstanceNegotiation
 
 _SIGNALS = {Accept: "accept", Modify: "modify", Reject: "reject", AddConstraint: "add_constraint"}
 _UPDATES: dict[type, Any] = {

@@ -21,7 +21,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from workflows.search_attributes import ALL_SEARCH_ATTRIBUTES
+from runtime.search_attributes import ALL_SEARCH_ATTRIBUTES
 
 
 def _binary(name: str) -> str:

@@ -10,22 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.app import app_activities, app_workflows
-from activities.fleet import fleet_activities, fleet_workflows
 from activities.fleet.drivers import FleetDriver, driver_from_settings
-from activities.funding.worker import funding_activities
-from activities.instance import instance_activities, instance_workflows
-from activities.persona_activities import PersonaActivities
 from activities.providers import ModelProvider, provider_from_settings
 from activities.store import Store
-from clients.api import connect
 from clients.app_api import AppClient
 from runtime.settings import Settings, get_settings
-from workflows.funding_cycle import FUNDING_WORKFLOWS
-from workflows.persona_life import PersonaLife
-from workflows.room_coordinator import RoomCoordinator
-
-WORKFLOWS = [PersonaLife, RoomCoordinator, *FUNDING_WORKFLOWS]
+from runtime.temporal import connect
+from workers import registry
 
 
 def build_worker(
@@ -37,22 +28,18 @@ def build_worker(
 ) -> Worker:
     """A worker for every persona workflow and activity on ``task_queue`` (fleet activities on
     ``fleet_driver``, the simulated fleet by default)."""
-    acts = PersonaActivities(store, provider, client, task_queue)
+    registered = (
+        registry.life(store, provider, client, task_queue)
+        + registry.instance(store)
+        + registry.funding(store, client)
+        + registry.fleet(store, fleet_driver)
+        + registry.app(store)
+    )
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[*WORKFLOWS, *instance_workflows(), *fleet_workflows(), *app_workflows()],
-        activities=[
-            acts.think,
-            acts.record_shed,
-            acts.post_to_room,
-            acts.deliver,
-            acts.signal_persona,
-            *instance_activities(store),
-            *funding_activities(store, client),
-            *fleet_activities(store, fleet_driver),
-            *app_activities(store),
-        ],
+        workflows=registered.workflows,
+        activities=registered.activities,
         activity_executor=ThreadPoolExecutor(max_workers=16),
         max_cached_workflows=2_000,
     )

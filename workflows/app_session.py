@@ -30,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from activities.app import contracts as c
-    from activities.app.activities import session_workflow_id
     from personas.app.models import SessionRequest
     from personas.app.views import (
         PreemptNotice,
@@ -40,7 +39,8 @@ with workflow.unsafe.imports_passed_through():
         UsageQuery,
         UsageSample,
     )
-    from workflows import search_attributes as sa
+    from personas.ids import session_workflow_id
+    from runtime import search_attributes as sa
 
 STEP_TIMEOUT = timedelta(seconds=60)
 IMAGE_TIMEOUT = timedelta(minutes=15)

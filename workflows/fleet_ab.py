@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from personas.fleet.abtest import ArmStats, decide
     from personas.fleet.config import FleetConfig
     from personas.fleet.simulator import Scenario
-    from workflows import search_attributes as sa
+    from runtime import search_attributes as sa
 
 RETRY = RetryPolicy(maximum_attempts=3)
 #: A leader is promoted once above the threshold in this many consecutive rounds (peeking guard).

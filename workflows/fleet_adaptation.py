@@ -44,16 +44,11 @@ with workflow.unsafe.imports_passed_through():
     from personas.fleet.persona import FleetPersona, deviation
     from personas.fleet.risk import bounded_step, guard_check, policy
     from personas.fleet.simulator import Scenario
-    from workflows import search_attributes as sa
+    from runtime import search_attributes as sa
 
 RETRY = RetryPolicy(maximum_attempts=3, maximum_interval=timedelta(seconds=10))
 MAX_LOG = 50
 MAX_OBSERVATIONS = 200
-
-
-def fleet_workflow_id(fleet_id: str) -> str:
-    """The id of a fleet's adaptation workflow."""
-    return f"fleet-{fleet_id}"
 
 
 class Change(BaseModel):

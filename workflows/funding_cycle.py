@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from personas.funding.money import fmt
     from personas.funding.rules import apply_rules
     from personas.funding.topup import TopUpPolicy
-    from workflows import search_attributes as sa
+    from runtime import search_attributes as sa
 
 TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(
@@ -58,11 +58,6 @@ RETRY = RetryPolicy(
         "UnbalancedPosting",
     ],
 )
-
-
-def funding_workflow_id(persona_id: str) -> str:
-    """The id of a persona's funding cycle."""
-    return f"funding-{persona_id}"
 
 
 def _now_ms() -> int:

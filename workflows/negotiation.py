@@ -57,18 +57,13 @@ with workflow.unsafe.imports_passed_through():
     from personas.instance.profiles import InstancePersona
     from personas.instance.proposals import Proposal, SolveRequest, SolveResult
     from personas.instance.views import NegotiationView
-    from workflows import search_attributes as sa
+    from runtime import search_attributes as sa
 
 SHORT = timedelta(seconds=30)
 SOLVE_TIMEOUT = timedelta(minutes=2)
 PROVISION_TIMEOUT = timedelta(minutes=5)
 RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=20))
 MAX_INVALID = 50
-
-
-def negotiation_workflow_id(negotiation_id: str) -> str:
-    """The id of a negotiation's workflow."""
-    return f"negotiation-{negotiation_id}"
 
 
 def _now_ms() -> int:

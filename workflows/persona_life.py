@@ -42,8 +42,10 @@ with workflow.unsafe.imports_passed_through():
         ReserveRequest,
         SettleRequest,
     )
+    from activities.persona_start import PERSONA_LIFE_WORKFLOW
     from personas.cadence import engages, is_urgent, next_item_at_ms
     from personas.coordination import Bid
+    from personas.ids import room_workflow_id
     from personas.inbox import Inbox, Shed
     from personas.items import Dependency, InboxEntry, InboxItem
     from personas.life import (
@@ -61,8 +63,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from personas.priority import PriorityContext, base_priority_bp, effective_bp
     from personas.state import Mood, PersonaState, after_work, rested, with_mood
-    from workflows import search_attributes as sa
-    from workflows.ids import room_workflow_id
+    from runtime import search_attributes as sa
 
 THINK_TIMEOUT = timedelta(minutes=2)
 STORE_TIMEOUT = timedelta(seconds=30)
@@ -75,7 +76,7 @@ def _now_ms() -> int:
     return int(workflow.now().timestamp() * 1000)
 
 
-@workflow.defn
+@workflow.defn(name=PERSONA_LIFE_WORKFLOW)
 class PersonaLife:
     """One AI persona's life. Its id is ``persona-<persona_id>``."""
 

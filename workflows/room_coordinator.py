@@ -21,10 +21,10 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.contracts import DELIVER, Delivery, DeliveryReport
     from personas.coordination import Bid, grant_floor
+    from personas.ids import persona_workflow_id
     from personas.items import InboxItem
     from personas.life import FloorGrant
     from personas.rooms import OpenFloor, RoomInput, RoomSnapshot, RoomView
-    from workflows.ids import persona_workflow_id
 
 
 def _now_ms() -> int:

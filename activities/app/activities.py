@@ -28,14 +28,10 @@ from activities.app.settings import AppSettings
 from activities.store import Store, UnknownPersona
 from personas.app.models import SessionRequest
 from personas.app.policy import Amount
+from personas.ids import session_workflow_id
 
 T = TypeVar("T")
 Fault = Literal["fail", "crash_once", "stall"]
-
-
-def session_workflow_id(session_id: str) -> str:
-    """The workflow id of a session."""
-    return f"app-session-{session_id}"
 
 
 def refuse(message: str) -> ApplicationError:

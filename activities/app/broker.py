@@ -18,10 +18,6 @@ class IdentityError(Exception):
     """A token was refused; the message says why, in one line."""
 
 
-class AuthorisationError(Exception):
-    """A verified user may not do what was asked."""
-
-
 class Broker:
     """Issues (for tests and admin tooling) and verifies users' tokens."""
 

@@ -137,15 +137,6 @@ class AppRepository:
                 },
             )
 
-    def set_state(self, session_id: str, state: str) -> None:
-        """Record the session's current state, unless it has ended."""
-        with self._tx() as s:
-            s.execute(
-                update(AppSessionRow)
-                .where(AppSessionRow.session_id == session_id, AppSessionRow.ended_at.is_(None))
-                .values(state=state)
-            )
-
     def end_session(self, session_id: str, state: str, reason: str) -> None:
         """Record the end once; later calls keep the first end (idempotent)."""
         with self._tx() as s:

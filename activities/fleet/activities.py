@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -51,6 +53,19 @@ class FleetActivities:
         self.driver = driver
         self.params = params or SimParams()
         self.done: set[str] = set()
+
+    def all(self) -> list[Callable[..., Any]]:
+        """Every activity, for a worker."""
+        return [
+            self.observe,
+            self.apply,
+            self.save_persona,
+            self.deploy_variant,
+            self.measure_split,
+            self.retire_variants,
+            self.propose,
+            self.relearn,
+        ]
 
     @activity.defn(name=OBSERVE)
     async def observe(self, req: ObserveRequest) -> Metrics:

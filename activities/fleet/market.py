@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import ValidationError
 
 from activities.store import Store, UnknownContent, UnknownPersona
+from personas.errors import first_error
 from personas.fleet.config import DEFAULT_CONFIG
 from personas.fleet.marketplace import Listing, Review, SignedListing, Verdict, canonical, judge
 from personas.fleet.objective import score
@@ -152,10 +153,7 @@ class Market:
         try:
             persona = FleetPersona.model_validate(signed.listing.persona)
         except ValidationError as err:
-            first = err.errors()[0]
-            return Verdict(
-                accepted=False, reasons=[f"malformed persona: {first['loc']}: {first['msg']}"]
-            )
+            return Verdict(accepted=False, reasons=[f"malformed persona: {first_error(err)}"])
         ev = signed.listing.evidence
         weights = persona.weights
         objective = score(simulate(persona.optimum, ev.scenario, self.params), weights)

@@ -58,7 +58,7 @@ from activities.funding.service import Funding
 from activities.store import Store, UnknownContent
 from personas.funding.ads import OptOutPolicy
 from personas.funding.pricing import megabyte_days
-from workflows.ids import persona_workflow_id
+from personas.ids import persona_workflow_id
 
 FaultHook = Callable[[str, str], None]
 KeySink = Callable[[IssuedKey], None]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,18 @@ class InstanceActivities:
         self.solver = ProposalSolver(self.catalog)
         self.dataset = dataset
         shipped_model(dataset)
+
+    def all(self) -> list[Callable[..., Any]]:
+        """Every activity, for a worker."""
+        return [
+            self.analyze,
+            self.save_persona,
+            self.solve,
+            self.provision,
+            self.deprovision,
+            self.observe,
+            self.evolve,
+        ]
 
     @activity.defn(name=ANALYZE)
     async def analyze(self, req: AnalyzeRequest) -> AnalyzeResult:

@@ -162,21 +162,4 @@ class SessionRequest(_Frozen):
     priority: int = Field(default=5, ge=0, le=9)
     preempt: bool = False
     lease_s: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
-    fail_at: str | None = Field(default=None, description="test hook: step that must fail")
     queue_timeout_s: int = Field(default=600, ge=1, le=24 * 3600)
-
-
-SessionState = Literal[
-    "validating",
-    "queued",
-    "reserved",
-    "building",
-    "creating",
-    "configuring",
-    "starting",
-    "checking",
-    "running",
-    "releasing",
-    "released",
-    "failed",
-]

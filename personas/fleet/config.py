@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from personas.errors import first_error
+
 Cache = Literal["none", "lru", "ttl"]
 Balancer = Literal["round_robin", "least_conn", "hash"]
 
@@ -56,8 +58,7 @@ def parse_config(data: Any) -> FleetConfig:
     try:
         return FleetConfig.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        raise BadConfig(f"bad configuration: {first['loc']}: {first['msg']}") from None
+        raise BadConfig(f"bad configuration: {first_error(err)}") from None
 
 
 def all_configs() -> list[FleetConfig]:

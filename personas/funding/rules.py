@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from personas.errors import first_error
 from personas.models import IDENTIFIER
 
 
@@ -143,9 +144,7 @@ def parse_rules(document: str | Mapping[str, Any]) -> RuleSet:
     try:
         return RuleSet.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "document"
-        raise RulesError(f"invalid rules document: {where}: {first['msg']}") from None
+        raise RulesError(f"invalid rules document: {first_error(err, 'document')}") from None
 
 
 class Adjustment(BaseModel):

@@ -60,11 +60,6 @@ class Series(BaseModel):
         ordered = sorted(self.points)
         return ordered[min(len(ordered) - 1, (3 * len(ordered)) // 4)]
 
-    @property
-    def peak_upper(self) -> float:
-        """The top of the uncertainty band at its highest (the peak when there is no band)."""
-        return max(self.upper) if self.upper else self.peak
-
 
 class PerformanceProfile(BaseModel):
     """CPU (cores), memory (GiB), IOPS and network (Mbit/s) over time, plus data size."""

@@ -18,11 +18,12 @@ from activities.providers import provider_from_settings
 from activities.store import Store
 from personas.fleet.config import DEFAULT_CONFIG, FleetConfig
 from personas.fleet.simulator import Scenario
+from personas.ids import ab_test_workflow_id, fleet_workflow_id
 from runtime.settings import Settings
 from tests.workflow.fleet_support import fleet_store, persona_for
 from workers.main import build_worker
 from workflows.fleet_ab import ABInput, FleetABTest
-from workflows.fleet_adaptation import FleetAdaptation, FleetInput, fleet_workflow_id
+from workflows.fleet_adaptation import FleetAdaptation, FleetInput
 
 GOOD = FleetConfig(cpu_share=1.0, cache="lru", balancer="hash", replicas=3)
 BAD = FleetConfig(cpu_share=0.25, cache="none", balancer="round_robin", replicas=1)
@@ -77,7 +78,7 @@ async def test_ab_test_on_two_real_testbeds_promotes_the_better(worker: TestbedW
         max_rounds=6,
         threshold=0.95,
     )
-    wid = f"fleet-ab-{ab_id}"
+    wid = ab_test_workflow_id(ab_id)
     try:
         result = await worker.env.client.execute_workflow(
             FleetABTest.run, data, id=wid, task_queue=worker.queue

@@ -18,9 +18,10 @@ from personas.fleet.context import FleetContext
 from personas.fleet.marketplace import Evidence, Listing, SignedListing
 from personas.fleet.persona import FleetPersona
 from personas.fleet.simulator import Scenario
+from personas.ids import fleet_workflow_id
 from tests.helpers import eventually
 from tests.workflow.fleet_support import FleetHarness, fleet_store, fleet_worker, persona_for
-from workflows.fleet_adaptation import FleetAdaptation, FleetView, fleet_workflow_id
+from workflows.fleet_adaptation import FleetAdaptation, FleetView
 
 GOOD = FleetConfig(cpu_share=1.0, cache="lru", balancer="hash", replicas=4)
 OTHER = FleetConfig(cpu_share=1.0, cache="ttl", balancer="least_conn", replicas=3)

@@ -14,7 +14,6 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.fleet import fleet_activities, fleet_workflows
 from activities.fleet.drivers import TestbedFleet
 from activities.fleet.lab import calibrate_on, learn_persona, measure
 from activities.fleet.loadgen import LoadError, generate
@@ -22,8 +21,10 @@ from activities.fleet.testbed import Testbed
 from personas.fleet.config import DEFAULT_CONFIG, FleetConfig
 from personas.fleet.objective import score
 from personas.fleet.simulator import Scenario
+from personas.ids import fleet_workflow_id
 from tests.workflow.fleet_support import fleet_store
-from workflows.fleet_adaptation import FleetAdaptation, FleetInput, fleet_workflow_id
+from workers import registry
+from workflows.fleet_adaptation import FleetAdaptation, FleetInput
 
 # Enough load to saturate the default fleet (two replicas at half a CPU each).
 LOAD = Scenario(pattern="steady", rate_rps=320, duration_s=2.5)
@@ -80,10 +81,9 @@ async def test_adapting_the_real_testbed_improves_it(
     async with Worker(
         time_env.client,
         task_queue=queue,
-        workflows=fleet_workflows(),
-        activities=fleet_activities(
+        **registry.fleet(
             store, TestbedFleet(testbed, max_rate_rps=LOAD.rate_rps), calibration.params
-        ),
+        ).worker_options(),
         activity_executor=ThreadPoolExecutor(max_workers=2),
     ):
         data = FleetInput(

@@ -17,10 +17,10 @@ from temporalio.testing import WorkflowEnvironment
 from activities.providers import OfflineDeterministicProvider
 from activities.store import Store
 from clients.api import PersonaClient, PersonaError
+from personas.ids import persona_workflow_id
 from personas.items import InboxItem
 from tests.helpers import eventually, profile
 from workers.main import build_worker
-from workflows.ids import persona_workflow_id
 from workflows.persona_life import PersonaLife
 
 

@@ -18,14 +18,15 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from activities.app import app_workflows
-from activities.app.activities import AppActivities, Fault, session_workflow_id
+from activities.app.activities import AppActivities, Fault
 from activities.app.resources import ResourceManager
 from activities.app.sandbox import MANAGED, SESSION, Sandboxes
 from activities.app.settings import AppSettings
 from activities.app.tables import AppQueueEntry, AppReservation
 from activities.store import Store
 from clients.app_api import AppClient
+from personas.ids import session_workflow_id
+from workers import registry
 
 CACHE = Path("/var/tmp/persona-app-cache")
 KEY = "test-key-0123456789abcdef0123456789"
@@ -119,7 +120,7 @@ async def app_rig(
     """A worker on a fresh queue (with ``faults``) and a broker client on it."""
     queue = queue or f"app-{uuid.uuid4().hex[:8]}"
     acts = AppActivities(store, settings, faults=faults)
-    worker = Worker(client, task_queue=queue, workflows=app_workflows(), activities=acts.all())
+    worker = Worker(client, task_queue=queue, **registry.app_of(acts).worker_options())
     rig = Rig(client, store, queue, settings)
     rig.started = set()
     try:

@@ -16,9 +16,9 @@ from activities.app.settings import AppSettings
 from activities.providers import OfflineDeterministicProvider
 from activities.store import Store
 from clients.api import PersonaClient
+from personas.ids import persona_workflow_id
 from tests.workflow.app_support import app_settings
 from workers.main import build_worker
-from workflows.ids import persona_workflow_id
 
 
 async def end_lives(client: Client, store: Store) -> None:

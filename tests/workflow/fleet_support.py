@@ -13,11 +13,11 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from activities.fleet import fleet_activities, fleet_workflows
 from activities.fleet.drivers import SimFleet
 from activities.store import Store
 from personas.fleet.config import ATTRIBUTES, DOMAIN, FleetConfig
 from personas.fleet.persona import FleetPersona, Guard
+from workers import registry
 
 
 def persona_for(
@@ -71,8 +71,7 @@ async def fleet_worker(client: Client, store: Store) -> AsyncIterator[FleetHarne
     worker = Worker(
         client,
         task_queue=queue,
-        workflows=fleet_workflows(),
-        activities=fleet_activities(store, fleet),
+        **registry.fleet(store, fleet).worker_options(),
         activity_executor=ThreadPoolExecutor(max_workers=4),
     )
     async with worker:

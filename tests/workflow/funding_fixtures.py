@@ -16,13 +16,11 @@ from temporalio.worker import Worker
 from activities.funding.db import Database
 from activities.funding.keys import IssuedKey
 from activities.funding.service import Funding
-from activities.funding.worker import funding_activities
-from activities.persona_activities import PersonaActivities
 from activities.providers import OfflineDeterministicProvider
 from activities.store import Store
 from clients.api import PersonaClient
 from tests.workflow.conftest import end_lives
-from workers.main import WORKFLOWS
+from workers import registry
 
 
 @dataclass
@@ -62,19 +60,13 @@ def funding_worker(
     client: Client, store: Store, queue: str, faults: Faults, keys: list[IssuedKey]
 ) -> Worker:
     """A worker like ``workers.main.build_worker`` plus the funding lists."""
-    acts = PersonaActivities(store, OfflineDeterministicProvider(), client, queue)
+    registered = registry.life(
+        store, OfflineDeterministicProvider(), client, queue
+    ) + registry.funding(store, client, faults=faults, key_sink=keys.append)
     return Worker(
         client,
         task_queue=queue,
-        workflows=WORKFLOWS,
-        activities=[
-            acts.think,
-            acts.record_shed,
-            acts.post_to_room,
-            acts.deliver,
-            acts.signal_persona,
-            *funding_activities(store, client, faults=faults, key_sink=keys.append),
-        ],
+        **registered.worker_options(),
         activity_executor=ThreadPoolExecutor(max_workers=16),
     )
 

@@ -13,11 +13,11 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from activities.instance import instance_activities, instance_workflows
 from activities.instance.providers import LocalDockerProvider
 from activities.store import Store
 from clients.instance_api import InstanceClient
-from workflows.negotiation import negotiation_workflow_id
+from personas.ids import negotiation_workflow_id
+from workers import registry
 
 
 class _FailingContainers:
@@ -104,8 +104,7 @@ async def negotiator_with(
     worker = Worker(
         client,
         task_queue=queue,
-        workflows=instance_workflows(),
-        activities=instance_activities(store, providers=providers),
+        **registry.instance(store, providers=providers).worker_options(),
         activity_executor=ThreadPoolExecutor(max_workers=8),
     )
     async with worker:

@@ -12,7 +12,7 @@ import pytest
 from temporalio.client import ScheduleActionExecutionStartWorkflow, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.app.activities import Fault, session_workflow_id
+from activities.app.activities import Fault
 from activities.app.contracts import STEPS, ReconcileReport
 from activities.app.egress import EgressProxies
 from activities.app.resources import ResourceManager
@@ -22,6 +22,7 @@ from activities.store import Store
 from clients.api import PersonaError
 from personas.app.models import AccessControls, AppConfiguration, ResourceRequirements
 from personas.app.policy import Amount
+from personas.ids import session_workflow_id
 from tests.helpers import eventually
 from tests.workflow.app_support import app_rig, code_reviewer, fetcher, leaks
 

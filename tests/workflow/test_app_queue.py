@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.app.activities import session_workflow_id
 from activities.store import Store
 from personas.app.views import SessionView
+from personas.ids import session_workflow_id
 from tests.helpers import eventually
 from tests.workflow.app_support import Rig, app_rig, app_settings, code_reviewer, leaks
 

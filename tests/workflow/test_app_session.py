@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.app.activities import session_workflow_id
 from activities.app.settings import AppSettings
 from activities.store import Store
 from clients.api import PersonaError
+from personas.ids import session_workflow_id
+from runtime import search_attributes as sa
 from tests.workflow.app_support import Rig, app_rig, code_reviewer, leaks
-from workflows import search_attributes as sa
 
 
 @pytest.fixture

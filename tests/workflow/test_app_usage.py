@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.app.activities import session_workflow_id
 from activities.store import Store
 from clients.api import PersonaClient, PersonaError
 from clients.app_cli import add_app_commands, run_app_command
+from personas.ids import session_workflow_id
 from tests.helpers import CliContext, eventually
 from tests.workflow.app_support import KEY, app_rig, app_settings, code_reviewer, leaks
 from workflows.app_session import AppSession

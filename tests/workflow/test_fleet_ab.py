@@ -11,6 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from personas.fleet.config import DEFAULT_CONFIG, FleetConfig
 from personas.fleet.simulator import Scenario
+from personas.ids import ab_test_workflow_id
 from tests.workflow.fleet_support import FleetHarness, fleet_store, fleet_worker
 from workflows.fleet_ab import ABInput, ABResult, FleetABTest
 
@@ -29,7 +30,7 @@ async def harness(time_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterato
 async def run_ab(h: FleetHarness, **fields: object) -> ABResult:
     ab_id = uuid.uuid4().hex[:8]
     data = ABInput.model_validate({"ab_id": ab_id, "fleet_id": "f1", "scenario": SURGE, **fields})
-    wid = f"fleet-ab-{ab_id}"
+    wid = ab_test_workflow_id(ab_id)
     h.started.append(wid)
     return await h.client.execute_workflow(FleetABTest.run, data, id=wid, task_queue=h.queue)
 

@@ -16,8 +16,9 @@ from personas.fleet.config import DEFAULT_CONFIG, DOMAIN, FleetConfig, changed_a
 from personas.fleet.persona import FleetPersona, Guard
 from personas.fleet.risk import policy
 from personas.fleet.simulator import Scenario
+from personas.ids import fleet_workflow_id
 from tests.workflow.fleet_support import FleetHarness, fleet_store, fleet_worker, persona_for
-from workflows.fleet_adaptation import FleetAdaptation, FleetInput, FleetView, fleet_workflow_id
+from workflows.fleet_adaptation import FleetAdaptation, FleetInput, FleetView
 
 GOOD = FleetConfig(cpu_share=1.0, cache="lru", balancer="hash", replicas=4)
 BAD = FleetConfig(cpu_share=0.25, cache="none", balancer="round_robin", replicas=1)

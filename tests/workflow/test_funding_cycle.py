@@ -29,9 +29,10 @@ from activities.store import Store
 from personas.funding.ads import Ad
 from personas.funding.cycle import CycleConfig, FundingCycleInput, FundingView
 from personas.funding.metrics import PerformanceOutcome
+from personas.ids import funding_workflow_id
 from tests.helpers import eventually, profile
 from tests.workflow.funding_fixtures import FundingHarness, harness
-from workflows.funding_cycle import FUNDING_WORKFLOWS, FundingCycle, funding_workflow_id
+from workflows.funding_cycle import FUNDING_WORKFLOWS, FundingCycle
 
 UNIT = 1_000_000
 DAY = timedelta(days=1)

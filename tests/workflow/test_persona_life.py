@@ -12,12 +12,12 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from clients.api import PersonaClient
+from personas.ids import persona_workflow_id
 from personas.items import InboxItem
 from personas.life import LifeConfig, PersonaView
 from personas.state import StateRules
+from runtime import search_attributes as sa
 from tests.helpers import eventually, profile
-from workflows import search_attributes as sa
-from workflows.ids import persona_workflow_id
 
 
 async def cadence_timers(env: WorkflowEnvironment, persona_id: str) -> list[float]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from activities.instance.analyzer import DATASET, fit, load_rows, shipped_model
-from activities.instance.gen_data import workloads
 from personas.instance.analyzer import predict, predict_peaks
 from personas.instance.workload import Pattern, WorkloadSpec
+from tests.reference.gen_data import workloads
 
 
 def test_dataset_is_shipped_and_large_enough() -> None:

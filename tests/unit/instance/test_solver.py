@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from activities.instance.enumeration import cheapest_feasible
 from activities.instance.solver import ProposalSolver
 from personas.instance.base import base_persona
 from personas.instance.proposals import SolveRequest
 from personas.instance.requirements import Constraint, Pins, base_type
+from tests.reference.enumeration import cheapest_feasible
 from tests.unit.instance.helpers import broken, shipped_catalog, small_catalog
 from tests.unit.instance.test_requirements import with_compliance
 
@@ -119,8 +119,8 @@ def test_budget_conflict_is_explained_with_its_price() -> None:
 
 
 def test_infeasibility_on_a_5000_type_catalog_is_explained_quickly() -> None:
-    from activities.instance.gen_data import catalog
     from personas.instance.catalog import Catalog
+    from tests.reference.gen_data import catalog
 
     big = ProposalSolver(Catalog.model_validate(catalog(n_regions=34)))
     req = SolveRequest(persona=with_compliance("web_server", "hipaa"))

@@ -7,7 +7,6 @@ from __future__ import annotations
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from activities.instance.enumeration import cheapest_feasible
 from activities.instance.solver import ProposalSolver
 from personas.instance.analyzer import flat_profile
 from personas.instance.profiles import (
@@ -19,6 +18,7 @@ from personas.instance.profiles import (
 )
 from personas.instance.proposals import SolveRequest
 from personas.instance.requirements import Constraint, ContradictoryConstraints, Pins, base_type
+from tests.reference.enumeration import cheapest_feasible
 from tests.unit.instance.helpers import broken, small_catalog
 
 

@@ -21,12 +21,13 @@ from temporalio.client import Client
 
 from activities.providers import provider_from_settings
 from activities.store import Store, UnknownPersona
-from clients.api import PersonaClient, connect
+from clients.api import PersonaClient
 from personas.coordination import FloorPolicy
 from personas.life import PersonaView
 from personas.models import AIPersonaProfile
 from runtime.servers import dev_server_command
 from runtime.settings import Settings, get_settings
+from runtime.temporal import connect
 from workers.main import build_worker
 
 CAST = {
