@@ -29,7 +29,7 @@ def funding_activities(
     ``prices`` is the price table (defaults when None); ``key_sink`` receives the secrets of
     keys rotated by the schedule (shown once, never stored); ``faults`` is for tests.
     """
-    funding = Funding(Database(store.url), prices)
+    funding = Funding(Database(store.engine), prices)
     return FundingActivities(
         funding,
         client,
