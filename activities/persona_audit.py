@@ -23,7 +23,7 @@ class PersonaAudit:
     def __init__(self, store: Store) -> None:
         """Audit on ``store``'s database (migrated by ``store.migrate()``)."""
         self.store = store
-        self.log = AuditLog(Database(store.url))
+        self.log = AuditLog(Database(store.engine))
         self._entities: dict[str, str | None] = {}
 
     def _entity_of(self, persona_id: str) -> str | None:

@@ -71,7 +71,7 @@ class FundingClient:
         self.client = client
         self.store = store
         self.task_queue = task_queue
-        self.db = Database(store.url)
+        self.db = Database(store.engine)
         self.funding = Funding(self.db)
         self.keys = KeyStore(self.db)
         self.admins = AdminStore(self.db)

@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 from activities.fleet.drivers import FleetDriver, driver_from_settings
 from activities.providers import ModelProvider, provider_from_settings
 from activities.store import Store
+from activities.store.db import make_engine
 from clients.app_api import AppClient
 from runtime.settings import Settings, get_settings
 from runtime.temporal import connect
@@ -27,7 +28,7 @@ def build_worker(
     fleet_driver: FleetDriver | None = None,
 ) -> Worker:
     """A worker for every persona workflow and activity on ``task_queue`` (fleet activities on
-    ``fleet_driver``, the simulated fleet by default)."""
+    ``fleet_driver``, the simulated fleet by default); every store shares ``store.engine``."""
     registered = (
         registry.life(store, provider, client, task_queue)
         + registry.instance(store)
@@ -46,9 +47,11 @@ def build_worker(
 
 
 async def run_worker(settings: Settings) -> None:
-    """Connect, migrate the store and serve until cancelled."""
+    """Connect, migrate the store and serve until cancelled, on one engine (one connection
+    pool) that every store of the process shares, disposed at shutdown."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.resolved_database_url())
+    engine = make_engine(settings.resolved_database_url())
+    store = Store(engine)
     store.migrate()
     client = await connect(settings)
     driver = driver_from_settings(settings)
@@ -61,6 +64,7 @@ async def run_worker(settings: Settings) -> None:
         await worker.run()
     finally:
         await driver.close()
+        engine.dispose()
 
 
 def main() -> None:

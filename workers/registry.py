@@ -67,7 +67,7 @@ def funding(
     ``options`` go to :class:`FundingActivities` (``key_sink``, ``faults``,
     ``ad_share_percent``, ``opt_out_policy``).
     """
-    acts = FundingActivities(Funding(Database(store.url), prices), client, store, **options)
+    acts = FundingActivities(Funding(Database(store.engine), prices), client, store, **options)
     return Registration(list(FUNDING_WORKFLOWS), acts.all())
 
 

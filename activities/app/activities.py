@@ -54,7 +54,7 @@ class AppActivities:
         """Bind to ``store``; Docker and the image cache come from ``settings`` by default."""
         self.settings = settings
         self.repo = AppRepository(store)
-        self.resources = ResourceManager(store.url)
+        self.resources = ResourceManager(store.engine)
         self.sandboxes = sandboxes or Sandboxes(
             settings.data_root, egress_root=settings.egress_root
         )

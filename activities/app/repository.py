@@ -3,17 +3,14 @@ grants of personas to users, and session records."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from activities.app.tables import AppGrant, AppSessionRow
 from activities.store import Store, StoreError, UnknownPersona
-from activities.store.store import _insert_ignore, _make_engine
+from activities.store.db import insert_ignore, tx
 from personas.app.models import AppPersona
 
 KIND = "app"
@@ -48,18 +45,9 @@ class AppRepository:
     """App personas with versions, grants and sessions, over the domain store."""
 
     def __init__(self, store: Store) -> None:
-        """Use ``store`` for personas and its database for grants and sessions."""
+        """Use ``store`` for personas and its engine for grants and sessions."""
         self.store = store
-        self._engine = _make_engine(store.url)
-
-    def dispose(self) -> None:
-        """Close this repository's pooled connections."""
-        self._engine.dispose()
-
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        with Session(self._engine) as s, s.begin():
-            yield s
+        self._engine = store.engine
 
     def save(self, persona: AppPersona, entity_id: str, created_by: str) -> VersionedAppPersona:
         """Store a new persona (version 1) or a new version of an existing app persona."""
@@ -98,8 +86,8 @@ class AppRepository:
 
     def grant(self, persona_id: str, user_id: str) -> None:
         """Allow ``user_id`` to request the persona (idempotent)."""
-        with self._tx() as s:
-            _insert_ignore(
+        with tx(self._engine) as s:
+            insert_ignore(
                 s,
                 AppGrant,
                 {"persona_id": persona_id, "user_id": user_id, "granted_at": datetime.now(UTC)},
@@ -107,22 +95,22 @@ class AppRepository:
 
     def revoke(self, persona_id: str, user_id: str) -> None:
         """Withdraw the grant (idempotent)."""
-        with self._tx() as s:
+        with tx(self._engine) as s:
             g = s.get(AppGrant, (persona_id, user_id))
             if g is not None:
                 s.delete(g)
 
     def is_granted(self, persona_id: str, user_id: str) -> bool:
         """True when the user may request the persona."""
-        with self._tx() as s:
+        with tx(self._engine) as s:
             return s.get(AppGrant, (persona_id, user_id)) is not None
 
     def open_session(
         self, session_id: str, persona_id: str, version: int, user_id: str, state: str
     ) -> None:
         """Record the session's start (idempotent under retry)."""
-        with self._tx() as s:
-            _insert_ignore(
+        with tx(self._engine) as s:
+            insert_ignore(
                 s,
                 AppSessionRow,
                 {
@@ -139,7 +127,7 @@ class AppRepository:
 
     def end_session(self, session_id: str, state: str, reason: str) -> None:
         """Record the end once; later calls keep the first end (idempotent)."""
-        with self._tx() as s:
+        with tx(self._engine) as s:
             s.execute(
                 update(AppSessionRow)
                 .where(AppSessionRow.session_id == session_id, AppSessionRow.ended_at.is_(None))
@@ -148,13 +136,13 @@ class AppRepository:
 
     def session(self, session_id: str) -> SessionRecord | None:
         """The session's record, or None."""
-        with self._tx() as s:
+        with tx(self._engine) as s:
             row = s.get(AppSessionRow, session_id)
             return None if row is None else SessionRecord.model_validate(row)
 
     def sessions(self, user_id: str | None = None) -> list[SessionRecord]:
         """Recorded sessions (of one user when given), oldest first."""
-        with self._tx() as s:
+        with tx(self._engine) as s:
             stmt = select(AppSessionRow).order_by(AppSessionRow.started_at)
             if user_id is not None:
                 stmt = stmt.where(AppSessionRow.user_id == user_id)

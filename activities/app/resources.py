@@ -8,17 +8,15 @@ requests can never over-commit. Every method is idempotent under retry by sessio
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import CursorResult, Engine, delete, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from activities.app.tables import AppHost, AppQueueEntry, AppReservation
-from activities.store.store import _insert_ignore, _make_engine
+from activities.store.db import engine_for, insert_ignore, rowcount, tx
 from personas.app.policy import Amount, Holder, Waiter, choose_victims, is_head, queue_key
 
 LIVE = ("active", "preempting")
@@ -46,10 +44,6 @@ class HostUsage(BaseModel):
     queued: int
 
 
-def _rowcount(result: object) -> int:
-    return cast(CursorResult[Any], result).rowcount
-
-
 def _capacity(h: AppHost) -> Amount:
     return Amount(cpu_millis=h.cpu_millis, memory_mb=h.memory_mb, storage_mb=h.storage_mb)
 
@@ -65,20 +59,19 @@ def _amount(r: AppReservation) -> Amount:
 
 
 class ResourceManager:
-    """Capacity and reservations of hosts, on the store's database URL."""
+    """Capacity and reservations of hosts, on the store's database."""
 
-    def __init__(self, url: str) -> None:
-        """Open an engine set up like the store's (schema from ``Store.migrate``)."""
-        self.engine: Engine = _make_engine(url)
+    def __init__(self, database: Engine | str) -> None:
+        """Use ``database``: the process's engine from ``make_engine`` (its creator disposes
+        it), or a URL to build one of its own; the schema comes from ``Store.migrate``."""
+        self._owns_engine = isinstance(database, str)
+        self.engine: Engine = engine_for(database)
 
     def dispose(self) -> None:
-        """Close pooled connections."""
-        self.engine.dispose()
-
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        with Session(self.engine) as s, s.begin():
-            yield s
+        """Close the pooled connections of an engine built from a URL (an injected engine is
+        left to its creator)."""
+        if self._owns_engine:
+            self.engine.dispose()
 
     @staticmethod
     def _host(s: Session, host_id: str) -> AppHost:
@@ -91,7 +84,7 @@ class ResourceManager:
 
     def set_capacity(self, host_id: str, capacity: Amount) -> None:
         """Create the host or change its capacity (reservations are kept)."""
-        with self._tx() as s:
+        with tx(self.engine) as s:
             values = {
                 "host_id": host_id,
                 **capacity.model_dump(),
@@ -99,7 +92,7 @@ class ResourceManager:
                 "used_memory_mb": 0,
                 "used_storage_mb": 0,
             }
-            if not _insert_ignore(s, AppHost, values):
+            if not insert_ignore(s, AppHost, values):
                 s.execute(
                     update(AppHost)
                     .where(AppHost.host_id == host_id)
@@ -108,7 +101,7 @@ class ResourceManager:
 
     def usage(self, host_id: str) -> HostUsage:
         """Capacity, reserved amounts and counts of the host."""
-        with self._tx() as s:
+        with tx(self.engine) as s:
             host = self._host(s, host_id)
             active = s.scalars(
                 select(AppReservation.session_id).where(
@@ -128,7 +121,7 @@ class ResourceManager:
 
     def live_sessions(self) -> set[str]:
         """Sessions holding a reservation or waiting in a queue, on any host."""
-        with self._tx() as s:
+        with tx(self.engine) as s:
             held = s.scalars(
                 select(AppReservation.session_id).where(AppReservation.state.in_(LIVE))
             ).all()
@@ -147,7 +140,7 @@ class ResourceManager:
         now_ms: int,
     ) -> Reservation:
         """Reserve ``amount`` for the session if it heads the queue and fits; else queue it."""
-        with self._tx() as s:
+        with tx(self.engine) as s:
             host = self._host(s, host_id)
             existing = s.get(AppReservation, session_id)
             if existing is not None:
@@ -159,7 +152,7 @@ class ResourceManager:
                 return Reservation(
                     status="too_big", detail=f"beyond host {host_id}: {', '.join(over)}"
                 )
-            _insert_ignore(
+            insert_ignore(
                 s,
                 AppQueueEntry,
                 {
@@ -190,7 +183,7 @@ class ResourceManager:
                 )
                 .execution_options(synchronize_session=False)
             )
-            if _rowcount(raised) != 1:
+            if rowcount(raised) != 1:
                 return Reservation(status="queued")
             s.add(
                 AppReservation(
@@ -220,7 +213,7 @@ class ResourceManager:
 
         Returns the sessions still waiting on the host, in queue order, to be woken.
         """
-        with self._tx() as s:
+        with tx(self.engine) as s:
             self._host(s, host_id)
             r = s.get(AppReservation, session_id, with_for_update=True)
             if r is not None and r.state in LIVE:
@@ -248,7 +241,7 @@ class ResourceManager:
         Returns [] unless ``session_id`` heads the queue and preemption can make it fit;
         sessions already being preempted count as freed, so none is chosen twice.
         """
-        with self._tx() as s:
+        with tx(self.engine) as s:
             host = self._host(s, host_id)
             if not is_head(session_id, self._waiters(s, host_id)):
                 return []

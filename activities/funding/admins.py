@@ -16,8 +16,9 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from activities.funding import audit_log
-from activities.funding.db import Database, FundingError, insert_ignore, rowcount, utc
+from activities.funding.db import Database, FundingError
 from activities.funding.tables import Admin
+from activities.store.db import insert_ignore, rowcount, utc
 
 PREFIX = "adm"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")

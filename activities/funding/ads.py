@@ -7,9 +7,10 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from activities.funding.db import Database, insert_ignore, utc
+from activities.funding.db import Database
 from activities.funding.ledger import WORLD, Ledger, persona_balance, source_account
 from activities.funding.tables import AdPreference, AdRow, Impression
+from activities.store.db import insert_ignore, utc
 from personas.funding.ads import Ad, OptOutPolicy, choose_ad, revenue_share
 
 PLATFORM_ADS = source_account("platform-ads")

@@ -9,8 +9,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from temporalio import activity
 
-from activities.funding.db import Database, insert_ignore, utc
+from activities.funding.db import Database
 from activities.funding.tables import AuditHead, AuditRow
+from activities.store.db import insert_ignore, scope_filter, utc
 from personas.funding.audit import GENESIS, AuditEntry, entry_hash, verify_chain
 
 SYSTEM = "system"
@@ -117,15 +118,16 @@ class AuditLog:
         until: datetime | None = None,
     ) -> list[AuditEntry]:
         """Entries in append order, filtered by persona, entity and ``since <= at < until``."""
-        stmt = select(AuditRow).order_by(AuditRow.id)
-        if persona_id is not None:
-            stmt = stmt.where(AuditRow.persona_id == persona_id)
-        if entity_id is not None:
-            stmt = stmt.where(AuditRow.entity_id == entity_id)
-        if since is not None:
-            stmt = stmt.where(AuditRow.at >= utc(since))
-        if until is not None:
-            stmt = stmt.where(AuditRow.at < utc(until))
+        scope = scope_filter(
+            at=AuditRow.at,
+            persona=AuditRow.persona_id,
+            entity=AuditRow.entity_id,
+            persona_id=persona_id,
+            entity_id=entity_id,
+            since=since,
+            until=until,
+        )
+        stmt = select(AuditRow).where(*scope).order_by(AuditRow.id)
         with self.db.tx() as s:
             return [AuditEntry.model_validate(r) for r in s.scalars(stmt)]
 

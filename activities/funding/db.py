@@ -1,49 +1,33 @@
-"""Shared helpers of the funding stores: the engine, transactions, idempotent inserts."""
+"""The funding stores' database: the process's engine, and the error they all refuse with."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from activities.store.store import _insert_ignore, _make_engine
-from activities.store.tables import Base
+from activities.store.db import engine_for, tx
 
 
 class FundingError(Exception):
     """Base class of every refusal of the funding stores; its message is one clear line."""
 
 
-def utc(now: datetime | None) -> datetime:
-    """``now`` in UTC (the current time when None); naive datetimes are refused."""
-    if now is None:
-        return datetime.now(UTC)
-    if now.tzinfo is None:
-        raise ValueError(f"naive datetime {now!r}: pass a timezone-aware datetime")
-    return now.astimezone(UTC)
-
-
-def rowcount(result: object) -> int:
-    """Rows matched by an UPDATE or DELETE."""
-    return cast(CursorResult[Any], result).rowcount
-
-
-def insert_ignore(s: Session, model: type[Base], values: dict[str, Any]) -> bool:
-    """Insert unless a unique constraint is violated; True when the row was inserted."""
-    return _insert_ignore(s, model, values)
-
-
 class Database:
-    """An engine on the store's URL with SQLite set up like the store's (BEGIN IMMEDIATE)."""
+    """The funding stores' engine: the store's (shared), or one of its own on a URL."""
 
-    def __init__(self, url: str) -> None:
-        """Create the engine; the schema comes from ``Store.migrate``."""
-        self.url = url
-        self.engine: Engine = _make_engine(url)
+    def __init__(self, database: Engine | str) -> None:
+        """Use ``database``: the process's engine from ``make_engine`` (its creator disposes
+        it), or a URL to build one of its own; the schema comes from ``Store.migrate``."""
+        self._owns_engine = isinstance(database, str)
+        self.engine: Engine = engine_for(database)
+
+    @property
+    def url(self) -> str:
+        """The database URL of the engine."""
+        return self.engine.url.render_as_string(hide_password=False)
 
     @property
     def dialect(self) -> str:
@@ -53,9 +37,11 @@ class Database:
     @contextmanager
     def tx(self) -> Iterator[Session]:
         """One short transaction, committed on success and rolled back on error."""
-        with Session(self.engine) as s, s.begin():
+        with tx(self.engine) as s:
             yield s
 
     def dispose(self) -> None:
-        """Close pooled connections."""
-        self.engine.dispose()
+        """Close the pooled connections of an engine built from a URL (an injected engine is
+        left to its creator)."""
+        if self._owns_engine:
+            self.engine.dispose()

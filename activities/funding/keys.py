@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
 
 from activities.funding import audit_log
-from activities.funding.db import Database, FundingError, insert_ignore, rowcount, utc
+from activities.funding.db import Database, FundingError
 from activities.funding.tables import ApiKey
+from activities.store.db import insert_ignore, rowcount, utc
 
 PREFIX = "pk"
 

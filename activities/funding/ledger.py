@@ -20,8 +20,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from activities.funding import audit_log
-from activities.funding.db import Database, FundingError, insert_ignore, rowcount, utc
+from activities.funding.db import Database, FundingError
 from activities.funding.tables import Account, Entry, Hold, LedgerTransaction
+from activities.store.db import insert_ignore, rowcount, utc
 from personas.funding.money import MAX_MICROS, fmt
 
 WORLD = "world"

@@ -7,8 +7,9 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, func, select
 
-from activities.funding.db import Database, insert_ignore, utc
+from activities.funding.db import Database
 from activities.funding.tables import UsageEvent
+from activities.store.db import insert_ignore, scope_filter, utc
 from personas.funding.pricing import PriceTable
 
 
@@ -49,6 +50,20 @@ class UsageRecord(BaseModel):
     occurred_at: datetime
 
 
+def _scope(
+    persona_id: str | None, entity_id: str | None, since: datetime | None, until: datetime | None
+) -> list[ColumnElement[bool]]:
+    return scope_filter(
+        at=UsageEvent.occurred_at,
+        persona=UsageEvent.persona_id,
+        entity=UsageEvent.entity_id,
+        persona_id=persona_id,
+        entity_id=entity_id,
+        since=since,
+        until=until,
+    )
+
+
 class Meter:
     """Records usage once per event key and answers usage queries."""
 
@@ -86,9 +101,8 @@ class Meter:
         until: datetime | None = None,
     ) -> list[UsageRecord]:
         """Usage events filtered by persona, entity and period ``[since, until)``."""
-        stmt = select(UsageEvent).order_by(UsageEvent.occurred_at, UsageEvent.id)
-        for cond in self._filters(persona_id, entity_id, since, until):
-            stmt = stmt.where(cond)
+        scope = _scope(persona_id, entity_id, since, until)
+        stmt = select(UsageEvent).where(*scope).order_by(UsageEvent.occurred_at, UsageEvent.id)
         with self.db.tx() as s:
             return [UsageRecord.model_validate(r) for r in s.scalars(stmt)]
 
@@ -101,26 +115,7 @@ class Meter:
         until: datetime | None = None,
     ) -> int:
         """Total price of the matching usage events."""
-        stmt = select(func.coalesce(func.sum(UsageEvent.price), 0))
-        for cond in self._filters(persona_id, entity_id, since, until):
-            stmt = stmt.where(cond)
+        scope = _scope(persona_id, entity_id, since, until)
+        stmt = select(func.coalesce(func.sum(UsageEvent.price), 0)).where(*scope)
         with self.db.tx() as s:
             return int(s.execute(stmt).scalar() or 0)
-
-    @staticmethod
-    def _filters(
-        persona_id: str | None,
-        entity_id: str | None,
-        since: datetime | None,
-        until: datetime | None,
-    ) -> list[ColumnElement[bool]]:
-        conds: list[ColumnElement[bool]] = []
-        if persona_id is not None:
-            conds.append(UsageEvent.persona_id == persona_id)
-        if entity_id is not None:
-            conds.append(UsageEvent.entity_id == entity_id)
-        if since is not None:
-            conds.append(UsageEvent.occurred_at >= utc(since))
-        if until is not None:
-            conds.append(UsageEvent.occurred_at < utc(until))
-        return conds

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 from activities.funding import audit_log
 from activities.funding.admins import AdminStore
-from activities.funding.db import Database, insert_ignore, utc
+from activities.funding.db import Database
 from activities.funding.tables import PerformanceRecord, RulesVersion
+from activities.store.db import insert_ignore, scope_filter, utc
 from personas.funding.metrics import PerformanceOutcome, performance
 from personas.funding.rules import DEFAULT_RULES, RuleSet, parse_rules
 
@@ -45,11 +46,14 @@ class PerformanceStore:
         self, persona_id: str, since: datetime | None = None, until: datetime | None = None
     ) -> dict[str, float]:
         """Metrics of the persona's outcomes recorded in ``[since, until)``."""
-        stmt = select(PerformanceRecord).where(PerformanceRecord.persona_id == persona_id)
-        if since is not None:
-            stmt = stmt.where(PerformanceRecord.recorded_at >= utc(since))
-        if until is not None:
-            stmt = stmt.where(PerformanceRecord.recorded_at < utc(until))
+        scope = scope_filter(
+            at=PerformanceRecord.recorded_at,
+            persona=PerformanceRecord.persona_id,
+            persona_id=persona_id,
+            since=since,
+            until=until,
+        )
+        stmt = select(PerformanceRecord).where(*scope)
         with self.db.tx() as s:
             outcomes = [
                 PerformanceOutcome(resolved=r.resolved, accurate=r.accurate, extra=r.extra)

@@ -1,43 +1,28 @@
 """The domain store: entities, versioned personas, content, shed items, outcomes, rooms.
 
-Every public method runs in its own short transaction (`with Session(engine) as s,
-s.begin():`), so one `Store` may be shared by the threads of an activity worker. Writes
+Every public method runs in its own short transaction (`activities.store.db.tx` or
+`read_tx`), so one `Store` may be shared by the threads of an activity worker. Writes
 that must be idempotent under retry rely on unique constraints and insert with ON CONFLICT
 DO NOTHING, then read the surviving row back: no read-then-write races.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from uuid import uuid4
 
 from alembic import command
 from alembic.config import Config
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import (
-    CursorResult,
-    Engine,
-    Table,
-    and_,
-    create_engine,
-    event,
-    func,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from activities.store.db import engine_for, insert_ignore, read_tx, rowcount, tx, utc
 from activities.store.tables import (
-    Base,
     Content,
     Entity,
     EntityResource,
@@ -130,15 +115,6 @@ class RoomPost(_Record):
     posted_at: datetime
 
 
-def _utc(now: datetime | None) -> datetime:
-    """Return `now` in UTC (the current time when None); refuse naive datetimes."""
-    if now is None:
-        return datetime.now(UTC)
-    if now.tzinfo is None:
-        raise ValueError(f"naive datetime {now!r}: pass a timezone-aware datetime")
-    return now.astimezone(UTC)
-
-
 def _unknown_persona(persona_id: str, version: int | None = None) -> UnknownPersona:
     suffix = "" if version is None else f" version {version}"
     return UnknownPersona(f"unknown persona {persona_id}{suffix}")
@@ -169,58 +145,6 @@ def _load_persona(s: Session, persona_id: str, version: int | None = None) -> Pe
     return _persona_record(p, v)
 
 
-def _rowcount(result: object) -> int:
-    return cast(CursorResult[Any], result).rowcount
-
-
-def _insert_ignore(s: Session, model: type[Base], values: dict[str, Any]) -> bool:
-    """Insert a row unless it violates a unique constraint; True when it was inserted."""
-    table = cast(Table, model.__table__)
-    dialect = s.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = dialect_insert(table).values(values).on_conflict_do_nothing()
-        return s.execute(stmt.returning(*table.primary_key.columns)).first() is not None
-    try:  # any other backend: a savepoint, and the unique constraint's IntegrityError
-        with s.begin_nested():
-            s.execute(insert(table).values(values))
-    except IntegrityError:
-        return False
-    return True
-
-
-READ_ONLY = "personas_read_only"
-
-
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy, not the sqlite3 module, issue BEGIN (see _sqlite_on_begin).
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout = 30000")
-    cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.close()
-
-
-def _sqlite_on_begin(connection: Connection) -> None:
-    # Reads begin deferred (WAL lets them run beside a writer); writes take the lock at once.
-    if connection.get_execution_options().get(READ_ONLY):
-        connection.exec_driver_sql("BEGIN DEFERRED")
-        return
-    # Take the write lock up front: a deferred transaction that reads and then writes can
-    # fail with SQLITE_BUSY at once instead of waiting for the busy timeout.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _make_engine(url: str) -> Engine:
-    if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30.0})
-    event.listen(engine, "connect", _sqlite_on_connect)
-    event.listen(engine, "begin", _sqlite_on_begin)
-    return engine
-
-
 class Store:
     """The domain store over SQLite (a file URL) or PostgreSQL (psycopg 3).
 
@@ -228,33 +152,28 @@ class Store:
     by Alembic only; call `migrate()` before use.
     """
 
-    def __init__(self, url: str) -> None:
-        """Create the engine for `url`, e.g. `sqlite:///var/personas.db`."""
-        self._url = url
-        self._engine = _make_engine(url)
+    def __init__(self, database: Engine | str) -> None:
+        """Use ``database``: the process's engine from :func:`make_engine` (its creator
+        disposes it), or a URL such as ``sqlite:///var/personas.db`` for an engine of its own.
+        """
+        self._owns_engine = isinstance(database, str)
+        self._engine = engine_for(database)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine this store runs on; share it with the process's other stores."""
+        return self._engine
 
     @property
     def url(self) -> str:
-        """The database URL this store was created with."""
-        return self._url
-
-    @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        with Session(self._engine) as s, s.begin():
-            yield s
-
-    @contextmanager
-    def _read(self) -> Iterator[Session]:
-        """A transaction that only reads: on SQLite it does not take the write lock."""
-        with Session(self._engine.execution_options(**{READ_ONLY: True})) as s, s.begin():
-            yield s
+        """The database URL of this store's engine."""
+        return self._engine.url.render_as_string(hide_password=False)
 
     def migrate(self) -> None:
         """Upgrade the schema to the latest Alembic revision (safe to call repeatedly)."""
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-        url = self._engine.url.render_as_string(hide_password=False)
-        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+        cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self._engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_ID})")
@@ -262,23 +181,25 @@ class Store:
             command.upgrade(cfg, "head")
 
     def dispose(self) -> None:
-        """Close the engine's pooled connections."""
-        self._engine.dispose()
+        """Close the pooled connections of the engine this store built from a URL (an
+        injected engine is left to its creator)."""
+        if self._owns_engine:
+            self._engine.dispose()
 
     # entities
 
     def upsert_entity(self, entity_id: str, name: str, resources: Iterable[str] = ()) -> None:
         """Create the entity or rename it, and add `resources` to what it may grant."""
-        with self._tx() as s:
-            values = {"entity_id": entity_id, "name": name, "created_at": _utc(None)}
-            if not _insert_ignore(s, Entity, values):
+        with tx(self._engine) as s:
+            values = {"entity_id": entity_id, "name": name, "created_at": utc(None)}
+            if not insert_ignore(s, Entity, values):
                 s.execute(update(Entity).where(Entity.entity_id == entity_id).values(name=name))
             for resource in sorted(set(resources)):
-                _insert_ignore(s, EntityResource, {"entity_id": entity_id, "resource": resource})
+                insert_ignore(s, EntityResource, {"entity_id": entity_id, "resource": resource})
 
     def permitted_resources(self, entity_id: str) -> set[str]:
         """The resources the entity may grant to its personas."""
-        with self._read() as s:
+        with read_tx(self._engine) as s:
             if s.get(Entity, entity_id) is None:
                 raise UnknownEntity(f"unknown entity {entity_id}")
             stmt = select(EntityResource.resource).where(EntityResource.entity_id == entity_id)
@@ -302,9 +223,9 @@ class Store:
         Raises UnknownEntity when the entity is missing, and StoreError when the id is
         taken or the entity already has a persona of that name.
         """
-        at = _utc(now)
+        at = utc(now)
         try:
-            with self._tx() as s:
+            with tx(self._engine) as s:
                 if s.get(Entity, entity_id) is None:
                     raise UnknownEntity(f"unknown entity {entity_id}")
                 if s.get(Persona, persona_id) is not None:
@@ -341,7 +262,7 @@ class Store:
         self, persona_id: str, body: dict[str, Any], created_by: str, now: datetime | None = None
     ) -> PersonaRecord:
         """Add a new version (latest + 1) of the persona with `body`."""
-        with self._tx() as s:
+        with tx(self._engine) as s:
             p = s.get(Persona, persona_id, with_for_update=True)
             if p is None:
                 raise _unknown_persona(persona_id)
@@ -351,7 +272,7 @@ class Store:
                 version=p.latest_version,
                 body=body,
                 created_by=created_by,
-                created_at=_utc(now),
+                created_at=utc(now),
                 usage_count=0,
             )
             s.add(v)
@@ -360,7 +281,7 @@ class Store:
 
     def get_persona(self, persona_id: str, version: int | None = None) -> PersonaRecord:
         """The given version of the persona, or its latest when `version` is None."""
-        with self._read() as s:
+        with read_tx(self._engine) as s:
             return _load_persona(s, persona_id, version)
 
     def find_persona_by_name(self, entity_id: str, name: str) -> PersonaRecord:
@@ -368,7 +289,7 @@ class Store:
         stmt = select(Persona.persona_id).where(
             Persona.entity_id == entity_id, Persona.name == name
         )
-        with self._read() as s:
+        with read_tx(self._engine) as s:
             persona_id = s.scalar(stmt)
             if persona_id is None:
                 raise UnknownPersona(f"unknown persona {name!r} of entity {entity_id}")
@@ -387,7 +308,7 @@ class Store:
             stmt = stmt.where(Persona.kind == kind)
         if entity_id is not None:
             stmt = stmt.where(Persona.entity_id == entity_id)
-        with self._read() as s:
+        with read_tx(self._engine) as s:
             rows = s.execute(stmt.order_by(Persona.name, Persona.persona_id))
             return [_persona_record(p, v) for p, v in rows]
 
@@ -396,12 +317,12 @@ class Store:
         stmt = select(Persona.name).where(Persona.kind == kind)
         if entity_id is not None:
             stmt = stmt.where(Persona.entity_id == entity_id)
-        with self._read() as s:
+        with read_tx(self._engine) as s:
             return set(s.scalars(stmt))
 
     def persona_versions(self, persona_id: str) -> list[PersonaRecord]:
         """Every version of the persona, oldest first."""
-        with self._read() as s:
+        with read_tx(self._engine) as s:
             p = s.get(Persona, persona_id)
             if p is None:
                 raise _unknown_persona(persona_id)
@@ -425,8 +346,8 @@ class Store:
             .values(usage_count=PersonaVersion.usage_count + 1)
             .execution_options(synchronize_session=False)
         )
-        with self._tx() as s:
-            if _rowcount(s.execute(stmt)) != 1:
+        with tx(self._engine) as s:
+            if rowcount(s.execute(stmt)) != 1:
                 raise _unknown_persona(persona_id, version)
 
     def set_life_status(self, persona_id: str, status: str) -> None:
@@ -437,8 +358,8 @@ class Store:
             .values(life_status=status)
             .execution_options(synchronize_session=False)
         )
-        with self._tx() as s:
-            if _rowcount(s.execute(stmt)) != 1:
+        with tx(self._engine) as s:
+            if rowcount(s.execute(stmt)) != 1:
                 raise _unknown_persona(persona_id)
 
     # content
@@ -457,13 +378,13 @@ class Store:
         """
         cid = uuid4().hex if content_id is None else content_id
         values = {"content_id": cid, "kind": kind, "text": text, "data": data}
-        with self._tx() as s:
-            _insert_ignore(s, Content, {**values, "created_at": _utc(None)})
+        with tx(self._engine) as s:
+            insert_ignore(s, Content, {**values, "created_at": utc(None)})
         return cid
 
     def get_content(self, content_id: str) -> ContentRecord:
         """The stored payload with this id."""
-        with self._read() as s:
+        with read_tx(self._engine) as s:
             row = s.get(Content, content_id)
             if row is None:
                 raise UnknownContent(f"unknown content {content_id}")
@@ -493,10 +414,10 @@ class Store:
 
         Items recorded already are left alone; returns how many were new.
         """
-        at = _utc(now)
-        with self._tx() as s:
+        at = utc(now)
+        with tx(self._engine) as s:
             return sum(
-                _insert_ignore(
+                insert_ignore(
                     s,
                     ShedItem,
                     {
@@ -514,12 +435,12 @@ class Store:
     def shed_items(self, persona_id: str) -> list[ShedRecord]:
         """The persona's shed items, in the order they were recorded."""
         stmt = select(ShedItem).where(ShedItem.persona_id == persona_id).order_by(ShedItem.id)
-        with self._read() as s:
+        with read_tx(self._engine) as s:
             return [ShedRecord.model_validate(row) for row in s.scalars(stmt)]
 
     def count_shed(self, persona_id: str) -> int:
         """How many items the persona has shed."""
-        with self._read() as s:
+        with read_tx(self._engine) as s:
             stmt = (
                 select(func.count()).select_from(ShedItem).where(ShedItem.persona_id == persona_id)
             )
@@ -545,10 +466,10 @@ class Store:
             "output_ref": output_ref,
             "tokens_in": tokens_in,
             "tokens_out": tokens_out,
-            "recorded_at": _utc(now),
+            "recorded_at": utc(now),
         }
-        with self._tx() as s:
-            _insert_ignore(s, Outcome, values)
+        with tx(self._engine) as s:
+            insert_ignore(s, Outcome, values)
             stmt = select(Outcome).where(
                 Outcome.persona_id == persona_id, Outcome.item_id == item_id
             )
@@ -557,7 +478,7 @@ class Store:
     def get_outcome(self, persona_id: str, item_id: str) -> OutcomeRecord | None:
         """The recorded outcome of the item, or None."""
         stmt = select(Outcome).where(Outcome.persona_id == persona_id, Outcome.item_id == item_id)
-        with self._read() as s:
+        with read_tx(self._engine) as s:
             row = s.scalars(stmt).one_or_none()
             return None if row is None else OutcomeRecord.model_validate(row)
 
@@ -566,7 +487,7 @@ class Store:
         stmt = select(func.count()).select_from(Outcome).where(Outcome.persona_id == persona_id)
         if outcome is not None:
             stmt = stmt.where(Outcome.outcome == outcome)
-        with self._read() as s:
+        with read_tx(self._engine) as s:
             return s.execute(stmt).scalar_one()
 
     def output_size(self, persona_id: str) -> int:
@@ -577,7 +498,7 @@ class Store:
             .join(Content, Content.content_id == Outcome.output_ref)
             .where(Outcome.persona_id == persona_id)
         )
-        with self._read() as s:
+        with read_tx(self._engine) as s:
             return int(s.execute(stmt).scalar_one())
 
     # rooms
@@ -596,15 +517,15 @@ class Store:
             "message_id": message_id,
             "persona_id": persona_id,
             "content_ref": content_ref,
-            "posted_at": _utc(now),
+            "posted_at": utc(now),
         }
         stmt = select(RoomPostRow).where(
             RoomPostRow.room_id == room_id,
             RoomPostRow.message_id == message_id,
             RoomPostRow.persona_id == persona_id,
         )
-        with self._tx() as s:
-            _insert_ignore(s, RoomPostRow, values)
+        with tx(self._engine) as s:
+            insert_ignore(s, RoomPostRow, values)
             return RoomPost.model_validate(s.scalars(stmt).one())
 
     def room_transcript(self, room_id: str) -> list[RoomPost]:
@@ -614,5 +535,5 @@ class Store:
             .where(RoomPostRow.room_id == room_id)
             .order_by(RoomPostRow.posted_at, RoomPostRow.id)
         )
-        with self._read() as s:
+        with read_tx(self._engine) as s:
             return [RoomPost.model_validate(row) for row in s.scalars(stmt)]

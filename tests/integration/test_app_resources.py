@@ -141,28 +141,25 @@ def test_preemption_marks_lowest_priority_once(rm: ResourceManager) -> None:
 def test_repository_keeps_versions(store: Store) -> None:
     store.upsert_entity("acme", "Acme")
     repo = AppRepository(store)
-    try:
-        p = AppPersona(persona_id="analyst", persona_name="Data Analyst")
-        assert repo.save(p, "acme", "admin").version == 1
-        p2 = p.model_copy(update={"required_applications": ("jq",)})
-        assert repo.save(p2, "acme", "admin").version == 2
-        assert repo.versions("analyst") == [1, 2]
-        assert repo.get("analyst").persona.required_applications == ("jq",)
-        assert repo.get("analyst", 1).persona.required_applications == ()
-        with pytest.raises(UnknownPersona):
-            repo.get("nobody")
-        store.create_persona(
-            kind="ai", persona_id="ai1", entity_id="acme", name="Ada", body={}, created_by="x"
-        )
-        with pytest.raises(UnknownPersona):
-            repo.get("ai1")
-        with pytest.raises(StoreError, match="is a ai persona"):
-            repo.save(AppPersona(persona_id="ai1", persona_name="X"), "acme", "admin")
-        repo.grant("analyst", "alice")
-        repo.grant("analyst", "alice")
-        assert repo.is_granted("analyst", "alice")
-        assert not repo.is_granted("analyst", "bob")
-        repo.revoke("analyst", "alice")
-        assert not repo.is_granted("analyst", "alice")
-    finally:
-        repo.dispose()
+    p = AppPersona(persona_id="analyst", persona_name="Data Analyst")
+    assert repo.save(p, "acme", "admin").version == 1
+    p2 = p.model_copy(update={"required_applications": ("jq",)})
+    assert repo.save(p2, "acme", "admin").version == 2
+    assert repo.versions("analyst") == [1, 2]
+    assert repo.get("analyst").persona.required_applications == ("jq",)
+    assert repo.get("analyst", 1).persona.required_applications == ()
+    with pytest.raises(UnknownPersona):
+        repo.get("nobody")
+    store.create_persona(
+        kind="ai", persona_id="ai1", entity_id="acme", name="Ada", body={}, created_by="x"
+    )
+    with pytest.raises(UnknownPersona):
+        repo.get("ai1")
+    with pytest.raises(StoreError, match="is a ai persona"):
+        repo.save(AppPersona(persona_id="ai1", persona_name="X"), "acme", "admin")
+    repo.grant("analyst", "alice")
+    repo.grant("analyst", "alice")
+    assert repo.is_granted("analyst", "alice")
+    assert not repo.is_granted("analyst", "bob")
+    repo.revoke("analyst", "alice")
+    assert not repo.is_granted("analyst", "alice")
