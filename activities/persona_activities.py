@@ -33,6 +33,7 @@ from activities.funding.audit_log import calling_activity_key
 from activities.persona_audit import PersonaAudit, batch_key
 from activities.providers import ModelProvider
 from activities.store import Store, UnknownContent, UnknownPersona
+from personas import messages
 from workflows.ids import persona_of_workflow
 
 
@@ -164,7 +165,7 @@ class PersonaActivities:
         """Signal items to personas, starting those not running; stopped ones are skipped."""
         report = DeliveryReport(delivered=[], skipped={})
         for persona_id, item in delivery.items:
-            await self._signal(persona_id, "deliver", item, report)
+            await self._signal(persona_id, messages.DELIVER, item, report)
         return report
 
     @activity.defn(name=SIGNAL_PERSONA)

@@ -28,6 +28,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.store import PersonaRecord, Store, StoreError, UnknownEntity, UnknownPersona
+from personas import messages
 from personas.coordination import FloorPolicy
 from personas.items import Dependency, InboxItem
 from personas.life import (
@@ -243,7 +244,7 @@ class PersonaClient:
             PersonaLife.run, persona_workflow_id(persona_id)
         )
         try:
-            await handle.execute_update(PersonaLife.stop)
+            await handle.signal(PersonaLife.stop)
             stats = await handle.result()
         except RPCError as err:
             _raise_not_found(err, f"persona {persona_id} is not running")
@@ -320,7 +321,7 @@ class PersonaClient:
             waits_for=waits_for,
             entity_id=record.entity_id,
         )
-        await signal_with_start(self.client, self.task_queue, record, "deliver", item)
+        await signal_with_start(self.client, self.task_queue, record, messages.DELIVER, item)
         if record.life_status != "live":
             await asyncio.to_thread(self.store.set_life_status, persona_id, "live")
         return item
