@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from personas import messages
 from personas.items import InboxItem
 
 THINK = "think"
@@ -58,7 +59,7 @@ class PersonaSignal(BaseModel):
     """A signal for a persona's life, starting the life when it is not running."""
 
     persona_id: str
-    signal: str = Field(pattern=r"^(deliver|subscribe|dependency_done|floor_granted)$")
+    signal: str = Field(pattern=f"^({'|'.join(messages.PERSONA_SIGNALS)})$")
     payload: dict[str, Any]
 
 

@@ -36,6 +36,7 @@ from activities.persona_audit import PersonaAudit, batch_key
 from activities.persona_start import signal_with_start
 from activities.providers import ModelProvider
 from activities.store import Store, UnknownContent, UnknownPersona
+from personas import messages
 from personas.ids import persona_of_workflow
 
 
@@ -169,7 +170,7 @@ class PersonaActivities:
         """Signal items to personas, starting those not running; stopped ones are skipped."""
         report = DeliveryReport(delivered=[], skipped={})
         for persona_id, item in delivery.items:
-            await self._signal(persona_id, "deliver", item, report)
+            await self._signal(persona_id, messages.DELIVER, item, report)
         return report
 
     @activity.defn(name=SIGNAL_PERSONA)

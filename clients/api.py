@@ -26,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.persona_start import AI_KIND, PersonaDocument, signal_with_start, start_life
 from activities.store import PersonaRecord, Store, StoreError, UnknownEntity, UnknownPersona
+from personas import messages
 from personas.coordination import FloorPolicy
 from personas.errors import all_errors
 from personas.ids import persona_workflow_id, room_workflow_id
@@ -172,7 +173,7 @@ class PersonaClient:
             PersonaLife.run, persona_workflow_id(persona_id)
         )
         try:
-            await handle.execute_update(PersonaLife.stop)
+            await handle.signal(PersonaLife.stop)
             stats = await handle.result()
         except RPCError as err:
             _raise_not_found(err, f"persona {persona_id} is not running")
@@ -249,7 +250,7 @@ class PersonaClient:
             waits_for=waits_for,
             entity_id=record.entity_id,
         )
-        await signal_with_start(self.client, self.task_queue, record, "deliver", item)
+        await signal_with_start(self.client, self.task_queue, record, messages.DELIVER, item)
         if record.life_status != "live":
             await asyncio.to_thread(self.store.set_life_status, persona_id, "live")
         return item

@@ -7,10 +7,12 @@ validated here (attributes, ranges, risk tolerance, intents, vetting) before any
 from __future__ import annotations
 
 import asyncio
+import inspect
+import typing
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import RootModel, TypeAdapter, ValidationError
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
@@ -66,13 +68,27 @@ def fleet_input(**fields: Any) -> FleetInput:
             fields["current"] = parse_config(fields["current"])
         except BadConfig as err:
             raise PersonaError(str(err)) from None
-    risk = fields.get("risk_tolerance", 0.3)
-    if not isinstance(risk, int | float) or not 0 <= risk <= 1:
-        raise PersonaError(f"risk tolerance must be in [0, 1], got {risk!r}")
     try:
         return FleetInput.model_validate(fields)
     except ValidationError as err:
         raise PersonaError(f"invalid fleet: {explain(err)}") from None
+
+
+def update_argument(update: Any, value: Any) -> Any:
+    """``value`` as the typed model the fleet ``update`` takes, or a one-line refusal.
+
+    A bare value's refusal (a risk tolerance, shadow mode) is its own message; a structure's
+    names the argument and the field (``bad context: hour: ...``).
+    """
+    parameter = next(name for name in inspect.signature(update).parameters if name != "self")
+    model = typing.get_type_hints(update)[parameter]
+    try:
+        return TypeAdapter(model).validate_python(value)
+    except ValidationError as err:
+        errors = err.errors()
+        if isinstance(model, type) and issubclass(model, RootModel) and len(errors) == 1:
+            raise PersonaError(errors[0]["msg"]) from None
+        raise PersonaError(f"bad {parameter}: {explain(err)}") from None
 
 
 class FleetClient:
@@ -119,8 +135,9 @@ class FleetClient:
             raise PersonaError(f"fleet {fleet_id} is not running") from None
 
     async def _update(self, fleet_id: str, update: Any, arg: Any) -> Any:
+        argument = update_argument(update, arg)
         try:
-            return await self._handle(fleet_id).execute_update(update, arg)
+            return await self._handle(fleet_id).execute_update(update, argument)
         except WorkflowUpdateFailedError as err:
             raise PersonaError(str(getattr(err.cause, "message", err.cause))) from None
         except RPCError:
@@ -128,8 +145,6 @@ class FleetClient:
 
     async def set_risk(self, fleet_id: str, tolerance: float) -> float:
         """Change the risk tolerance (refused outside [0, 1])."""
-        if not 0 <= tolerance <= 1:
-            raise PersonaError(f"risk tolerance must be in [0, 1], got {tolerance}")
         return float(await self._update(fleet_id, FleetAdaptation.set_risk, tolerance))
 
     async def set_shadow(self, fleet_id: str, shadow: bool) -> bool:
@@ -137,17 +152,16 @@ class FleetClient:
         return bool(await self._update(fleet_id, FleetAdaptation.set_shadow, shadow))
 
     async def set_persona(self, fleet_id: str, persona: dict[str, Any] | FleetPersona) -> int:
-        """Adopt a new persona version (validated by the workflow too)."""
-        data = persona.model_dump(mode="json") if isinstance(persona, FleetPersona) else persona
-        return int(await self._update(fleet_id, FleetAdaptation.set_persona, data))
+        """Adopt a new persona version (the workflow checks it is this fleet's)."""
+        return int(await self._update(fleet_id, FleetAdaptation.set_persona, persona))
 
     async def set_context(self, fleet_id: str, context: dict[str, Any] | FleetContext) -> int:
         """Move a fleet to a new context and relearn its persona; returns the persona version."""
         try:
-            ctx = context if isinstance(context, FleetContext) else context_of(context)
+            valid = context if isinstance(context, FleetContext) else context_of(context)
         except ValidationError as err:
             raise PersonaError(f"invalid context: {explain(err)}") from None
-        return int(await self._update(fleet_id, FleetAdaptation.set_context, ctx.model_dump()))
+        return int(await self._update(fleet_id, FleetAdaptation.set_context, valid))
 
     async def stop(self, fleet_id: str) -> None:
         """Stop adapting."""

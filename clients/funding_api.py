@@ -151,9 +151,13 @@ class FundingClient:
         return result
 
     async def stop(self, persona_id: str) -> FundingView:
-        """Stop the cycle."""
+        """Stop the cycle and wait for it to end; returns its final view."""
+        handle = self.client.get_workflow_handle_for(
+            FundingCycle.run, funding_workflow_id(persona_id)
+        )
         try:
-            view: FundingView = await self._handle(persona_id).execute_update(FundingCycle.stop)
+            await handle.signal(FundingCycle.stop)
+            view: FundingView = await handle.result()
         except RPCError as err:
             _raise_not_found(err, f"persona {persona_id} has no funding cycle")
         return view

@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.store import PersonaRecord, Store, UnknownEntity, UnknownPersona
 from clients.api import PersonaError, explain
+from personas import messages
 from personas.ids import negotiation_workflow_id
 from personas.instance.base import UnknownBasePersona, base_persona
 from personas.instance.negotiation import (
@@ -44,7 +45,12 @@ from personas.instance.workload import UnreadableWorkload, parse_text
 from runtime import search_attributes as sa
 from workflows.negotiation import InstanceNegotiation
 
-_SIGNALS = {Accept: "accept", Modify: "modify", Reject: "reject", AddConstraint: "add_constraint"}
+_SIGNALS = {
+    Accept: messages.ACCEPT,
+    Modify: messages.MODIFY,
+    Reject: messages.REJECT,
+    AddConstraint: messages.ADD_CONSTRAINT,
+}
 _UPDATES: dict[type, Any] = {
     Accept: InstanceNegotiation.accept_proposal,
     Modify: InstanceNegotiation.modify_proposal,

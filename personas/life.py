@@ -110,7 +110,8 @@ class ShedNotice(BaseModel):
 
 
 class LifeSnapshot(BaseModel):
-    """Everything a persona carries into its next run (continue-as-new)."""
+    """A persona's live state: its workflow changes it in place and carries it, whole, into
+    its next run (continue-as-new)."""
 
     inbox: Inbox
     state: PersonaState

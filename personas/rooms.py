@@ -26,7 +26,7 @@ class OpenFloor(BaseModel):
 
 
 class RoomSnapshot(BaseModel):
-    """What a room carries into its next run."""
+    """A room's live state: changed in place, carried whole into its next run."""
 
     members: list[str]
     open_floors: list[OpenFloor] = Field(default_factory=list)

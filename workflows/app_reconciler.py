@@ -8,7 +8,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.app import contracts as c
+    from activities.app import contracts
 
 
 @workflow.defn
@@ -16,11 +16,11 @@ class AppReconciler:
     """One reconciliation pass: containers, volumes and reservations with no live session."""
 
     @workflow.run
-    async def run(self) -> c.ReconcileReport:
+    async def run(self) -> contracts.ReconcileReport:
         """Run the reconcile activity once and return its report."""
-        report: c.ReconcileReport = await workflow.execute_activity(
-            c.RECONCILE,
-            result_type=c.ReconcileReport,
+        report: contracts.ReconcileReport = await workflow.execute_activity(
+            contracts.RECONCILE,
+            result_type=contracts.ReconcileReport,
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RetryPolicy(maximum_attempts=3),
         )

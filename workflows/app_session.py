@@ -29,7 +29,8 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from activities.app import contracts as c
+    from activities.app import contracts
+    from personas import messages
     from personas.app.models import SessionRequest
     from personas.app.views import (
         PreemptNotice,
@@ -121,13 +122,6 @@ class AppSession:
 
     async def _run_until_stop(self, deadline: datetime) -> None:
         """Wait for release, preemption or lease expiry, sampling usage on a durable cadence."""
-        if not workflow.patched("app-usage-sampling"):  # histories from before sampling
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: self.stop_reason is not None, timeout=deadline - workflow.now()
-                )
-            self.stop_reason = self.stop_reason or "lease expired"
-            return
         every = sampling_interval(self.usage_interval_s, self.req.lease_s)
         while self.stop_reason is None:
             left = deadline - workflow.now()
@@ -144,10 +138,10 @@ class AppSession:
 
     async def _sample(self) -> None:
         try:
-            u: c.Usage = await workflow.execute_activity(
-                c.USAGE,
-                c.SessionRef(session_id=self.req.session_id),
-                result_type=c.Usage,
+            used: contracts.Usage = await workflow.execute_activity(
+                contracts.USAGE,
+                contracts.SessionRef(session_id=self.req.session_id),
+                result_type=contracts.Usage,
                 start_to_close_timeout=SAMPLE_TIMEOUT,
                 retry_policy=SAMPLE_RETRY,
             )
@@ -160,62 +154,69 @@ class AppSession:
         if history:
             elapsed = (now - datetime.fromisoformat(history[-1].at)).total_seconds()
             if elapsed > 0:
-                percent = round(100 * (u.cpu_seconds - history[-1].cpu_seconds) / elapsed, 3)
-        sample = UsageSample(at=now.isoformat(), cpu_percent=percent, **u.model_dump())
+                percent = round(100 * (used.cpu_seconds - history[-1].cpu_seconds) / elapsed, 3)
+        sample = UsageSample(at=now.isoformat(), cpu_percent=percent, **used.model_dump())
         self.view_.usage = [*history, sample][-self.history_len :]
         self.view_.samples_taken += 1
         self._publish()
 
     async def _provision(self) -> None:
-        r = self.req
-        self._push(c.END, None)  # the end is recorded whatever happens
-        validated: c.Validated = await self._step(
-            "validate", c.VALIDATE, r, c.Validated, STEP_TIMEOUT
+        request = self.req
+        self._push(contracts.END, None)  # the end is recorded whatever happens
+        validated: contracts.Validated = await self._step(
+            "validate", contracts.VALIDATE, request, contracts.Validated, STEP_TIMEOUT
         )
         self.host_id = validated.host_id
         self.usage_interval_s = validated.usage_interval_s
         self.history_len = validated.usage_history
         self.view_.persona_version = validated.version
         workflow.upsert_search_attributes([sa.ENTITY_ID.value_set(validated.entity_id)])
-        self._push(c.RELEASE, c.ReleaseRequest(session_id=r.session_id, host_id=self.host_id))
+        self._push(
+            contracts.RELEASE,
+            contracts.ReleaseRequest(session_id=request.session_id, host_id=self.host_id),
+        )
         await self._reserve(validated)
         persona = validated.persona
         access = persona.access_controls
         apps = persona.required_applications
         if access.network_egress:
-            apps = tuple(sorted({*apps, *c.EGRESS_PACKAGES}))
+            apps = tuple(sorted({*apps, *contracts.EGRESS_PACKAGES}))
         image: str = await self._step(
             "image",
-            c.IMAGE,
-            c.ImageRequest(session_id=r.session_id, applications=apps),
+            contracts.IMAGE,
+            contracts.ImageRequest(session_id=request.session_id, applications=apps),
             str,
             IMAGE_TIMEOUT,
         )
         self.view_.image = image
         if access.network_egress:
             self.view_.egress = True
-            self._push(c.EGRESS_STOP, c.SessionRef(session_id=r.session_id))
-            egress = c.EgressRequest(
-                session_id=r.session_id,
+            self._push(contracts.EGRESS_STOP, contracts.SessionRef(session_id=request.session_id))
+            egress = contracts.EgressRequest(
+                session_id=request.session_id,
                 allow=access.egress_allowlist,
                 bandwidth_mbps=persona.resource_requirements.bandwidth_mbps,
             )
-            await self._step("egress", c.EGRESS_START, egress, str, STEP_TIMEOUT)
-        self._push(c.REMOVE, c.SessionRef(session_id=r.session_id))
-        spec = c.SandboxSpec(
-            session_id=r.session_id,
-            persona_id=r.persona_id,
+            await self._step("egress", contracts.EGRESS_START, egress, str, STEP_TIMEOUT)
+        self._push(contracts.REMOVE, contracts.SessionRef(session_id=request.session_id))
+        spec = contracts.SandboxSpec(
+            session_id=request.session_id,
+            persona_id=request.persona_id,
             image=image,
             resources=persona.resource_requirements,
             access=persona.access_controls,
             configuration=validated.configuration,
         )
-        self.view_.container_id = await self._step("create", c.CREATE, spec, str, STEP_TIMEOUT)
-        conf = c.ConfigureRequest(session_id=r.session_id, configuration=validated.configuration)
-        await self._step("configure", c.CONFIGURE, conf, int, STEP_TIMEOUT)
-        ref = c.SessionRef(session_id=r.session_id)
-        await self._step("start", c.START, ref, type(None), STEP_TIMEOUT)
-        await self._step("health", c.HEALTH, ref, str, STEP_TIMEOUT)
+        self.view_.container_id = await self._step(
+            "create", contracts.CREATE, spec, str, STEP_TIMEOUT
+        )
+        conf = contracts.ConfigureRequest(
+            session_id=request.session_id, configuration=validated.configuration
+        )
+        await self._step("configure", contracts.CONFIGURE, conf, int, STEP_TIMEOUT)
+        ref = contracts.SessionRef(session_id=request.session_id)
+        await self._step("start", contracts.START, ref, type(None), STEP_TIMEOUT)
+        await self._step("health", contracts.HEALTH, ref, str, STEP_TIMEOUT)
 
     async def _step(
         self, name: str, activity: str, arg: Any, result: type, limit: timedelta
@@ -248,23 +249,23 @@ class AppSession:
         if self.stop_reason is not None:
             raise _Stop(self.stop_reason)
 
-    async def _reserve(self, v: c.Validated) -> None:
-        r = self.req
-        ask = c.ReserveRequest(
-            session_id=r.session_id,
-            host_id=v.host_id,
-            persona_id=r.persona_id,
-            user_id=r.user_id,
-            priority=r.priority,
-            amount=v.amount,
+    async def _reserve(self, validated: contracts.Validated) -> None:
+        request = self.req
+        ask = contracts.ReserveRequest(
+            session_id=request.session_id,
+            host_id=validated.host_id,
+            persona_id=request.persona_id,
+            user_id=request.user_id,
+            priority=request.priority,
+            amount=validated.amount,
             now_ms=int(workflow.now().timestamp() * 1000),
         )
-        deadline = workflow.now() + timedelta(seconds=r.queue_timeout_s)
+        deadline = workflow.now() + timedelta(seconds=request.queue_timeout_s)
         preempted: set[str] = set()
         while True:
             self.woken = False
-            got: c.Reservation = await self._step(
-                "reserve", c.RESERVE, ask, c.Reservation, STEP_TIMEOUT
+            got: contracts.Reservation = await self._step(
+                "reserve", contracts.RESERVE, ask, contracts.Reservation, STEP_TIMEOUT
             )
             if got.status == "reserved":
                 self.view_.queue_position = None
@@ -276,9 +277,9 @@ class AppSession:
             self.view_.steps.pop()
             self.view_.queue_position = got.position
             self._set("queued")
-            if r.preempt:
+            if request.preempt:
                 victims = await workflow.execute_activity(
-                    c.PLAN_PREEMPTION,
+                    contracts.PLAN_PREEMPTION,
                     ask,
                     result_type=list[str],
                     start_to_close_timeout=STEP_TIMEOUT,
@@ -287,8 +288,8 @@ class AppSession:
                 for victim in victims:
                     if victim not in preempted:
                         preempted.add(victim)
-                        await self._notify(victim, "preempt", PreemptNotice(
-                            by_session=r.session_id, priority=r.priority
+                        await self._notify(victim, messages.PREEMPT, PreemptNotice(
+                            by_session=request.session_id, priority=request.priority
                         ))  # fmt: skip
             left = (deadline - workflow.now()).total_seconds()
             if left <= 0:
@@ -314,8 +315,10 @@ class AppSession:
         self._set("releasing", reason)
         while self.compensations:
             activity, arg = self.compensations.pop()
-            if activity == c.END:
-                arg = c.EndRequest(session_id=self.req.session_id, state=state, reason=reason)
+            if activity == contracts.END:
+                arg = contracts.EndRequest(
+                    session_id=self.req.session_id, state=state, reason=reason
+                )
             out = await workflow.execute_activity(
                 activity,
                 arg,
@@ -323,10 +326,10 @@ class AppSession:
                 retry_policy=COMP_RETRY,
             )
             self.view_.compensated.append(activity)
-            if activity == c.RELEASE and isinstance(out, list):
+            if activity == contracts.RELEASE and isinstance(out, list):
                 for waiting in out:
                     if isinstance(waiting, str) and waiting != self.req.session_id:
-                        await self._notify(waiting, "wake", None)
+                        await self._notify(waiting, messages.WAKE, None)
         self.view_.ended = True
         self._set(state, reason)
 
@@ -345,20 +348,22 @@ class AppSession:
                 sa.PERSONA_STATUS.value_set(self.view_.state),
             ]
         )
-        v = self.view_
-        extra = f" [{v.reason}]" if v.reason else ""
+        session = self.view_
+        extra = f" [{session.reason}]" if session.reason else ""
         usage = ""
-        if v.usage:
-            u = v.usage[-1]
+        if session.usage:
+            last = session.usage[-1]
             usage = (
-                f"; usage at {u.at}: cpu {u.cpu_seconds:.2f} s, memory {u.memory_mb:.1f}/"
-                f"{u.memory_limit_mb:.0f} MB, {u.pids} processes ({v.samples_taken} samples)"
+                f"; usage at {last.at}: cpu {last.cpu_seconds:.2f} s, memory "
+                f"{last.memory_mb:.1f}/{last.memory_limit_mb:.0f} MB, {last.pids} processes "
+                f"({session.samples_taken} samples)"
             )
-            if v.egress:
-                usage += f", egress {u.egress_allowed} allowed/{u.egress_refused} refused"
+            if session.egress:
+                usage += f", egress {last.egress_allowed} allowed/{last.egress_refused} refused"
         workflow.set_current_details(
-            f"app session {v.session_id}: {v.persona_id} for {v.user_id} (p{v.priority}) "
-            f"{v.state}{extra}; steps {', '.join(v.steps) or 'none'}{usage}"
+            f"app session {session.session_id}: {session.persona_id} for {session.user_id} "
+            f"(p{session.priority}) {session.state}{extra}; "
+            f"steps {', '.join(session.steps) or 'none'}{usage}"
         )
 
     # ------------------------------------------------------------------ messages
@@ -372,12 +377,12 @@ class AppSession:
         """The latest periodic usage samples, oldest first."""
         return self.view_.usage
 
-    @workflow.signal
+    @workflow.signal(name=messages.WAKE)
     def wake(self, raw: Any = None) -> None:
         """Capacity was freed: a queued session tries to reserve again."""
         self.woken = True
 
-    @workflow.signal
+    @workflow.signal(name=messages.PREEMPT)
     def preempt(self, raw: Any) -> None:
         """A higher-priority session takes this one's resources (malformed: ignored)."""
         try:
@@ -408,12 +413,12 @@ class AppSession:
         self._owner(cmd.user_id)
 
     @workflow.update
-    async def run_command(self, cmd: RunCommand) -> c.RunResult:
+    async def run_command(self, cmd: RunCommand) -> contracts.RunResult:
         """Run a command inside the running session; returns its output and a usage sample."""
-        result: c.RunResult = await workflow.execute_activity(
-            c.EXEC,
-            c.ExecRequest(session_id=self.req.session_id, argv=cmd.argv),
-            result_type=c.RunResult,
+        result: contracts.RunResult = await workflow.execute_activity(
+            contracts.EXEC,
+            contracts.ExecRequest(session_id=self.req.session_id, argv=cmd.argv),
+            result_type=contracts.RunResult,
             start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=RetryPolicy(maximum_attempts=1),
         )
@@ -432,12 +437,12 @@ class AppSession:
             )
 
     @workflow.update
-    async def sample_usage(self, query: UsageQuery) -> c.Usage:
+    async def sample_usage(self, query: UsageQuery) -> contracts.Usage:
         """A sample of the running session's CPU time and memory."""
-        usage: c.Usage = await workflow.execute_activity(
-            c.USAGE,
-            c.SessionRef(session_id=self.req.session_id),
-            result_type=c.Usage,
+        usage: contracts.Usage = await workflow.execute_activity(
+            contracts.USAGE,
+            contracts.SessionRef(session_id=self.req.session_id),
+            result_type=contracts.Usage,
             start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=STEP_RETRY,
         )

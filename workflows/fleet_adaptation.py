@@ -38,12 +38,14 @@ with workflow.unsafe.imports_passed_through():
         RelearnRequest,
         SavePersonaRequest,
     )
+    from personas import messages
     from personas.fleet.config import FleetConfig
     from personas.fleet.context import FleetContext
     from personas.fleet.objective import Metrics, score
     from personas.fleet.persona import FleetPersona, deviation
     from personas.fleet.risk import bounded_step, guard_check, policy
     from personas.fleet.simulator import Scenario
+    from personas.fleet.steering import RiskTolerance, RiskValue, ShadowMode
     from runtime import search_attributes as sa
 
 RETRY = RetryPolicy(maximum_attempts=3, maximum_interval=timedelta(seconds=10))
@@ -62,14 +64,34 @@ class Change(BaseModel):
     reason: str = ""
 
 
+class FleetState(BaseModel):
+    """What a fleet's adaptation lives by, changed in place and carried over continue-as-new."""
+
+    persona: FleetPersona
+    current: FleetConfig
+    last_good: FleetConfig
+    risk_tolerance: RiskValue
+    shadow: bool
+    scenario: Scenario
+    rounds: int = 0
+    last_change_s: float | None = None
+    observations: list[Observation] = Field(default_factory=list)
+    changes: list[Change] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+
+
 class FleetInput(BaseModel):
-    """Start (and continue-as-new) input of a fleet's adaptation."""
+    """Start input of a fleet's adaptation; a continued run also gets the carried ``state``.
+
+    ``persona``, ``current``, ``risk_tolerance``, ``shadow`` and ``scenario`` are the start
+    values; once there is a ``state``, it holds their current values and they are not read.
+    """
 
     fleet_id: str = Field(min_length=1, max_length=80)
     entity_id: str = Field(min_length=1)
     persona: FleetPersona
     current: FleetConfig
-    risk_tolerance: float = Field(default=0.3, ge=0, le=1)
+    risk_tolerance: RiskValue = 0.3
     cadence_s: float = Field(default=60.0, ge=1, le=86400)
     shadow: bool = False
     executors: list[ExecutorSpec] = Field(default_factory=lambda: [ExecutorSpec()])
@@ -77,12 +99,18 @@ class FleetInput(BaseModel):
     rounds_per_run: int = Field(default=200, ge=1)
     max_rounds: int | None = Field(default=None, ge=1)
     relearn_every: int | None = Field(default=None, ge=1, description="rounds between retrains")
-    observations: list[Observation] = Field(default_factory=list)
-    rounds: int = 0
-    last_change_s: float | None = None
-    last_good: FleetConfig | None = None
-    changes: list[Change] = Field(default_factory=list)
-    errors: list[str] = Field(default_factory=list)
+    state: FleetState | None = None
+
+    def start_state(self) -> FleetState:
+        """The state of a fleet's first run, from the start values."""
+        return FleetState(
+            persona=self.persona,
+            current=self.current,
+            last_good=self.current,
+            risk_tolerance=self.risk_tolerance,
+            shadow=self.shadow,
+            scenario=self.scenario,
+        )
 
 
 class FleetView(BaseModel):
@@ -117,12 +145,9 @@ class FleetAdaptation:
     @workflow.init
     def __init__(self, input: FleetInput) -> None:
         self.input = input
-        self.persona = input.persona
-        self.current = input.current
-        self.last_good = input.last_good or input.current
-        self.changes = list(input.changes)
-        self.errors = list(input.errors)
-        self.observations = list(input.observations)
+        # Everything the fleet lives by, changed in place; continue-as-new carries it whole.
+        # The input is never changed: its start values seed the state of the first run.
+        self.fleet = input.state or input.start_state()
         self.status = "observing"
         self.stopping = False
         self.objective: float | None = None
@@ -138,7 +163,7 @@ class FleetAdaptation:
             with contextlib.suppress(TimeoutError):  # the cadence's timer: time for a round
                 await workflow.wait_condition(
                     lambda: self.stopping or self.wake,
-                    timeout=timedelta(seconds=self.input.cadence_s),
+                    timeout=timedelta(seconds=input.cadence_s),
                 )
             self.wake = False
             if self.stopping:
@@ -146,32 +171,33 @@ class FleetAdaptation:
             await self._round()
         if not (self.stopping or self._done()):
             await workflow.wait_condition(workflow.all_handlers_finished)
-            workflow.continue_as_new(self._carry())
+            if not self.stopping:  # a stop that came in meanwhile ends this run
+                workflow.continue_as_new(input.model_copy(update={"state": self.fleet}))
         self.status = "stopped"
         self._publish()
         return self.view()
 
     def _done(self) -> bool:
-        return self.input.max_rounds is not None and self.input.rounds >= self.input.max_rounds
+        return self.input.max_rounds is not None and self.fleet.rounds >= self.input.max_rounds
 
     def _now_s(self) -> float:
         return workflow.now().timestamp()
 
     def _log(self, change: Change) -> None:
-        self.changes = [*self.changes, change][-MAX_LOG:]
+        self.fleet.changes = [*self.fleet.changes, change][-MAX_LOG:]
 
     def _error(self, text: str) -> None:
-        self.errors = [*self.errors, text][-MAX_LOG:]
+        self.fleet.errors = [*self.fleet.errors, text][-MAX_LOG:]
 
     async def _observe(self) -> Metrics:
-        req = ObserveRequest(
+        request = ObserveRequest(
             fleet_id=self.input.fleet_id,
-            scenario=self.input.scenario,
+            scenario=self.fleet.scenario,
             seed=workflow.random().randint(0, 2**31),
         )
         return await workflow.execute_activity(
             OBSERVE,
-            req,
+            request,
             result_type=Metrics,
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=RETRY,
@@ -179,17 +205,17 @@ class FleetAdaptation:
 
     async def _apply(self, config: FleetConfig, purpose: str = "change") -> str | None:
         """Apply; None on success, else the executor's one-line reason."""
-        req = ApplyRequest(
+        request = ApplyRequest(
             fleet_id=self.input.fleet_id,
             config=config,
             executors=self.input.executors,
-            key=f"{workflow.info().run_id}-{self.input.rounds}-{purpose}",
+            key=f"{workflow.info().run_id}-{self.fleet.rounds}-{purpose}",
         )
         limit = sum(e.timeout_s for e in self.input.executors) + 30.0
         try:
             await workflow.execute_activity(
                 APPLY,
-                req,
+                request,
                 result_type=FleetConfig,
                 start_to_close_timeout=timedelta(seconds=limit),
                 retry_policy=RETRY,
@@ -199,60 +225,59 @@ class FleetAdaptation:
         return None
 
     async def _round(self) -> None:
-        self.input.rounds += 1
-        p = policy(self.input.risk_tolerance)
+        fleet = self.fleet
+        fleet.rounds += 1
+        risk = policy(fleet.risk_tolerance)
         before = await self._observe()
-        self.objective = score(before, self.persona.weights)
-        self.observations = [
-            *self.observations,
+        self.objective = score(before, fleet.persona.weights)
+        fleet.observations = [
+            *fleet.observations,
             Observation(
-                config=self.current,
-                objective=self.objective,
-                context=self.input.scenario.context(),
+                config=fleet.current, objective=self.objective, context=fleet.scenario.context()
             ),
         ][-MAX_OBSERVATIONS:]
         every = self.input.relearn_every
-        if every is not None and self.input.rounds % every == 0:
+        if every is not None and fleet.rounds % every == 0:
             await self._relearn()
-        dev = deviation(self.current, self.persona)
+        off_by = deviation(fleet.current, fleet.persona)
         now = self._now_s()
-        last = self.input.last_change_s
-        cooling = last is not None and now - last < p.cooldown_s
-        if dev <= self.persona.deviation_trigger or cooling:
+        last = fleet.last_change_s
+        cooling = last is not None and now - last < risk.cooldown_s
+        if off_by <= fleet.persona.deviation_trigger or cooling:
             self._publish()
             return
-        target = bounded_step(self.current, self.persona, p)
+        target = bounded_step(fleet.current, fleet.persona, risk)
         change = Change(
-            at_s=now, from_config=self.current, to_config=target, deviation=dev, status="shadow"
+            at_s=now, from_config=fleet.current, to_config=target, deviation=off_by, status="shadow"
         )
-        if self.input.shadow:
+        if fleet.shadow:
             self._log(change)
             self._publish()
             return
         self.status = "applying"
         self._publish()
         failure = await self._apply(target)
-        self.input.last_change_s = now
+        fleet.last_change_s = now
         if failure is not None:
-            self._error(f"executor failed: {failure}; staying on {self.current.key()}")
+            self._error(f"executor failed: {failure}; staying on {fleet.current.key()}")
             self._log(change.model_copy(update={"status": "failed", "reason": failure}))
             self.status = "observing"
             self._publish()
             return
-        previous, self.current = self.current, target
+        previous, fleet.current = fleet.current, target
         self.status = "stabilising"
         self._publish()
-        await workflow.sleep(timedelta(seconds=p.stabilisation_s))
+        await workflow.sleep(timedelta(seconds=risk.stabilisation_s))
         after = await self._observe()
-        ok, why = guard_check(before, after, self.persona.weights, self.persona.guard)
+        ok, why = guard_check(before, after, fleet.persona.weights, fleet.persona.guard)
         if ok:
-            self.last_good = target
-            self.objective = score(after, self.persona.weights)
+            fleet.last_good = target
+            self.objective = score(after, fleet.persona.weights)
             self._log(change.model_copy(update={"status": "applied"}))
         else:
             failure = await self._apply(previous, "rollback")
             if failure is None:
-                self.current = previous
+                fleet.current = previous
             else:
                 self._error(f"rollback failed: {failure}")
             self._log(change.model_copy(update={"status": "rolled_back", "reason": why}))
@@ -260,15 +285,15 @@ class FleetAdaptation:
         self._publish()
 
     async def _relearn(self) -> None:
-        req = RelearnRequest(
-            persona=self.persona,
-            scenario=self.input.scenario,
-            observations=self.observations,
+        request = RelearnRequest(
+            persona=self.fleet.persona,
+            scenario=self.fleet.scenario,
+            observations=self.fleet.observations,
             seed=workflow.random().randint(0, 2**31),
         )
-        self.persona = await workflow.execute_activity(
+        self.fleet.persona = await workflow.execute_activity(
             RELEARN,
-            req,
+            request,
             result_type=FleetPersona,
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=RETRY,
@@ -276,29 +301,17 @@ class FleetAdaptation:
         await self._save_persona()
 
     async def _save_persona(self) -> None:
-        req = SavePersonaRequest(entity_id=self.input.entity_id, persona=self.persona)
+        request = SavePersonaRequest(entity_id=self.input.entity_id, persona=self.fleet.persona)
         await workflow.execute_activity(
             SAVE_PERSONA,
-            req,
+            request,
             result_type=int,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RETRY,
         )
 
-    def _carry(self) -> FleetInput:
-        return self.input.model_copy(
-            update={
-                "persona": self.persona,
-                "current": self.current,
-                "last_good": self.last_good,
-                "changes": self.changes,
-                "errors": self.errors,
-                "observations": self.observations,
-                "shadow": self.input.shadow,
-            }
-        )
-
     def _publish(self) -> None:
+        fleet = self.fleet
         workflow.upsert_search_attributes(
             [
                 sa.PERSONA_KIND.value_set("fleet"),
@@ -308,114 +321,88 @@ class FleetAdaptation:
             ]
         )
         workflow.set_current_details(
-            f"{self.status}: {self.current.key()} (optimum {self.persona.optimum.key()}, "
-            f"risk {self.input.risk_tolerance}, {'shadow' if self.input.shadow else 'live'})"
+            f"{self.status}: {fleet.current.key()} (optimum {fleet.persona.optimum.key()}, "
+            f"risk {fleet.risk_tolerance}, {'shadow' if fleet.shadow else 'live'})"
         )
 
     # ------------------------------------------------------------------ messages
     @workflow.query
     def view(self) -> FleetView:
         """The fleet's state."""
+        fleet = self.fleet
         return FleetView(
             fleet_id=self.input.fleet_id,
             status=self.status,
-            current=self.current,
-            last_good=self.last_good,
-            optimum=self.persona.optimum,
-            persona_version=self.persona.version,
-            risk_tolerance=self.input.risk_tolerance,
-            shadow=self.input.shadow,
-            context=self.input.scenario.context(),
-            persona_context=self.persona.context,
-            deviation=deviation(self.current, self.persona),
-            rounds=self.input.rounds,
+            current=fleet.current,
+            last_good=fleet.last_good,
+            optimum=fleet.persona.optimum,
+            persona_version=fleet.persona.version,
+            risk_tolerance=fleet.risk_tolerance,
+            shadow=fleet.shadow,
+            context=fleet.scenario.context(),
+            persona_context=fleet.persona.context,
+            deviation=deviation(fleet.current, fleet.persona),
+            rounds=fleet.rounds,
             objective=self.objective,
-            changes=self.changes,
-            errors=self.errors,
+            changes=fleet.changes,
+            errors=fleet.errors,
         )
 
     @workflow.update
-    async def set_risk(self, tolerance: Any) -> float:
+    async def set_risk(self, tolerance: RiskTolerance) -> float:
         """Change the risk tolerance (in [0, 1])."""
-        self.input.risk_tolerance = float(tolerance)
-        return self.input.risk_tolerance
-
-    @set_risk.validator
-    def _check_risk(self, tolerance: Any) -> None:
-        if (
-            isinstance(tolerance, bool)
-            or not isinstance(tolerance, int | float)
-            or not 0.0 <= tolerance <= 1.0
-        ):
-            raise ApplicationError(f"risk tolerance must be in [0, 1], got {tolerance!r}")
+        self.fleet.risk_tolerance = tolerance.root
+        return self.fleet.risk_tolerance
 
     @workflow.update
-    async def set_shadow(self, shadow: Any) -> bool:
+    async def set_shadow(self, shadow: ShadowMode) -> bool:
         """Turn shadow mode on or off."""
-        self.input.shadow = bool(shadow)
-        return self.input.shadow
-
-    @set_shadow.validator
-    def _check_shadow(self, shadow: Any) -> None:
-        if not isinstance(shadow, bool):
-            raise ApplicationError(f"shadow must be true or false, got {shadow!r}")
+        self.fleet.shadow = shadow.root
+        return self.fleet.shadow
 
     @workflow.update
-    async def set_persona(self, persona: Any) -> int:
-        """Adopt a new persona version (validated); returns its version."""
-        new = FleetPersona.model_validate(persona)
-        self.persona = new
+    async def set_persona(self, persona: FleetPersona) -> int:
+        """Adopt a new persona version; returns its version."""
+        self.fleet.persona = persona
         await self._save_persona()
         self.wake = True
-        return new.version
+        return persona.version
 
     @set_persona.validator
-    def _check_persona(self, persona: Any) -> None:
-        try:
-            new = FleetPersona.model_validate(persona)
-        except ValidationError as err:
-            first = err.errors()[0]
-            raise ApplicationError(f"bad persona: {first['loc']}: {first['msg']}") from None
-        if new.fleet_id != self.input.fleet_id:
-            raise ApplicationError(f"persona is for fleet {new.fleet_id}, not this one")
+    def _check_persona(self, persona: FleetPersona) -> None:
+        if persona.fleet_id != self.input.fleet_id:
+            raise ApplicationError(f"persona is for fleet {persona.fleet_id}, not this one")
 
     @workflow.update
-    async def set_context(self, context: Any) -> int:
+    async def set_context(self, context: FleetContext) -> int:
         """Move the fleet to a new context (hour, region, campaign, pattern) and relearn the
         persona for it; returns the new persona version."""
-        ctx = FleetContext.model_validate(context)
-        previous = self.input.scenario
-        self.input.scenario = previous.model_copy(update=ctx.model_dump())
+        previous = self.fleet.scenario
+        self.fleet.scenario = previous.model_copy(update=context.model_dump())
         try:
             await self._relearn()
         except ActivityError as err:
-            self.input.scenario = previous
+            self.fleet.scenario = previous
             raise ApplicationError(f"relearning failed: {_cause(err)}; context unchanged") from None
         self.wake = True
-        return self.persona.version
+        return self.fleet.persona.version
 
-    @set_context.validator
-    def _check_context(self, context: Any) -> None:
-        try:
-            FleetContext.model_validate(context)
-        except ValidationError as err:
-            first = err.errors()[0]
-            raise ApplicationError(f"bad context: {first['loc']}: {first['msg']}") from None
-
-    @workflow.signal
-    def risk(self, value: Any) -> None:
+    @workflow.signal(name=messages.RISK)
+    def risk(self, raw: Any) -> None:
         """Set the risk tolerance by signal; an invalid value is recorded and ignored."""
-        if isinstance(value, int | float) and 0.0 <= value <= 1.0:
-            self.input.risk_tolerance = float(value)
-        else:
-            self._error(f"ignored risk signal {str(value)[:60]!r}: must be in [0, 1]")
+        try:
+            tolerance = RiskTolerance.model_validate(raw)
+        except ValidationError:
+            self._error(f"ignored risk signal {str(raw)[:60]!r}: must be in [0, 1]")
+            return
+        self.fleet.risk_tolerance = tolerance.root
 
     @workflow.signal
     def observe_now(self) -> None:
         """Run a round now instead of at the next cadence."""
         self.wake = True
 
-    @workflow.signal
+    @workflow.signal(name=messages.STOP)
     def stop(self) -> None:
-        """Stop adapting."""
+        """Stop adapting; the workflow's result is the fleet's final view."""
         self.stopping = True

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         TopUpOutcome,
         TopUpRequest,
     )
+    from personas import messages
     from personas.funding.cycle import CycleSnapshot, FundingCycleInput, FundingView
     from personas.funding.metrics import describe
     from personas.funding.money import fmt
@@ -71,7 +72,8 @@ class FundingCycle:
     @workflow.init
     def __init__(self, input: FundingCycleInput) -> None:
         self.input = input
-        self.s = input.snapshot or CycleSnapshot(allocation=input.allocation)
+        # Everything the cycle lives by, changed in place; continue-as-new carries it whole.
+        self.funding = input.snapshot or CycleSnapshot(allocation=input.allocation)
         self.stop_requested = False
         self.rejected = 0
         self.published: tuple[str, int] | None = None
@@ -87,7 +89,7 @@ class FundingCycle:
         )
         cycles_this_run = 0
         while not self.stop_requested:
-            if input.snapshot is None and self.s.cycle == 0:
+            if input.snapshot is None and self.funding.cycle == 0:
                 reason = "start"
             else:
                 reason = await self._wait()
@@ -99,28 +101,31 @@ class FundingCycle:
                 workflow.info().is_continue_as_new_suggested()
             ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(input.model_copy(update={"snapshot": self.s}))
+                if not self.stop_requested:  # a stop that came in meanwhile ends this run
+                    workflow.continue_as_new(input.model_copy(update={"snapshot": self.funding}))
         self._publish("stopped")
         return self.view()
 
     async def _wait(self) -> str:
         try:
             await workflow.wait_condition(
-                lambda: self.stop_requested or self.s.pending_demand or self.s.pending_funds,
+                lambda: (
+                    self.stop_requested or self.funding.pending_demand or self.funding.pending_funds
+                ),
                 timeout=timedelta(seconds=self.input.config.period_s),
                 timeout_summary="funding-period",
             )
         except TimeoutError:
             return "period"
-        if self.s.pending_demand:
+        if self.funding.pending_demand:
             return "demand"
         return "funds"
 
     async def _cycle(self, reason: str) -> None:
-        self.s.pending_demand = False
-        self.s.pending_funds = False
+        self.funding.pending_demand = False
+        self.funding.pending_funds = False
         now_ms = _now_ms()
-        since_ms = self.s.last_cycle_ms if self.s.last_cycle_ms is not None else now_ms
+        since_ms = self.funding.last_cycle_ms if self.funding.last_cycle_ms is not None else now_ms
         if reason in ("period", "demand"):
             metrics: dict[str, float] = await workflow.execute_activity(
                 FUNDING_METRICS,
@@ -131,32 +136,33 @@ class FundingCycle:
                 start_to_close_timeout=TIMEOUT,
                 retry_policy=RETRY,
             )
-            self.s.last_cycle_ms = now_ms
-            if workflow.patched("meter-storage"):
-                await workflow.execute_activity(
-                    FUNDING_STORAGE,
-                    StorageRequest(
-                        key=f"{workflow.info().workflow_id}:storage:{self.s.cycle + 1}",
-                        persona_id=self.input.persona_id,
-                        seconds=(now_ms - since_ms) / 1000,
-                    ),
-                    result_type=int,
-                    start_to_close_timeout=TIMEOUT,
-                    retry_policy=RETRY,
-                )
+            self.funding.last_cycle_ms = now_ms
+            await workflow.execute_activity(
+                FUNDING_STORAGE,
+                StorageRequest(
+                    key=f"{workflow.info().workflow_id}:storage:{self.funding.cycle + 1}",
+                    persona_id=self.input.persona_id,
+                    seconds=(now_ms - since_ms) / 1000,
+                ),
+                result_type=int,
+                start_to_close_timeout=TIMEOUT,
+                retry_policy=RETRY,
+            )
             rules: RulesResult = await workflow.execute_activity(
                 FUNDING_RULES, result_type=RulesResult, start_to_close_timeout=TIMEOUT,
                 retry_policy=RETRY,
             )  # fmt: skip
-            adj = apply_rules(rules.rules, metrics, self.s.allocation)
-            allocation = min(adj.after, self.input.funding_limit)
-            if adj.rule is not None and allocation != self.s.allocation:
-                self.s.adjustments += 1
-            self.s.allocation = allocation
-            self.s.last_rule = adj.rule
-            workflow.logger.info("cycle %d: %s -> %s", self.s.cycle + 1, describe(metrics), adj)
-        elif self.s.last_cycle_ms is None:
-            self.s.last_cycle_ms = now_ms
+            adjustment = apply_rules(rules.rules, metrics, self.funding.allocation)
+            allocation = min(adjustment.after, self.input.funding_limit)
+            if adjustment.rule is not None and allocation != self.funding.allocation:
+                self.funding.adjustments += 1
+            self.funding.allocation = allocation
+            self.funding.last_rule = adjustment.rule
+            workflow.logger.info(
+                "cycle %d: %s -> %s", self.funding.cycle + 1, describe(metrics), adjustment
+            )
+        elif self.funding.last_cycle_ms is None:
+            self.funding.last_cycle_ms = now_ms
         await workflow.execute_activity(
             FUNDING_RELEASE_EXPIRED,
             ReleaseRequest(persona_id=self.input.persona_id),
@@ -164,12 +170,12 @@ class FundingCycle:
             start_to_close_timeout=TIMEOUT,
             retry_policy=RETRY,
         )
-        await self._top_up(self.s.cycle + 1)
-        self.s.cycle += 1
+        await self._top_up(self.funding.cycle + 1)
+        self.funding.cycle += 1
         self._publish()
 
     async def _top_up(self, cycle: int) -> None:
-        allocation = self.s.allocation
+        allocation = self.funding.allocation
         policy = TopUpPolicy(
             threshold=allocation * self.input.config.threshold_percent // 100, target=allocation
         )
@@ -188,19 +194,19 @@ class FundingCycle:
             )
         except ActivityError as err:  # refused for good: this cycle draws nothing
             workflow.logger.warning("top-up of cycle %d refused: %s", cycle, err.cause)
-            self.s.failed_top_ups += 1
+            self.funding.failed_top_ups += 1
             return
-        self.s.balance = outcome.balance
+        self.funding.balance = outcome.balance
         if outcome.drawn:
-            self.s.top_ups += 1
+            self.funding.top_ups += 1
         unfunded = outcome.balance <= 0
         event: str | None = None
-        if unfunded and not self.s.paused:
-            event, self.s.paused = self.input.config.pause_event, True
-            self.s.pauses += 1
-        elif not unfunded and self.s.paused:
-            event, self.s.paused = self.input.config.resume_event, False
-            self.s.resumes += 1
+        if unfunded and not self.funding.paused:
+            event, self.funding.paused = self.input.config.pause_event, True
+            self.funding.pauses += 1
+        elif not unfunded and self.funding.paused:
+            event, self.funding.paused = self.input.config.resume_event, False
+            self.funding.resumes += 1
         fraction = 1.0 if allocation == 0 else min(1.0, outcome.balance / allocation)
         await self._control_life(event, fraction)
 
@@ -222,14 +228,14 @@ class FundingCycle:
 
     # ----------------------------------------------------------------- web UI
     def _status(self) -> str:
-        if self.s.paused:
+        if self.funding.paused:
             return "unfunded"
-        threshold = self.s.allocation * self.input.config.low_budget_percent // 100
-        return "low" if self.s.balance < threshold else "funded"
+        threshold = self.funding.allocation * self.input.config.low_budget_percent // 100
+        return "low" if self.funding.balance < threshold else "funded"
 
     def _publish(self, status: str | None = None) -> None:
         status = status or self._status()
-        shown = (status, self.s.cycle)
+        shown = (status, self.funding.cycle)
         if shown == self.published:
             return
         self.published = shown
@@ -242,17 +248,17 @@ class FundingCycle:
             ]
         )
         workflow.set_current_details(
-            f"funding {status}: balance {fmt(self.s.balance)} of allocation "
-            f"{fmt(self.s.allocation)} (limit {fmt(self.input.funding_limit)}), cycle "
-            f"{self.s.cycle}, last rule {self.s.last_rule or 'none'}, {self.s.top_ups} top-ups, "
-            f"{self.s.pauses} pauses"
+            f"funding {status}: balance {fmt(self.funding.balance)} of allocation "
+            f"{fmt(self.funding.allocation)} (limit {fmt(self.input.funding_limit)}), cycle "
+            f"{self.funding.cycle}, last rule {self.funding.last_rule or 'none'}, "
+            f"{self.funding.top_ups} top-ups, {self.funding.pauses} pauses"
         )
 
     # ----------------------------------------------------------------- messages
     @workflow.signal
     def run_cycle(self, raw: Any = None) -> None:
         """Run a cycle now (metrics, rules, top-up)."""
-        self.s.pending_demand = True
+        self.funding.pending_demand = True
 
     @workflow.signal
     def funds_arrived(self, raw: Any = None) -> None:
@@ -260,13 +266,13 @@ class FundingCycle:
 
         The payload is ignored, so no payload can fail the workflow task.
         """
-        self.s.pending_funds = True
+        self.funding.pending_funds = True
 
     @workflow.update
     def set_allocation(self, amount: int) -> int:
         """Set the allocation (micro-units per period) by hand."""
-        self.s.allocation = amount
-        self.s.pending_funds = True
+        self.funding.allocation = amount
+        self.funding.pending_funds = True
         return amount
 
     @set_allocation.validator
@@ -280,11 +286,10 @@ class FundingCycle:
                 type="TopUpRefused",
             )
 
-    @workflow.update
-    def stop(self) -> FundingView:
-        """Stop the cycle."""
+    @workflow.signal(name=messages.STOP)
+    def stop(self) -> None:
+        """Stop the cycle; the workflow's result is its final view."""
         self.stop_requested = True
-        return self.view()
 
     @workflow.query
     def view(self) -> FundingView:
@@ -292,16 +297,16 @@ class FundingCycle:
         return FundingView(
             persona_id=self.input.persona_id,
             status=self._status(),
-            balance=self.s.balance,
-            allocation=self.s.allocation,
+            balance=self.funding.balance,
+            allocation=self.funding.allocation,
             funding_limit=self.input.funding_limit,
-            cycle=self.s.cycle,
-            paused=self.s.paused,
-            last_rule=self.s.last_rule,
-            adjustments=self.s.adjustments,
-            top_ups=self.s.top_ups,
-            pauses=self.s.pauses,
-            resumes=self.s.resumes,
+            cycle=self.funding.cycle,
+            paused=self.funding.paused,
+            last_rule=self.funding.last_rule,
+            adjustments=self.funding.adjustments,
+            top_ups=self.funding.top_ups,
+            pauses=self.funding.pauses,
+            resumes=self.funding.resumes,
             rejected=self.rejected,
         )
 

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         SavedPersona,
         SavePersonaRequest,
     )
+    from personas import messages
     from personas.instance.evolution import EvolutionProposal, Utilisation
     from personas.instance.instances import ProvisionedInstance
     from personas.instance.negotiation import (
@@ -121,16 +122,15 @@ class InstanceNegotiation:
         return self.view()
 
     async def _prepare(self) -> bool:
-        i = self.input
         try:
             analyzed: AnalyzeResult = await workflow.execute_activity(
                 ANALYZE,
                 AnalyzeRequest(
-                    name=i.name,
-                    base=i.base,
-                    workload=i.workload,
-                    text=i.text,
-                    overrides=i.persona_overrides,
+                    name=self.input.name,
+                    base=self.input.base,
+                    workload=self.input.workload,
+                    text=self.input.text,
+                    overrides=self.input.persona_overrides,
                 ),
                 result_type=AnalyzeResult,
                 start_to_close_timeout=SHORT,
@@ -140,11 +140,11 @@ class InstanceNegotiation:
             saved: SavedPersona = await workflow.execute_activity(
                 SAVE_PERSONA,
                 SavePersonaRequest(
-                    persona_id=f"inst-{i.negotiation_id}",
-                    entity_id=i.entity_id,
+                    persona_id=f"inst-{self.input.negotiation_id}",
+                    entity_id=self.input.entity_id,
                     persona=analyzed.persona,
-                    created_by=i.requester,
-                    negotiation_id=i.negotiation_id,
+                    created_by=self.input.requester,
+                    negotiation_id=self.input.negotiation_id,
                 ),
                 result_type=SavedPersona,
                 start_to_close_timeout=SHORT,
@@ -157,11 +157,13 @@ class InstanceNegotiation:
         return True
 
     async def _negotiate(self) -> None:
-        cfg = self.input.config
+        config = self.input.config
         assert self.persona is not None
         while self.status not in FINAL:
-            if len(self.rounds) >= cfg.max_rounds:
-                self._end("rejected", f"round limit ({cfg.max_rounds}) reached without agreement")
+            if len(self.rounds) >= config.max_rounds:
+                self._end(
+                    "rejected", f"round limit ({config.max_rounds}) reached without agreement"
+                )
                 return
             number = len(self.rounds) + 1
             self.status = "solving"
@@ -174,9 +176,9 @@ class InstanceNegotiation:
                         constraints=self.terms.constraints,
                         pins=self.terms.pins,
                         dropped=self.terms.dropped,
-                        k=cfg.k,
+                        k=config.k,
                         round=number,
-                        headroom=cfg.headroom,
+                        headroom=config.headroom,
                         record_as=f"negotiation-{self.input.negotiation_id}-r{number}",
                     ),
                     result_type=SolveResult,
@@ -193,7 +195,7 @@ class InstanceNegotiation:
                 infeasibility=result.infeasibility,
                 details_ref=result.details_ref,
                 started_ms=now,
-                deadline_ms=now + int(cfg.round_timeout_s * 1000),
+                deadline_ms=now + int(config.round_timeout_s * 1000),
             )
             self.rounds.append(current)
             self.status = "awaiting_answer"
@@ -203,9 +205,9 @@ class InstanceNegotiation:
                 self._apply(current, *answer)
 
     async def _next_answer(self, current: Round) -> tuple[Answer, str] | None:
-        policy, cfg = self.input.policy, self.input.config
+        policy, config = self.input.policy, self.input.config
         if policy is not None:
-            answer = decide(policy, current, current.number >= cfg.max_rounds)
+            answer = decide(policy, current, current.number >= config.max_rounds)
             try:
                 assert self.persona is not None
                 check_answer(answer, self.status, current, self.persona, self.terms)
@@ -215,7 +217,7 @@ class InstanceNegotiation:
         try:
             await workflow.wait_condition(
                 lambda: bool(self.pending),
-                timeout=timedelta(seconds=cfg.round_timeout_s),
+                timeout=timedelta(seconds=config.round_timeout_s),
                 timeout_summary=f"round {current.number} deadline",
             )
         except TimeoutError:
@@ -239,7 +241,7 @@ class InstanceNegotiation:
     async def _provision(self) -> None:
         assert self.agreed is not None
         assert self.persona_id is not None
-        cfg, key = self.input.config, self.input.negotiation_id
+        config, key = self.input.config, self.input.negotiation_id
         ref = InstanceRef(key=key, provider=self.input.provider)
         self._set("provisioning")
         try:
@@ -271,7 +273,7 @@ class InstanceNegotiation:
         try:
             await workflow.wait_condition(
                 lambda: self.release_requested,
-                timeout=timedelta(seconds=cfg.observe_after_s),
+                timeout=timedelta(seconds=config.observe_after_s),
                 timeout_summary="observe utilisation",
             )
         except TimeoutError:
@@ -280,7 +282,7 @@ class InstanceNegotiation:
             try:
                 await workflow.wait_condition(
                     lambda: self.release_requested,
-                    timeout=timedelta(seconds=cfg.lifetime_s) if cfg.lifetime_s else None,
+                    timeout=timedelta(seconds=config.lifetime_s) if config.lifetime_s else None,
                     timeout_summary="lifetime",
                 )
             except TimeoutError:
@@ -420,22 +422,22 @@ class InstanceNegotiation:
         )
         return self.view()
 
-    @workflow.signal
+    @workflow.signal(name=messages.ACCEPT)
     def accept(self, raw: Any) -> None:
         """Accept a proposal (an :class:`Accept`); invalid answers are recorded and ignored."""
         self._signal(Accept, raw)
 
-    @workflow.signal
+    @workflow.signal(name=messages.MODIFY)
     def modify(self, raw: Any) -> None:
         """Ask for changes (a :class:`Modify`)."""
         self._signal(Modify, raw)
 
-    @workflow.signal
+    @workflow.signal(name=messages.REJECT)
     def reject(self, raw: Any) -> None:
         """Reject the round or the negotiation (a :class:`Reject`)."""
         self._signal(Reject, raw)
 
-    @workflow.signal
+    @workflow.signal(name=messages.ADD_CONSTRAINT)
     def add_constraint(self, raw: Any) -> None:
         """Add a hard constraint (an :class:`AddConstraint`)."""
         self._signal(AddConstraint, raw)

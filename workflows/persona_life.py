@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         SettleRequest,
     )
     from activities.persona_start import PERSONA_LIFE_WORKFLOW
+    from personas import messages
     from personas.cadence import engages, is_urgent, next_item_at_ms
     from personas.coordination import Bid
     from personas.ids import room_workflow_id
@@ -85,23 +86,14 @@ class PersonaLife:
         self.profile = input.profile
         self.config = input.config
         self.persona_id = str(input.profile.persona_id)
-        snapshot = input.snapshot or LifeSnapshot(
+        # Everything the persona lives by, changed in place; continue-as-new carries it whole.
+        self.life = input.snapshot or LifeSnapshot(
             inbox=Inbox(capacity=self.config.inbox_capacity, weights=self.config.priority),
             state=PersonaState(),
         )
-        self.inbox = snapshot.inbox
-        self.state = snapshot.state
-        self.stats = snapshot.stats
-        self.paused = snapshot.paused
-        self.metered = snapshot.metered
-        self.satisfied = set(snapshot.satisfied)
-        self.completed = list(snapshot.completed)
-        self.subscribers = {k: list(v) for k, v in snapshot.subscribers.items()}
-        self.grants = list(snapshot.grants)
-        self.outbox = list(snapshot.outbox)
-        self.pending_shed = list(snapshot.pending_shed)
-        self.recent_ids = list(snapshot.recent_ids)
-        self.recent_set = set(self.recent_ids)
+        # Sets derived from the life for quick lookups, rebuilt on every run, never carried.
+        self.recent_set = set(self.life.recent_ids)
+        self.satisfied_set = set(self.life.satisfied)
         self.stop_requested = False
         self.published: tuple[str, str, int] | None = None
 
@@ -110,36 +102,37 @@ class PersonaLife:
     async def run(self, input: PersonaLifeInput) -> LifeStats:
         """Live until stopped, continuing as new when the history grows long."""
         if input.snapshot is None:
-            self.state = self.state.model_copy(update={"updated_ms": _now_ms()})
+            self.life.state = self.life.state.model_copy(update={"updated_ms": _now_ms()})
         while True:
             await self._chores()
             if self.stop_requested:
                 break
             if self._history_full():
                 await self._continue_as_new()
-            if not self.paused and self.grants:
-                await self._take_floor(self.grants.pop(0))
-            elif not self.paused and len(self.inbox):
+                continue  # reached only when a stop came in meanwhile
+            if not self.life.paused and self.life.grants:
+                await self._take_floor(self.life.grants.pop(0))
+            elif not self.life.paused and len(self.life.inbox):
                 if await self._paced():
-                    await self._work(self.inbox.pop())
+                    await self._work(self.life.inbox.pop())
                     self._settle_state()
             else:
                 await self._rest()
         await self._shed_everything("stopped")
         await self._chores()
         self._publish(status="stopped")
-        return self.stats
+        return self.life.stats
 
     def _has_work(self) -> bool:
-        return not self.paused and (bool(self.grants) or len(self.inbox) > 0)
+        return not self.life.paused and (bool(self.life.grants) or len(self.life.inbox) > 0)
 
     def _has_chores(self) -> bool:
-        return bool(self.outbox or self.pending_shed)
+        return bool(self.life.outbox or self.life.pending_shed)
 
     def _urgent_waiting(self) -> bool:
-        if self.paused:
+        if self.life.paused:
             return False
-        return bool(self.grants) or is_urgent(self.inbox.head_effective_bp(_now_ms()))
+        return bool(self.life.grants) or is_urgent(self.life.inbox.head_effective_bp(_now_ms()))
 
     async def _rest(self) -> None:
         self._settle_state()
@@ -151,21 +144,21 @@ class PersonaLife:
                 timeout_summary="territory-scan",
             )
         except TimeoutError:
-            self.stats.territory_scans += 1
+            self.life.stats.territory_scans += 1
 
     async def _paced(self) -> bool:
         """Whether the next item may be taken now. If not, wait for the cadence; urgent work,
         a stop, a pause or chores end the wait early (then the loop comes back here)."""
-        remaining = (next_item_at_ms(self.state, self.config.cadence) - _now_ms()) / 1000
+        remaining = (next_item_at_ms(self.life.state, self.config.cadence) - _now_ms()) / 1000
         if remaining <= 0 or self._urgent_waiting():
             return True
         self._publish()
-        self.stats.cadence_waits += 1
+        self.life.stats.cadence_waits += 1
         try:
             await workflow.wait_condition(
                 lambda: (
                     self.stop_requested
-                    or self.paused
+                    or self.life.paused
                     or self._urgent_waiting()
                     or self._has_chores()
                 ),
@@ -173,25 +166,25 @@ class PersonaLife:
                 timeout_summary="cadence",
             )
         except TimeoutError:
-            return not self.paused and len(self.inbox) > 0
+            return not self.life.paused and len(self.life.inbox) > 0
         return False
 
     # ----------------------------------------------------------------- work
     async def _work(self, entry: InboxEntry) -> None:
         now_ms = _now_ms()
         priority_bp = effective_bp(entry.base_bp, entry.arrived_ms, now_ms, self.config.priority)
-        self.state = with_mood(
-            rested(self.state, now_ms, self.config.state_rules),
-            len(self.inbox) + 1,
+        self.life.state = with_mood(
+            rested(self.life.state, now_ms, self.config.state_rules),
+            len(self.life.inbox) + 1,
             self.config.state_rules,
         )
         item = entry.item
-        if not engages(priority_bp, self.state.mood, self.config.engagement):
-            self.stats.passed += 1
+        if not engages(priority_bp, self.life.state.mood, self.config.engagement):
+            self.life.stats.passed += 1
             if item.room_id:
                 self._bid(item, entry.base_bp, None)
             return
-        metered = self.metered
+        metered = self.life.metered
         if metered and not await self._reserve(entry):
             if item.room_id:
                 self._bid(item, entry.base_bp, None)
@@ -200,12 +193,14 @@ class PersonaLife:
         result = await self._think(item, purpose)
         if metered:
             await self._settle(item, result)
-        self.state = after_work(self.state, item.room_id, _now_ms(), self.config.state_rules)
+        self.life.state = after_work(
+            self.life.state, item.room_id, _now_ms(), self.config.state_rules
+        )
         if result is None:
             if item.room_id:
                 self._bid(item, entry.base_bp, None)
             return
-        self.stats.processed += 1
+        self.life.stats.processed += 1
         if metered and item.sender_is_human and not item.room_id:
             await self._show_ad(item)
         if item.room_id:
@@ -231,15 +226,13 @@ class PersonaLife:
                 retry_policy=THINK_RETRY,
             )
         except FailureError as err:
-            self.stats.failed += 1
+            self.life.stats.failed += 1
             workflow.logger.warning("think failed for %s: %s", item.item_id, err)
             return None
 
     async def _show_ad(self, item: InboxItem) -> None:
         """A funded persona's answer to a person carries an ad for its specialization and
         the task; the revenue share is credited to the persona (once per item)."""
-        if not workflow.patched("ads-on-answers"):
-            return
         try:
             shown: ImpressionResult = await workflow.execute_activity(
                 FUNDING_AD_IMPRESSION,
@@ -259,8 +252,8 @@ class PersonaLife:
             workflow.logger.warning("ad for %s failed: %s", item.item_id, err.cause)
             return
         if shown.ad_id is not None:
-            self.stats.ads_shown += 1
-            self.stats.ad_credit += shown.credited
+            self.life.stats.ads_shown += 1
+            self.life.stats.ad_credit += shown.credited
 
     def _hold_id(self, item: InboxItem) -> str:
         return f"{self.persona_id}:{item.item_id}"
@@ -284,7 +277,7 @@ class PersonaLife:
             )
         except ActivityError as err:
             refusal = getattr(err.cause, "type", None) or "FundingError"
-            self.stats.unfunded += 1
+            self.life.stats.unfunded += 1
             self._record_shed(Shed(entry=entry, reason=f"unfunded: {refusal}"))
             return False
         return True
@@ -320,12 +313,12 @@ class PersonaLife:
         """Answer the room: a bid scored by the item's relevance on arrival, or a pass."""
         assert item.room_id is not None
         if thought_ref is not None:
-            self.stats.bids += 1
-        self.outbox.append(
+            self.life.stats.bids += 1
+        self.life.outbox.append(
             OutgoingSignal(
                 target="room",
                 target_id=item.room_id,
-                signal="bid",
+                signal=messages.BID,
                 payload=Bid(
                     message_id=item.item_id,
                     persona_id=self.persona_id,
@@ -349,20 +342,20 @@ class PersonaLife:
             ),
             start_to_close_timeout=STORE_TIMEOUT,
         )
-        self.stats.floors_taken += 1
+        self.life.stats.floors_taken += 1
 
     def _complete(self, task_key: str, output_ref: str) -> None:
-        self.completed.append(task_key)
-        del self.completed[: -self.config.remembered_ids]
-        for subscriber in self.subscribers.pop(task_key, []):
+        self.life.completed.append(task_key)
+        del self.life.completed[: -self.config.remembered_ids]
+        for subscriber in self.life.subscribers.pop(task_key, []):
             self._notify(subscriber, task_key, output_ref)
 
     def _notify(self, subscriber: str, task_key: str, output_ref: str | None) -> None:
-        self.outbox.append(
+        self.life.outbox.append(
             OutgoingSignal(
                 target="persona",
                 target_id=subscriber,
-                signal="dependency_done",
+                signal=messages.DEPENDENCY_DONE,
                 payload=DependencyDone(
                     task_key=task_key, provider_id=self.persona_id, output_ref=output_ref
                 ),
@@ -372,8 +365,8 @@ class PersonaLife:
     # ----------------------------------------------------------------- chores
     async def _chores(self) -> None:
         """Write shed items to the overflow record and send the signals owed."""
-        while self.pending_shed:
-            batch = self.pending_shed[:SHED_BATCH]
+        while self.life.pending_shed:
+            batch = self.life.pending_shed[:SHED_BATCH]
             await workflow.execute_activity(
                 RECORD_SHED,
                 ShedBatch(
@@ -385,10 +378,10 @@ class PersonaLife:
                 ),
                 start_to_close_timeout=STORE_TIMEOUT,
             )
-            del self.pending_shed[: len(batch)]
-        while self.outbox:
-            await self._send(self.outbox[0])
-            self.outbox.pop(0)
+            del self.life.pending_shed[: len(batch)]
+        while self.life.outbox:
+            await self._send(self.life.outbox[0])
+            self.life.outbox.pop(0)
 
     async def _send(self, message: OutgoingSignal) -> None:
         """Rooms are signalled directly; personas through signal-with-start, so they wake."""
@@ -420,13 +413,13 @@ class PersonaLife:
     def _record_shed(self, shed: Shed | None) -> None:
         if shed is None:
             return
-        self.stats.shed += 1
-        self.pending_shed.append(
+        self.life.stats.shed += 1
+        self.life.pending_shed.append(
             ShedNotice(item=shed.entry.item, reason=shed.reason, priority_bp=shed.entry.base_bp)
         )
 
     async def _shed_everything(self, reason: str) -> None:
-        for entry in self.inbox.drain():
+        for entry in self.life.inbox.drain():
             self._record_shed(Shed(entry=entry, reason=reason))
 
     # ----------------------------------------------------------------- continue-as-new
@@ -438,41 +431,28 @@ class PersonaLife:
         )
 
     async def _continue_as_new(self) -> None:
+        """Carry the life into a new run once no handler is running and the chores are done;
+        a stop that arrived meanwhile ends this run instead (the loop sees it)."""
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._chores()
-        self.stats.runs += 1
+        if self.stop_requested:
+            return
+        self.life.stats.runs += 1
         workflow.continue_as_new(
-            PersonaLifeInput(profile=self.profile, config=self.config, snapshot=self.snapshot())
-        )
-
-    def snapshot(self) -> LifeSnapshot:
-        """Everything the next run needs."""
-        return LifeSnapshot(
-            inbox=self.inbox,
-            state=self.state,
-            stats=self.stats,
-            paused=self.paused,
-            metered=self.metered,
-            satisfied=sorted(self.satisfied, key=lambda d: (d.persona_id, d.task_key)),
-            completed=self.completed,
-            subscribers=self.subscribers,
-            grants=self.grants,
-            outbox=self.outbox,
-            pending_shed=self.pending_shed,
-            recent_ids=self.recent_ids,
+            PersonaLifeInput(profile=self.profile, config=self.config, snapshot=self.life)
         )
 
     # ----------------------------------------------------------------- web UI
     def _settle_state(self) -> None:
-        self.state = with_mood(
-            rested(self.state, _now_ms(), self.config.state_rules),
-            len(self.inbox),
+        self.life.state = with_mood(
+            rested(self.life.state, _now_ms(), self.config.state_rules),
+            len(self.life.inbox),
             self.config.state_rules,
         )
 
     def _publish(self, status: str | None = None) -> None:
-        status = status or ("paused" if self.paused else "live")
-        shown = (status, self.state.mood.value, len(self.inbox))
+        status = status or ("paused" if self.life.paused else "live")
+        shown = (status, self.life.state.mood.value, len(self.life.inbox))
         if shown == self.published:
             return
         self.published = shown
@@ -481,61 +461,61 @@ class PersonaLife:
                 sa.PERSONA_KIND.value_set("ai"),
                 sa.PERSONA_ID.value_set(self.persona_id),
                 sa.ENTITY_ID.value_set(self.profile.entity_id),
-                sa.PERSONA_MOOD.value_set(self.state.mood.value),
+                sa.PERSONA_MOOD.value_set(self.life.state.mood.value),
                 sa.PERSONA_STATUS.value_set(status),
-                sa.INBOX_SIZE.value_set(len(self.inbox)),
+                sa.INBOX_SIZE.value_set(len(self.life.inbox)),
             ]
         )
         workflow.set_current_details(
             f"{self.profile.name} ({self.profile.specialization}): {status}, "
-            f"{self.state.mood.value}, energy {self.state.energy:.2f}, "
-            f"{len(self.inbox)} waiting, {self.stats.processed} processed, "
-            f"{self.stats.shed} shed"
+            f"{self.life.state.mood.value}, energy {self.life.state.energy:.2f}, "
+            f"{len(self.life.inbox)} waiting, {self.life.stats.processed} processed, "
+            f"{self.life.stats.shed} shed"
         )
 
     # ----------------------------------------------------------------- messages in
     def _accept(self, item: InboxItem) -> DeliveryReceipt:
-        if item.item_id in self.recent_set or self.inbox.contains(item.item_id):
-            self.stats.duplicates += 1
+        if item.item_id in self.recent_set or self.life.inbox.contains(item.item_id):
+            self.life.stats.duplicates += 1
             return DeliveryReceipt(
                 item_id=item.item_id, accepted=False, priority=0.0, reason="duplicate"
             )
-        self.recent_ids.append(item.item_id)
+        self.life.recent_ids.append(item.item_id)
         self.recent_set.add(item.item_id)
-        if len(self.recent_ids) > self.config.remembered_ids:
-            self.recent_set.discard(self.recent_ids.pop(0))
-        self.stats.delivered += 1
+        if len(self.life.recent_ids) > self.config.remembered_ids:
+            self.recent_set.discard(self.life.recent_ids.pop(0))
+        self.life.stats.delivered += 1
         now_ms = _now_ms()
         ctx = PriorityContext(
             persona_name=self.profile.name,
             persona_id=self.persona_id,
             expertise=self.profile.expertise_keywords,
-            active_room=self.state.last_room,
+            active_room=self.life.state.last_room,
             now_ms=now_ms,
         )
-        entry = self.inbox.new_entry(
+        entry = self.life.inbox.new_entry(
             item, base_priority_bp(item, ctx, self.config.priority), now_ms
         )
         receipt = DeliveryReceipt(
             item_id=item.item_id, accepted=True, priority=entry.base_bp / 10_000
         )
-        unmet = [d for d in item.waits_for if d not in self.satisfied]
+        unmet = [d for d in item.waits_for if d not in self.satisfied_set]
         if unmet:
             for dependency in unmet:
-                self.outbox.append(
+                self.life.outbox.append(
                     OutgoingSignal(
                         target="persona",
                         target_id=dependency.persona_id,
-                        signal="subscribe",
+                        signal=messages.SUBSCRIBE,
                         payload=Subscription(
                             task_key=dependency.task_key, subscriber_id=self.persona_id
                         ),
                     )
                 )
-            shed = self.inbox.hold(entry)
+            shed = self.life.inbox.hold(entry)
             receipt.held = True
         else:
-            shed = self.inbox.push(entry)
+            shed = self.life.inbox.push(entry)
         self._record_shed(shed)
         if shed is not None:
             receipt.shed_item_id = shed.entry.item.item_id
@@ -543,13 +523,13 @@ class PersonaLife:
         return receipt
 
     def _reject(self, raw: Any, err: ValidationError) -> None:
-        self.stats.rejected += 1
+        self.life.stats.rejected += 1
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "payload"
-        self.stats.last_rejection = f"{where}: {first['msg']}"
+        self.life.stats.last_rejection = f"{where}: {first['msg']}"
         workflow.logger.warning("rejected delivery %r: %s", raw, err)
 
-    @workflow.signal
+    @workflow.signal(name=messages.DELIVER)
     def deliver(self, raw: Any) -> None:
         """Deliver an :class:`InboxItem`. Malformed payloads are counted and dropped."""
         try:
@@ -569,7 +549,7 @@ class PersonaLife:
         if self.stop_requested:
             raise ApplicationError("persona is stopping", type="PersonaStopped")
 
-    @workflow.signal
+    @workflow.signal(name=messages.SUBSCRIBE)
     def subscribe(self, raw: Any) -> None:
         """Another persona waits for one of this persona's tasks."""
         try:
@@ -577,14 +557,14 @@ class PersonaLife:
         except ValidationError as err:
             self._reject(raw, err)
             return
-        if subscription.task_key in self.completed:
+        if subscription.task_key in self.life.completed:
             self._notify(subscription.subscriber_id, subscription.task_key, None)
             return
-        waiting = self.subscribers.setdefault(subscription.task_key, [])
+        waiting = self.life.subscribers.setdefault(subscription.task_key, [])
         if subscription.subscriber_id not in waiting:
             waiting.append(subscription.subscriber_id)
 
-    @workflow.signal
+    @workflow.signal(name=messages.DEPENDENCY_DONE)
     def dependency_done(self, raw: Any) -> None:
         """A dependency finished: release the items that waited only for it."""
         try:
@@ -592,11 +572,14 @@ class PersonaLife:
         except ValidationError as err:
             self._reject(raw, err)
             return
-        self.satisfied.add(Dependency(persona_id=done.provider_id, task_key=done.task_key))
-        for shed in self.inbox.release_ready(self.satisfied):
+        dependency = Dependency(persona_id=done.provider_id, task_key=done.task_key)
+        if dependency not in self.satisfied_set:
+            self.satisfied_set.add(dependency)
+            self.life.satisfied.append(dependency)
+        for shed in self.life.inbox.release_ready(self.satisfied_set):
             self._record_shed(shed)
 
-    @workflow.signal
+    @workflow.signal(name=messages.FLOOR_GRANTED)
     def floor_granted(self, raw: Any) -> None:
         """The room coordinator granted this persona the floor for a message."""
         try:
@@ -604,14 +587,14 @@ class PersonaLife:
         except ValidationError as err:
             self._reject(raw, err)
             return
-        self.grants.append(grant)
+        self.life.grants.append(grant)
 
-    @workflow.update
+    @workflow.update(name=messages.FIRE_TRIGGER)
     def fire_trigger(self, event: str) -> str:
         """An activation or deactivation event: resumes or pauses the loop."""
-        self.paused = event in self.profile.deactivation_triggers
+        self.life.paused = event in self.profile.deactivation_triggers
         self._publish()
-        return "paused" if self.paused else "live"
+        return "paused" if self.life.paused else "live"
 
     @fire_trigger.validator
     def _validate_trigger(self, event: str) -> None:
@@ -622,10 +605,10 @@ class PersonaLife:
                 type="UnknownTrigger",
             )
 
-    @workflow.update
+    @workflow.update(name=messages.SET_COMPUTE_BUDGET)
     def set_compute_budget(self, fraction: float) -> float:
         """Set the remaining compute budget (a fraction); a low budget slows the cadence."""
-        self.state = self.state.model_copy(update={"compute_budget": fraction})
+        self.life.state = self.life.state.model_copy(update={"compute_budget": fraction})
         return fraction
 
     @set_compute_budget.validator
@@ -633,39 +616,39 @@ class PersonaLife:
         if not 0.0 <= fraction <= 1.0:
             raise ApplicationError(f"compute budget {fraction} is outside [0, 1]")
 
-    @workflow.update
+    @workflow.update(name=messages.SET_METERING)
     def set_metering(self, on: bool) -> bool:
         """Hold and settle the price of every model call (the funding cycle turns this on)."""
-        self.metered = on
+        self.life.metered = on
         return on
 
-    @workflow.update
-    async def stop(self) -> LifeStats:
-        """Stop the life: waiting items go to the overflow record with reason ``stopped``."""
+    @workflow.signal(name=messages.STOP)
+    def stop(self) -> None:
+        """Stop the life: waiting items go to the overflow record with reason ``stopped``; the
+        workflow's result is its final counters."""
         self.stop_requested = True
-        return self.stats
 
     # ----------------------------------------------------------------- queries
     @workflow.query
     def view(self) -> PersonaView:
         """The persona's state, mood and counters."""
         state = with_mood(
-            rested(self.state, _now_ms(), self.config.state_rules),
-            len(self.inbox),
+            rested(self.life.state, _now_ms(), self.config.state_rules),
+            len(self.life.inbox),
             self.config.state_rules,
         )
         return PersonaView(
             persona_id=self.persona_id,
             name=self.profile.name,
-            mood=state.mood if not self.paused else Mood.IDLE,
+            mood=state.mood if not self.life.paused else Mood.IDLE,
             energy=state.energy,
             attention=state.attention,
             compute_budget=state.compute_budget,
-            paused=self.paused,
-            metered=self.metered,
-            inbox_size=len(self.inbox),
-            held=len(self.inbox.held),
-            stats=self.stats,
+            paused=self.life.paused,
+            metered=self.life.metered,
+            inbox_size=len(self.life.inbox),
+            held=len(self.life.inbox.held),
+            stats=self.life.stats,
         )
 
     @workflow.query
@@ -682,5 +665,5 @@ class PersonaLife:
                 / 10_000,
                 waited_s=max(0, now_ms - e.arrived_ms) / 1000,
             )
-            for e in self.inbox.top(max(0, min(n, 1000)))
+            for e in self.life.inbox.top(max(0, min(n, 1000)))
         ]

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from activities.contracts import DELIVER, Delivery, DeliveryReport
+    from personas import messages
     from personas.coordination import Bid, grant_floor
     from personas.ids import persona_workflow_id
     from personas.items import InboxItem
@@ -39,8 +40,8 @@ class RoomCoordinator:
     def __init__(self, input: RoomInput) -> None:
         self.room_id = input.room_id
         self.policy = input.policy
+        # Everything the room lives by, changed in place; continue-as-new carries it whole.
         self.room = input.snapshot or RoomSnapshot(members=list(input.members))
-        self.rejected = 0
 
     @workflow.run
     async def run(self, input: RoomInput) -> RoomView:
@@ -102,7 +103,7 @@ class RoomCoordinator:
                     await workflow.get_external_workflow_handle(
                         persona_workflow_id(bid.persona_id)
                     ).signal(
-                        "floor_granted",
+                        messages.FLOOR_GRANTED,
                         FloorGrant(
                             room_id=self.room_id,
                             message_id=floor.message_id,
@@ -124,18 +125,16 @@ class RoomCoordinator:
         try:
             item = InboxItem.model_validate(raw)
         except ValidationError as err:
-            self.rejected += 1
             workflow.logger.warning("rejected room post: %s", err)
             return
         self.room.pending_posts.append(item.model_copy(update={"room_id": self.room_id}))
 
-    @workflow.signal
+    @workflow.signal(name=messages.BID)
     def bid(self, raw: Any) -> None:
         """A member's bid (or pass, with no thought) for a message."""
         try:
             bid = Bid.model_validate(raw)
         except ValidationError as err:
-            self.rejected += 1
             workflow.logger.warning("rejected bid: %s", err)
             return
         floor = next((f for f in self.room.open_floors if f.message_id == bid.message_id), None)

@@ -56,6 +56,7 @@ from activities.funding.metering import Usage
 from activities.funding.performance import PerformanceStore
 from activities.funding.service import Funding
 from activities.store import Store, UnknownContent
+from personas import messages
 from personas.funding.ads import OptOutPolicy
 from personas.funding.pricing import megabyte_days
 from personas.ids import persona_workflow_id
@@ -147,7 +148,7 @@ class FundingActivities:
         status = "ok"
         try:
             if req.event is not None:
-                status = str(await handle.execute_update("fire_trigger", req.event))
+                status = str(await handle.execute_update(messages.FIRE_TRIGGER, req.event))
                 await asyncio.to_thread(
                     self._audit_life_event,
                     req.persona_id,
@@ -156,9 +157,9 @@ class FundingActivities:
                     calling_activity_key(),
                 )
             if req.compute_budget is not None:
-                await handle.execute_update("set_compute_budget", req.compute_budget)
+                await handle.execute_update(messages.SET_COMPUTE_BUDGET, req.compute_budget)
             if req.metered is not None:
-                await handle.execute_update("set_metering", req.metered)
+                await handle.execute_update(messages.SET_METERING, req.metered)
         except WorkflowUpdateFailedError as err:
             return LifeControlResult(status=f"refused: {err.cause}")
         except RPCError as err:

@@ -21,7 +21,7 @@ class CycleConfig(BaseModel):
 
 
 class CycleSnapshot(BaseModel):
-    """What carries over ``continue_as_new``."""
+    """A funding cycle's live state: changed in place, carried whole over continue-as-new."""
 
     cycle: int = 0
     allocation: int = Field(ge=0)

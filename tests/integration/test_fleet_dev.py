@@ -13,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.fleet.market import Market, new_key, sign
 from clients.api import PersonaError
 from clients.fleet_api import FleetClient
+from personas import messages
 from personas.fleet.config import DEFAULT_CONFIG, FleetConfig
 from personas.fleet.context import FleetContext
 from personas.fleet.marketplace import Evidence, Listing, SignedListing
@@ -86,8 +87,8 @@ async def test_bad_input_is_refused_with_one_line_errors(
     with pytest.raises(PersonaError, match="bad persona"):
         await client.set_persona(fid, bad)
     handle = h.client.get_workflow_handle(fleet_workflow_id(fid))
-    await handle.signal("risk", "very risky")
-    await handle.signal("risk", 7)
+    await handle.signal(messages.RISK, "very risky")
+    await handle.signal(messages.RISK, 7)
 
     async def recorded() -> bool:
         return len((await client.view(fid)).errors) == 2

@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.providers import OfflineDeterministicProvider
 from activities.store import Store
 from clients.api import PersonaClient, PersonaError
+from personas import messages
 from personas.ids import persona_workflow_id
 from personas.items import InboxItem
 from tests.helpers import eventually, profile
@@ -108,11 +109,11 @@ async def test_malformed_signals_are_counted_not_fatal(personas: PersonaClient) 
     pid = (await personas.create_persona(profile(), created_by="t")).persona_id
     await personas.start_life(pid)
     handle = personas.client.get_workflow_handle(persona_workflow_id(pid))
-    await handle.signal("deliver", raw_item(priority=5))
-    await handle.signal("deliver", "garbage")
-    await handle.signal("deliver", raw_item(unknown_field=1))
-    await handle.signal("subscribe", {"task_key": 3})
-    await handle.signal("deliver", raw_item(mentions=["Ada"]))
+    await handle.signal(messages.DELIVER, raw_item(priority=5))
+    await handle.signal(messages.DELIVER, "garbage")
+    await handle.signal(messages.DELIVER, raw_item(unknown_field=1))
+    await handle.signal(messages.SUBSCRIBE, {"task_key": 3})
+    await handle.signal(messages.DELIVER, raw_item(mentions=["Ada"]))
     view = await eventually(lambda: personas.view(pid), lambda v: v.stats.processed == 1)
     assert view.stats.rejected == 4
     assert not await _failed_tasks(personas, pid)

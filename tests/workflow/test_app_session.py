@@ -11,6 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.app.settings import AppSettings
 from activities.store import Store
 from clients.api import PersonaError
+from personas import messages
 from personas.ids import session_workflow_id
 from runtime import search_attributes as sa
 from tests.workflow.app_support import Rig, app_rig, code_reviewer, leaks
@@ -53,8 +54,8 @@ async def test_session_runs_applications_then_release_takes_everything_back(rig:
     assert attrs.get(sa.PERSONA_STATUS) == "running"
     assert attrs.get(sa.PERSONA_ID) == "code-reviewer"
     assert attrs.get(sa.ENTITY_ID) == "acme"
-    await handle.signal("preempt", {"bogus": 1})  # malformed: ignored, no failing task
-    await handle.signal("preempt", "not even an object")
+    await handle.signal(messages.PREEMPT, {"bogus": 1})  # malformed: ignored, no failing task
+    await handle.signal(messages.PREEMPT, "not even an object")
     assert (await rig.view(view.session_id)).state == "running"
     final = await rig.release(view.session_id, token)
     assert final.state == "released"

@@ -12,6 +12,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from clients.api import PersonaClient
+from personas import messages
 from personas.ids import persona_workflow_id
 from personas.items import InboxItem
 from personas.life import LifeConfig, PersonaView
@@ -69,7 +70,7 @@ async def test_cadence_adapts_to_mood_and_budget(
     await time_personas.start_life(pid)
     assert await time_personas.trigger(pid, "shift_end") == "paused"
     for _ in range(60):
-        await handle.signal("deliver", item())
+        await handle.signal(messages.DELIVER, item())
     paused = await time_personas.view(pid)
     assert paused.paused
     assert (paused.inbox_size, paused.stats.processed) == (60, 0)
@@ -104,7 +105,7 @@ async def deliver_paused(
     """Deliver ``n`` items while the persona is paused, so they all wait together."""
     await personas.trigger(pid, "shift_end")
     for _ in range(n):
-        await handle.signal("deliver", item())
+        await handle.signal(messages.DELIVER, item())
     await personas.trigger(pid, "shift_start")
 
 
@@ -122,9 +123,9 @@ async def test_overwhelmed_persona_sheds_low_priority_and_serves_urgent_first(
     low = [item(priority=0.7) for _ in range(40)]
     urgent = [item(sender="alice", mentions=("Ada",)) for _ in range(5)]
     for i, message in enumerate(low):
-        await handle.signal("deliver", message)
+        await handle.signal(messages.DELIVER, message)
         if i % 8 == 0:
-            await handle.signal("deliver", urgent[i // 8])
+            await handle.signal(messages.DELIVER, urgent[i // 8])
     # One simulated second later every urgent item has been processed: none waited a cadence.
     await time_env.sleep(1)
     view = await time_personas.view(pid)
@@ -152,8 +153,8 @@ async def test_continue_as_new_loses_nothing_and_processes_nothing_twice(
     first_run = (await handle.describe()).run_id
     sent = [item(priority=0.5 + (i % 5) / 10) for i in range(80)]
     for message in sent:
-        await handle.signal("deliver", message)
-    await handle.signal("deliver", sent[3])  # a duplicate is recognised after continue-as-new
+        await handle.signal(messages.DELIVER, message)
+    await handle.signal(messages.DELIVER, sent[3])  # a duplicate, recognised after the new run
     # Wait on what the server knows (a later run, its inbox empty), not on queries: the
     # time-skipping server can leave time locked when a query races a continue-as-new.
     await eventually(

@@ -1,0 +1,70 @@
+"""The names of the messages (signals and updates) workflows receive, each declared once.
+
+A workflow declares its handler with one of these names (``@workflow.signal(name=...)``) and
+every sender (another workflow, an activity, a client, a test) uses the same constant. They
+live here, at the bottom of the layers, because activities send some of them and must not
+import workflows. Handlers that are only ever reached through their method (``handle.signal(
+FundingCycle.run_cycle)``) keep their method's name and need no constant.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# ------------------------------------------------------------------ every long-lived workflow
+STOP: Final = "stop"
+"""Signal (no payload): end the workflow's loop. A persona life, a funding cycle and a fleet
+adaptation stop on it; a caller that wants the final state awaits the workflow's result."""
+
+# ------------------------------------------------------------------ PersonaLife
+DELIVER: Final = "deliver"
+"""Signal: an :class:`personas.items.InboxItem` for the persona's inbox."""
+
+SUBSCRIBE: Final = "subscribe"
+"""Signal: a :class:`personas.life.Subscription`, another persona waiting for a task."""
+
+DEPENDENCY_DONE: Final = "dependency_done"
+"""Signal: a :class:`personas.life.DependencyDone`, a task the persona waited for is done."""
+
+FLOOR_GRANTED: Final = "floor_granted"
+"""Signal: a :class:`personas.life.FloorGrant` from a room's coordinator."""
+
+FIRE_TRIGGER: Final = "fire_trigger"
+"""Update: an activation or deactivation event (a string); returns ``live`` or ``paused``."""
+
+SET_COMPUTE_BUDGET: Final = "set_compute_budget"
+"""Update: the remaining compute budget, a fraction in [0, 1]."""
+
+SET_METERING: Final = "set_metering"
+"""Update: whether each model call is held and settled against the persona's funds."""
+
+PERSONA_SIGNALS: Final = (DELIVER, SUBSCRIBE, DEPENDENCY_DONE, FLOOR_GRANTED)
+"""The signals an activity may send a persona's life (signal-with-start)."""
+
+# ------------------------------------------------------------------ RoomCoordinator
+BID: Final = "bid"
+"""Signal: a member's :class:`personas.coordination.Bid` (or pass) for a room message."""
+
+# ------------------------------------------------------------------ InstanceNegotiation
+ACCEPT: Final = "accept"
+"""Signal: an :class:`personas.instance.negotiation.Accept` answer."""
+
+MODIFY: Final = "modify"
+"""Signal: a :class:`personas.instance.negotiation.Modify` answer."""
+
+REJECT: Final = "reject"
+"""Signal: a :class:`personas.instance.negotiation.Reject` answer."""
+
+ADD_CONSTRAINT: Final = "add_constraint"
+"""Signal: an :class:`personas.instance.negotiation.AddConstraint` answer."""
+
+# ------------------------------------------------------------------ AppSession
+WAKE: Final = "wake"
+"""Signal (payload ignored): capacity was freed, a queued session tries to reserve again."""
+
+PREEMPT: Final = "preempt"
+"""Signal: a :class:`personas.app.views.PreemptNotice`, a higher-priority session's claim."""
+
+# ------------------------------------------------------------------ FleetAdaptation
+RISK: Final = "risk"
+"""Signal: a new risk tolerance in [0, 1] (a strict number; anything else is recorded)."""
