@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from personas.ids import session_workflow_id
     from runtime import search_attributes as sa
+    from workflows.common import failure_cause
 
 STEP_TIMEOUT = timedelta(seconds=60)
 IMAGE_TIMEOUT = timedelta(minutes=15)
@@ -66,11 +67,6 @@ def sampling_interval(interval_s: int, lease_s: int) -> timedelta:
 
 class _Stop(Exception):
     """The session must end (released, preempted, expired) before it finished starting."""
-
-
-def _cause(err: BaseException) -> str:
-    cause = err.cause if isinstance(err, ActivityError) else err
-    return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
 
 
 @workflow.defn
@@ -112,7 +108,7 @@ class AppSession:
         except _Stop:
             final_state, reason = self.stop_state, self.stop_reason or "stopped"
         except ActivityError as err:
-            final_state, reason = "failed", _cause(err)
+            final_state, reason = "failed", failure_cause(err)
         except asyncio.CancelledError:
             await self._compensate("failed", "cancelled")
             raise

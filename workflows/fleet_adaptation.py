@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from personas.fleet.simulator import Scenario
     from personas.fleet.steering import RiskTolerance, RiskValue, ShadowMode
     from runtime import search_attributes as sa
+    from workflows.common import failure_cause
 
 RETRY = RetryPolicy(maximum_attempts=3, maximum_interval=timedelta(seconds=10))
 MAX_LOG = 50
@@ -133,11 +134,6 @@ class FleetView(BaseModel):
     errors: list[str]
 
 
-def _cause(err: ActivityError) -> str:
-    cause = err.cause
-    return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-
-
 @workflow.defn
 class FleetAdaptation:
     """The adaptation of one fleet. Its id is ``fleet-<fleet_id>``."""
@@ -221,7 +217,7 @@ class FleetAdaptation:
                 retry_policy=RETRY,
             )
         except ActivityError as err:
-            return _cause(err)
+            return failure_cause(err)
         return None
 
     async def _round(self) -> None:
@@ -383,7 +379,9 @@ class FleetAdaptation:
             await self._relearn()
         except ActivityError as err:
             self.fleet.scenario = previous
-            raise ApplicationError(f"relearning failed: {_cause(err)}; context unchanged") from None
+            raise ApplicationError(
+                f"relearning failed: {failure_cause(err)}; context unchanged"
+            ) from None
         self.wake = True
         return self.fleet.persona.version
 

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from personas.funding.rules import apply_rules
     from personas.funding.topup import TopUpPolicy
     from runtime import search_attributes as sa
+    from workflows.common import now_ms
 
 TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(
@@ -59,10 +60,6 @@ RETRY = RetryPolicy(
         "UnbalancedPosting",
     ],
 )
-
-
-def _now_ms() -> int:
-    return int(workflow.now().timestamp() * 1000)
 
 
 @workflow.defn
@@ -124,25 +121,27 @@ class FundingCycle:
     async def _cycle(self, reason: str) -> None:
         self.funding.pending_demand = False
         self.funding.pending_funds = False
-        now_ms = _now_ms()
-        since_ms = self.funding.last_cycle_ms if self.funding.last_cycle_ms is not None else now_ms
+        cycle_ms = now_ms()
+        since_ms = (
+            self.funding.last_cycle_ms if self.funding.last_cycle_ms is not None else cycle_ms
+        )
         if reason in ("period", "demand"):
             metrics: dict[str, float] = await workflow.execute_activity(
                 FUNDING_METRICS,
                 MetricsRequest(
-                    persona_id=self.input.persona_id, since_ms=since_ms, until_ms=now_ms
+                    persona_id=self.input.persona_id, since_ms=since_ms, until_ms=cycle_ms
                 ),
                 result_type=dict[str, float],
                 start_to_close_timeout=TIMEOUT,
                 retry_policy=RETRY,
             )
-            self.funding.last_cycle_ms = now_ms
+            self.funding.last_cycle_ms = cycle_ms
             await workflow.execute_activity(
                 FUNDING_STORAGE,
                 StorageRequest(
                     key=f"{workflow.info().workflow_id}:storage:{self.funding.cycle + 1}",
                     persona_id=self.input.persona_id,
-                    seconds=(now_ms - since_ms) / 1000,
+                    seconds=(cycle_ms - since_ms) / 1000,
                 ),
                 result_type=int,
                 start_to_close_timeout=TIMEOUT,
@@ -162,7 +161,7 @@ class FundingCycle:
                 "cycle %d: %s -> %s", self.funding.cycle + 1, describe(metrics), adjustment
             )
         elif self.funding.last_cycle_ms is None:
-            self.funding.last_cycle_ms = now_ms
+            self.funding.last_cycle_ms = cycle_ms
         await workflow.execute_activity(
             FUNDING_RELEASE_EXPIRED,
             ReleaseRequest(persona_id=self.input.persona_id),

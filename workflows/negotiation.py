@@ -59,21 +59,13 @@ with workflow.unsafe.imports_passed_through():
     from personas.instance.proposals import Proposal, SolveRequest, SolveResult
     from personas.instance.views import NegotiationView
     from runtime import search_attributes as sa
+    from workflows.common import failure_cause, now_ms
 
 SHORT = timedelta(seconds=30)
 SOLVE_TIMEOUT = timedelta(minutes=2)
 PROVISION_TIMEOUT = timedelta(minutes=5)
 RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=20))
 MAX_INVALID = 50
-
-
-def _now_ms() -> int:
-    return int(workflow.now().timestamp() * 1000)
-
-
-def _cause(err: ActivityError) -> str:
-    cause = err.cause
-    return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
 
 
 def _describe(answer: Answer) -> str:
@@ -151,7 +143,7 @@ class InstanceNegotiation:
                 retry_policy=RETRY,
             )
         except ActivityError as err:
-            self._end("failed", _cause(err))
+            self._end("failed", failure_cause(err))
             return False
         self.persona_id, self.persona_version = saved.persona_id, saved.version
         return True
@@ -186,9 +178,9 @@ class InstanceNegotiation:
                     retry_policy=RETRY,
                 )
             except ActivityError as err:
-                self._end("failed", _cause(err))
+                self._end("failed", failure_cause(err))
                 return
-            now = _now_ms()
+            now = now_ms()
             current = Round(
                 number=number,
                 proposals=result.proposals,
@@ -266,7 +258,7 @@ class InstanceNegotiation:
                 start_to_close_timeout=PROVISION_TIMEOUT,
                 retry_policy=RETRY,
             )
-            self.reason = f"provisioning failed, nothing left running: {_cause(err)}"
+            self.reason = f"provisioning failed, nothing left running: {failure_cause(err)}"
             self._set("provision_failed")
             return
         self._set("provisioned")
