@@ -22,6 +22,7 @@ from activities.persona_activities import PersonaActivities
 from activities.providers import (
     OfflineDeterministicProvider,
     OpenAICompatibleProvider,
+    Prompt,
     ProviderError,
 )
 from activities.store import Store
@@ -112,7 +113,7 @@ class CountingProvider(OfflineDeterministicProvider):
     def __init__(self) -> None:
         self.calls = 0
 
-    async def complete(self, model: str, system: str, prompt: str) -> Any:
+    async def complete(self, model: str, system: str, prompt: Prompt) -> Any:
         self.calls += 1
         return await super().complete(model, system, prompt)
 
