@@ -325,6 +325,8 @@ def _blob_part(value: str) -> BlobRef:
 
 
 async def _post(ctx: _Context, args: argparse.Namespace) -> None:
+    if not (args.text or args.data or args.blob):
+        raise CliError("nothing to post: give TEXT, --data or --blob")
     pid = await ctx.resolve(args.persona)
     waits = [
         {"persona_id": await ctx.resolve(persona), "task_key": task_key}

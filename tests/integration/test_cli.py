@@ -180,6 +180,7 @@ async def test_post_with_priority_out_of_range_is_refused(cli: Cli) -> None:
 
 async def test_post_content_parts_of_a_kind(cli: Cli, settings: Settings) -> None:
     await cli.create("Ada")
+    assert await cli.fails("post", "Ada") == "error: nothing to post: give TEXT, --data or --blob"
     message = await cli.fails("post", "Ada", "hello", "--kind", "chta")
     assert "unknown item kind 'chta'; known kinds: chat, game_state, vision_frame" in message
     message = await cli.fails("post", "Ada", "--kind", "vision_frame", "--data", "{}")
