@@ -8,7 +8,6 @@ action is also appended once to the persona's audit chain (:mod:`activities.pers
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
 from collections.abc import Callable
@@ -38,6 +37,8 @@ from activities.providers import ModelProvider
 from activities.store import Store, UnknownContent, UnknownPersona
 from personas import messages
 from personas.ids import persona_of_workflow
+from personas.items import item_kind
+from personas.parts import PromptPart, text_part
 
 
 class PersonaActivities:
@@ -54,15 +55,17 @@ class PersonaActivities:
         """Every activity, for a worker."""
         return [self.think, self.record_shed, self.post_to_room, self.deliver, self.signal_persona]
 
-    def _prompt(self, request: ThinkRequest) -> str:
-        ref = request.item.content_ref
-        if ref is None:
-            return f"{request.item.kind} from {request.item.sender_id}"
+    def _prompt(self, request: ThinkRequest) -> tuple[PromptPart, ...]:
+        """The item's content, rendered by its kind; a line naming the item when it has none."""
+        item = request.item
+        about = f"{item.kind} from {item.sender_id}"
+        if item.content_ref is None:
+            return (text_part(about),)
         try:
-            content = self.store.get_content(ref)
+            content = self.store.get_content(item.content_ref)
         except UnknownContent:
-            return f"{request.item.kind} from {request.item.sender_id} (content {ref} missing)"
-        return content.text if content.text is not None else json.dumps(content.data)
+            return (text_part(f"{about} (content {item.content_ref} missing)"),)
+        return item_kind(item.kind).render(item, content.parts) or (text_part(about),)
 
     @activity.defn(name=THINK)
     async def think(self, request: ThinkRequest) -> ThinkResult:

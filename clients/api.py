@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
@@ -30,7 +32,7 @@ from personas import messages
 from personas.coordination import FloorPolicy
 from personas.errors import all_errors
 from personas.ids import persona_workflow_id, room_workflow_id
-from personas.items import Dependency, InboxItem
+from personas.items import ContentRefused, Dependency, InboxItem, item_kind
 from personas.life import (
     DeliveryReceipt,
     InboxView,
@@ -39,6 +41,7 @@ from personas.life import (
     PersonaView,
 )
 from personas.models import AIPersonaProfile, check_access_scope, keywords
+from personas.parts import ContentPart, TextPart
 from personas.rooms import RoomInput, RoomView
 from workflows.persona_life import PersonaLife
 from workflows.room_coordinator import RoomCoordinator
@@ -202,7 +205,9 @@ class PersonaClient:
         task_key: str | None = None,
         waits_for: list[dict[str, str]] | None = None,
         entity_id: str | None = None,
+        parts: Sequence[ContentPart] = (),
     ) -> InboxItem:
+        """An item of ``kind`` whose content, stored, is ``text`` then ``parts``."""
         try:
             item = InboxItem(
                 item_id=uuid.uuid4().hex,
@@ -217,9 +222,13 @@ class PersonaClient:
                 task_key=task_key,
                 waits_for=tuple(Dependency.model_validate(d) for d in waits_for or []),
             )
+            content = (TextPart(text=text), *parts) if text or not parts else tuple(parts)
+            item_kind(kind).check(content)
         except ValidationError as err:
             raise PersonaError(f"invalid message: {explain(err)}") from None
-        ref = await asyncio.to_thread(self.store.put_content, kind, text)
+        except ContentRefused as err:
+            raise PersonaError(f"invalid message: {err}") from None
+        ref = await asyncio.to_thread(partial(self.store.put_content, kind, parts=content))
         return item.model_copy(update={"content_ref": ref})
 
     async def post_to_persona(
@@ -233,8 +242,13 @@ class PersonaClient:
         kind: str = "chat",
         task_key: str | None = None,
         waits_for: list[dict[str, str]] | None = None,
+        parts: Sequence[ContentPart] = (),
     ) -> InboxItem:
-        """Deliver a message to a persona, waking its life if it is not running."""
+        """Deliver a message to a persona, waking its life if it is not running.
+
+        Its content is ``text`` (when not empty) followed by ``parts``: JSON values, blob
+        references; the item's ``kind`` says which parts it takes and how many.
+        """
         record = await self.persona(persona_id)
         if record.life_status == "stopped":
             raise PersonaError(
@@ -249,6 +263,7 @@ class PersonaClient:
             task_key=task_key,
             waits_for=waits_for,
             entity_id=record.entity_id,
+            parts=parts,
         )
         await signal_with_start(self.client, self.task_queue, record, messages.DELIVER, item)
         if record.life_status != "live":

@@ -39,8 +39,10 @@ from clients.fleet_cli import add_fleet_commands
 from clients.funding_cli import add_funding_commands
 from clients.instance_cli import add_instance_commands
 from personas.coordination import FloorPolicy
+from personas.items import item_kind_names
 from personas.life import InboxView, LifeStats, PersonaView
 from personas.models import IDENTIFIER
+from personas.parts import BlobRef, JsonPart
 from personas.rooms import RoomView
 from runtime.settings import Settings, get_settings
 from runtime.temporal import connect
@@ -305,7 +307,28 @@ def _wait_for(value: str) -> tuple[str, str]:
     return persona, task_key
 
 
+def _json_part(value: str) -> JsonPart:
+    """A ``--data`` value: JSON text, as a JSON content part."""
+    try:
+        return JsonPart(data=json.loads(value))
+    except (ValueError, ValidationError) as err:
+        raise argparse.ArgumentTypeError(f"not a JSON value ({err})") from None
+
+
+def _blob_part(value: str) -> BlobRef:
+    """A ``--blob`` value, ``MEDIA_TYPE=REF``, as a blob reference part."""
+    media_type, sep, ref = value.partition("=")
+    try:
+        if not sep:
+            raise ValueError("no '='")
+        return BlobRef(media_type=media_type, ref=ref)
+    except (ValueError, ValidationError) as err:
+        raise argparse.ArgumentTypeError(f"expected MEDIA_TYPE=REF, got {value!r}") from err
+
+
 async def _post(ctx: _Context, args: argparse.Namespace) -> None:
+    if not (args.text or args.data or args.blob):
+        raise CliError("nothing to post: give TEXT, --data or --blob")
     pid = await ctx.resolve(args.persona)
     waits = [
         {"persona_id": await ctx.resolve(persona), "task_key": task_key}
@@ -320,6 +343,7 @@ async def _post(ctx: _Context, args: argparse.Namespace) -> None:
         kind=args.kind,
         task_key=args.task_key,
         waits_for=waits,
+        parts=[*args.data, *args.blob],
     )
     ctx.emit(item, f"delivered {item.item_id} to {pid}")
 
@@ -482,11 +506,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(sub, "post", _post, "post a message to a persona")
     p.add_argument("persona", metavar="PERSONA")
-    p.add_argument("text", metavar="TEXT")
+    p.add_argument(
+        "text", metavar="TEXT", nargs="?", default="", help="may be empty with --data or --blob"
+    )
     p.add_argument("--from", dest="sender", default=_default_user(), metavar="SENDER")
     p.add_argument("--bot", action="store_true", help="the sender is not a human")
     p.add_argument("--priority", type=float, default=0.0, metavar="P", help="0..1")
-    p.add_argument("--kind", default="chat", metavar="K")
+    p.add_argument(
+        "--kind", default="chat", metavar="K", help=f"one of {', '.join(item_kind_names())}"
+    )
+    p.add_argument(
+        "--data",
+        action="append",
+        type=_json_part,
+        default=[],
+        metavar="JSON",
+        help="a JSON value after the text (repeatable), e.g. a game state",
+    )
+    p.add_argument(
+        "--blob",
+        action="append",
+        type=_blob_part,
+        default=[],
+        metavar="MEDIA_TYPE=REF",
+        help="a blob by reference after the text (repeatable), e.g. image/png=https://...",
+    )
     p.add_argument("--task-key", metavar="K")
     p.add_argument(
         "--wait-for",

@@ -1,12 +1,29 @@
-"""Inbox items: one domain-agnostic envelope for chat messages, vision frames, game states."""
+"""Inbox items: one domain-agnostic envelope for chat messages, vision frames, game states.
+
+An item's ``kind`` names an :class:`ItemKind` in a registry: which content parts the kind's
+content may hold, how large it may be, and how it is rendered to a model. Unknown kinds are
+refused; adding a kind is one :func:`register_kind` at import time (the registry is read
+while workflows decode items, so a kind, once registered, is never taken away).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from personas.models import IDENTIFIER
+from personas.parts import (
+    ContentPart,
+    JsonPart,
+    PartType,
+    PromptPart,
+    fenced_json,
+    part_chars,
+    text_part,
+)
 
 BP = 10_000
 """Priorities are integers in basis points (0..10,000) so that boundaries are exact."""
@@ -29,13 +46,134 @@ class Dependency(BaseModel):
     task_key: str = Field(pattern=IDENTIFIER)
 
 
+KIND_NAME = r"^[a-z][a-z0-9_-]{0,31}$"
+"""What an item kind's name looks like."""
+
+Renderer = Callable[["InboxItem", Sequence[ContentPart]], tuple[PromptPart, ...]]
+"""How a kind's content is put in front of a model: the item and its parts to prompt parts."""
+
+
+class UnknownItemKind(ValueError):
+    """No item kind of this name is registered."""
+
+
+class ContentRefused(ValueError):
+    """A content does not fit its item kind (a part type it does not take, or too large)."""
+
+
+def render_parts(parts: Sequence[ContentPart]) -> tuple[PromptPart, ...]:
+    """Parts as a model reads them: text as text, JSON as fenced JSON text, blobs as blobs."""
+    return tuple(text_part(fenced_json(p.data)) if isinstance(p, JsonPart) else p for p in parts)
+
+
+def plain(item: InboxItem, parts: Sequence[ContentPart]) -> tuple[PromptPart, ...]:
+    """The parts alone (:func:`render_parts`): a chat message reads as what was said."""
+    return render_parts(parts)
+
+
+def headed(title: str) -> Renderer:
+    """A renderer that puts ``{title} from {sender}:`` on a line before the parts."""
+
+    def render(item: InboxItem, parts: Sequence[ContentPart]) -> tuple[PromptPart, ...]:
+        return (text_part(f"{title} from {item.sender_id}:"), *render_parts(parts))
+
+    return render
+
+
+@dataclass(frozen=True)
+class ItemKind:
+    """A kind of inbox item: the parts its content may hold, its bounds, its renderer."""
+
+    name: str
+    description: str
+    part_types: frozenset[PartType]
+    max_parts: int
+    max_chars: int
+    renderer: Renderer = plain
+
+    def check(self, parts: Sequence[ContentPart]) -> None:
+        """Raise :class:`ContentRefused` unless ``parts`` fit this kind."""
+        refused = sorted({p.type for p in parts} - self.part_types)
+        if refused:
+            allowed = ", ".join(sorted(self.part_types))
+            raise ContentRefused(
+                f"a {self.name} item takes {allowed} parts, not {', '.join(refused)}"
+            )
+        if len(parts) > self.max_parts:
+            raise ContentRefused(f"a {self.name} item has at most {self.max_parts} parts")
+        if sum(part_chars(p) for p in parts) > self.max_chars:
+            raise ContentRefused(f"a {self.name} item is at most {self.max_chars} characters")
+
+    def render(self, item: InboxItem, parts: Sequence[ContentPart]) -> tuple[PromptPart, ...]:
+        """The prompt parts a model is given for ``item`` with content ``parts``."""
+        return self.renderer(item, parts)
+
+
+_KINDS: dict[str, ItemKind] = {}
+
+
+def register_kind(kind: ItemKind) -> ItemKind:
+    """Add a kind to the registry and return it; a name is registered once."""
+    if not re.fullmatch(KIND_NAME, kind.name):
+        raise ValueError(f"item kind name {kind.name!r} does not match {KIND_NAME}")
+    if kind.name in _KINDS:
+        raise ValueError(f"item kind {kind.name!r} is registered already")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def item_kind(name: str) -> ItemKind:
+    """The registered kind of this name; :class:`UnknownItemKind` names the valid ones."""
+    try:
+        return _KINDS[name]
+    except KeyError:
+        known = ", ".join(item_kind_names())
+        raise UnknownItemKind(f"unknown item kind {name!r}; known kinds: {known}") from None
+
+
+def item_kind_names() -> tuple[str, ...]:
+    """The registered kinds' names, sorted."""
+    return tuple(sorted(_KINDS))
+
+
+CHAT = register_kind(
+    ItemKind(
+        name="chat",
+        description="a chat message: text, perhaps with structured data or attachments",
+        part_types=frozenset({"text", "json", "blob"}),
+        max_parts=16,
+        max_chars=200_000,
+    )
+)
+VISION_FRAME = register_kind(
+    ItemKind(
+        name="vision_frame",
+        description="a frame from a camera or a screen: an image, perhaps with a caption",
+        part_types=frozenset({"blob", "text"}),
+        max_parts=4,
+        max_chars=8_000,
+        renderer=headed("Vision frame"),
+    )
+)
+GAME_STATE = register_kind(
+    ItemKind(
+        name="game_state",
+        description="the state of a game as JSON, perhaps with a note",
+        part_types=frozenset({"json", "text"}),
+        max_parts=4,
+        max_chars=200_000,
+        renderer=headed("Game state"),
+    )
+)
+
+
 class InboxItem(BaseModel):
     """What arrives in a persona's inbox. Large payloads stay in the store (``content_ref``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     item_id: str = Field(pattern=IDENTIFIER)
-    kind: str = Field(default="chat", pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    kind: str = Field(default="chat", pattern=KIND_NAME)
     sender_id: str = Field(pattern=IDENTIFIER)
     sender_is_human: bool = False
     room_id: str | None = Field(default=None, pattern=IDENTIFIER)
@@ -47,9 +185,15 @@ class InboxItem(BaseModel):
     task_key: str | None = Field(default=None, pattern=IDENTIFIER)
     waits_for: tuple[Dependency, ...] = Field(default=(), max_length=16)
 
+    @field_validator("kind")
+    @classmethod
+    def _registered(cls, kind: str) -> str:
+        item_kind(kind)
+        return kind
+
 
 class InboxEntry(BaseModel):
-    """An item as the inbox holds it: its base priority and when it arrived."""
+    """An item as the inbox holds it: its base priority and when it arrived (epoch ms)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -57,10 +201,3 @@ class InboxEntry(BaseModel):
     base_bp: int = Field(ge=0, le=BP)
     arrived_ms: int
     seq: int
-
-    @property
-    def arrived_at(self) -> datetime:
-        """Arrival time as a UTC datetime."""
-        from datetime import UTC
-
-        return datetime.fromtimestamp(self.arrived_ms / 1000, UTC)

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     model_base_url: str = "http://127.0.0.1:11434/v1"
     model_api_key: SecretStr = SecretStr("")
     model_timeout_s: float = 60.0
+    model_images: bool = Field(
+        default=True, description="the model reads images: send image blobs as image_url parts"
+    )
     fleet_driver: Literal["sim", "testbed"] = Field(
         default="sim",
         description="the fleet the worker's fleet activities drive: sim or testbed",

@@ -8,7 +8,7 @@ DO NOTHING, then read the surviving row back: no read-then-write races.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from activities.store.content_parts import decode_parts, encode_parts
 from activities.store.db import engine_for, insert_ignore, read_tx, rowcount, tx, utc
 from activities.store.tables import (
     Content,
@@ -32,6 +33,7 @@ from activities.store.tables import (
     RoomPostRow,
     ShedItem,
 )
+from personas.parts import ContentPart
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK_ID = 0x5E5A  # PostgreSQL advisory lock taken while migrating
@@ -73,12 +75,13 @@ class PersonaRecord(_Record):
 
 
 class ContentRecord(_Record):
-    """A stored payload (text, structured data or both)."""
+    """A stored payload: its parts, and its lone text or JSON object when it is one."""
 
     content_id: str
     kind: str
     text: str | None
     data: dict[str, Any] | None
+    parts: tuple[ContentPart, ...]
     created_at: datetime
 
 
@@ -370,14 +373,22 @@ class Store:
         text: str | None = None,
         data: dict[str, Any] | None = None,
         content_id: str | None = None,
+        *,
+        parts: Sequence[ContentPart] | None = None,
     ) -> str:
         """Store a payload and return its id (a new uuid4 hex when none is given).
 
+        The payload is `text` and/or `data`, or else `parts` (validated and bounded).
         With a `content_id` that exists already, nothing is written and the id is
         returned unchanged, so a retried activity stores its payload once.
         """
+        stored: list[Any] | None = None
+        if parts is not None:
+            if text is not None or data is not None:
+                raise ValueError("a content is text and/or data, or parts: not both")
+            text, data, stored = encode_parts(parts)
         cid = uuid4().hex if content_id is None else content_id
-        values = {"content_id": cid, "kind": kind, "text": text, "data": data}
+        values = {"content_id": cid, "kind": kind, "text": text, "data": data, "parts": stored}
         with tx(self._engine) as s:
             insert_ignore(s, Content, {**values, "created_at": utc(None)})
         return cid
@@ -388,7 +399,14 @@ class Store:
             row = s.get(Content, content_id)
             if row is None:
                 raise UnknownContent(f"unknown content {content_id}")
-            return ContentRecord.model_validate(row)
+            return ContentRecord(
+                content_id=row.content_id,
+                kind=row.kind,
+                text=row.text,
+                data=row.data,
+                parts=decode_parts(row.text, row.data, row.parts),
+                created_at=row.created_at,
+            )
 
     # shed items
 

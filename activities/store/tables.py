@@ -125,6 +125,8 @@ class Content(Base):
     kind: Mapped[str] = mapped_column(String(64))
     text: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    parts: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    """Content parts, when not a lone text (``text``) or JSON object (``data``)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

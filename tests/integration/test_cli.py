@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.providers import OfflineDeterministicProvider
 from activities.store import Store
 from clients.cli import run_async
+from personas.parts import BlobRef, JsonPart, TextPart
 from runtime.settings import Settings
 from tests.helpers import eventually
 from workers.main import build_worker
@@ -175,6 +176,32 @@ async def test_post_with_priority_out_of_range_is_refused(cli: Cli) -> None:
     assert message.startswith("error: invalid message: ")
     assert "priority" in message
     assert "less than or equal to 1" in message
+
+
+async def test_post_content_parts_of_a_kind(cli: Cli, settings: Settings) -> None:
+    await cli.create("Ada")
+    assert await cli.fails("post", "Ada") == "error: nothing to post: give TEXT, --data or --blob"
+    message = await cli.fails("post", "Ada", "hello", "--kind", "chta")
+    assert "unknown item kind 'chta'; known kinds: chat, game_state, vision_frame" in message
+    message = await cli.fails("post", "Ada", "--kind", "vision_frame", "--data", "{}")
+    assert message == "error: invalid message: a vision_frame item takes blob, text parts, not json"
+    state = await cli.ok("--json", "post", "Ada", "--kind", "game_state", "--data", '{"turn": "x"}')
+    frame = await cli.ok(
+        "--json", "post", "Ada", "the door", "--kind", "vision_frame",
+        "--blob", "image/png=https://cams.example/f1.png",
+    )  # fmt: skip
+    assert (state.json()["kind"], frame.json()["kind"]) == ("game_state", "vision_frame")
+    store = Store(settings.resolved_database_url())
+    try:
+        assert store.get_content(state.json()["content_ref"]).parts == (
+            JsonPart(data={"turn": "x"}),
+        )
+        assert store.get_content(frame.json()["content_ref"]).parts == (
+            TextPart(text="the door"),
+            BlobRef(media_type="image/png", ref="https://cams.example/f1.png"),
+        )
+    finally:
+        store.dispose()
 
 
 async def test_start_post_then_state_shows_processing(cli: Cli) -> None:

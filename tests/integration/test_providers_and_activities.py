@@ -22,10 +22,12 @@ from activities.persona_activities import PersonaActivities
 from activities.providers import (
     OfflineDeterministicProvider,
     OpenAICompatibleProvider,
+    Prompt,
     ProviderError,
 )
 from activities.store import Store
 from personas.items import InboxItem
+from personas.parts import BlobRef, JsonPart, TextPart, prompt_text
 
 
 class ChatCompletions(BaseHTTPRequestHandler):
@@ -106,13 +108,50 @@ async def test_offline_provider_is_deterministic_and_says_so() -> None:
     assert "offline-deterministic" in first.text
 
 
+PNG = BlobRef(media_type="image/png", ref="https://cams.example/f1.png")
+
+
+async def test_offline_provider_reads_parts_as_text() -> None:
+    provider = OfflineDeterministicProvider()
+    text = await provider.complete("m", "You are Ada.", "hello world")
+    assert await provider.complete("m", "You are Ada.", (TextPart(text="hello world"),)) == text
+    framed = await provider.complete("m", "You are Ada.", (TextPart(text="look"), PNG))
+    placeholder = await provider.complete(
+        "m", "You are Ada.", "look\n[image/png attachment: https://cams.example/f1.png]"
+    )
+    assert framed == placeholder
+
+
+async def test_openai_compatible_provider_sends_images_as_image_url_parts(
+    chat_server: str,
+) -> None:
+    provider = OpenAICompatibleProvider(chat_server, "")
+    await provider.complete("llava", "s", (TextPart(text="a"), TextPart(text="b")))
+    await provider.complete("llava", "s", (TextPart(text="what is this?"), PNG))
+    await provider.complete("llava", "s", (BlobRef(media_type="image/png", ref="key-1"),))
+    text_only = OpenAICompatibleProvider(chat_server, "", images=False)
+    await text_only.complete("llama3", "s", (TextPart(text="what is this?"), PNG))
+    await provider.aclose()
+    await text_only.aclose()
+    sent = [r["body"]["messages"][1]["content"] for r in ChatCompletions.requests]
+    assert sent == [
+        "a\nb",
+        [
+            {"type": "text", "text": "what is this?"},
+            {"type": "image_url", "image_url": {"url": "https://cams.example/f1.png"}},
+        ],
+        "[image/png attachment: key-1]",
+        "what is this?\n[image/png attachment: https://cams.example/f1.png]",
+    ]
+
+
 class CountingProvider(OfflineDeterministicProvider):
     """The offline provider, counting calls."""
 
     def __init__(self) -> None:
         self.calls = 0
 
-    async def complete(self, model: str, system: str, prompt: str) -> Any:
+    async def complete(self, model: str, system: str, prompt: Prompt) -> Any:
         self.calls += 1
         return await super().complete(model, system, prompt)
 
@@ -181,5 +220,46 @@ async def test_a_think_that_died_before_its_audit_entry_gets_it_on_retry(tmp_pat
     await ActivityEnvironment().run(acts.think, request)
     assert [(e.kind, e.data["tokens_in"]) for e in log.entries(persona_id="p1")] == [
         ("persona.respond", 3)
+    ]
+    store.dispose()
+
+
+class RecordingProvider(OfflineDeterministicProvider):
+    """The offline provider, keeping the prompts it was given."""
+
+    def __init__(self) -> None:
+        self.prompts: list[Prompt] = []
+
+    async def complete(self, model: str, system: str, prompt: Prompt) -> Any:
+        self.prompts.append(prompt)
+        return await super().complete(model, system, prompt)
+
+
+async def test_think_renders_the_content_through_its_kind(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store.migrate()
+    provider = RecordingProvider()
+    acts = PersonaActivities(store, provider, client=None, task_queue="q")  # type: ignore[arg-type]
+    state = store.put_content(
+        "game_state", parts=[JsonPart(data={"turn": "x"}), TextPart(text="your move")]
+    )
+    chat = store.put_content("chat", "please review PR 7")
+    env = ActivityEnvironment()
+    for item_id, kind, ref in [
+        ("g1", "game_state", state),
+        ("c1", "chat", chat),
+        ("n1", "chat", None),
+    ]:
+        item = InboxItem(
+            item_id=item_id, kind=kind, sender_id="ref", content_ref=ref, sent_at=datetime.now(UTC)
+        )
+        request = ThinkRequest(
+            persona_id="p1", persona_name="Ada", base_persona="m", specialization="go", item=item
+        )
+        await env.run(acts.think, request)
+    assert [prompt_text(p) for p in provider.prompts] == [
+        'Game state from ref:\n```json\n{\n  "turn": "x"\n}\n```\nyour move',
+        "please review PR 7",
+        "chat from ref",
     ]
     store.dispose()

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from pydantic import ValidationError
@@ -25,6 +27,7 @@ from activities.store import (
 )
 from activities.store.store import MIGRATIONS_DIR
 from activities.store.tables import Base
+from personas.parts import BlobRef, JsonPart, TextPart, content_parts
 
 T = TypeVar("T")
 THREADS = 8
@@ -288,6 +291,82 @@ def test_put_content_with_id_is_idempotent(store: Store) -> None:
 def test_unknown_content(store: Store) -> None:
     with pytest.raises(UnknownContent, match="nothing"):
         store.get_content("nothing")
+
+
+PNG = BlobRef(media_type="image/png", ref="https://cams.example/f1.png", size_bytes=2048)
+
+
+def test_content_parts_round_trip(store: Store) -> None:
+    mixed = (TextPart(text="the board"), JsonPart(data={"turn": "x", "cells": [1, None]}), PNG)
+    c = store.get_content(store.put_content("game_state", parts=mixed))
+    assert (c.kind, c.parts, c.text, c.data) == ("game_state", mixed, None, None)
+    only_list = (JsonPart(data=[1, 2, 3]),)
+    assert store.get_content(store.put_content("m", parts=only_list)).parts == only_list
+    assert store.get_content(store.put_content("m", parts=[])).parts == ()
+
+
+def test_a_lone_text_or_json_object_part_keeps_its_column(store: Store) -> None:
+    t = store.get_content(store.put_content("chat", parts=[TextPart(text="hello")]))
+    assert (t.text, t.data, t.parts) == ("hello", None, (TextPart(text="hello"),))
+    d = store.get_content(store.put_content("state", parts=[JsonPart(data={"turn": "o"})]))
+    assert (d.text, d.data, d.parts) == (None, {"turn": "o"}, (JsonPart(data={"turn": "o"}),))
+    both = store.get_content(store.put_content("m", text="hi", data={"k": 1}))
+    assert both.parts == (TextPart(text="hi"), JsonPart(data={"k": 1}))
+
+
+def test_content_is_text_and_data_or_parts(store: Store) -> None:
+    with pytest.raises(ValueError, match="not both"):
+        store.put_content("m", text="x", parts=[TextPart(text="y")])
+    with pytest.raises(ValidationError):
+        store.put_content("m", parts=[TextPart(text="x")] * 65)
+
+
+def _alembic(store_url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", store_url.replace("%", "%%"))
+    return cfg
+
+
+def test_rows_written_before_parts_read_as_parts(store_url: str) -> None:
+    command.upgrade(_alembic(store_url), "0004")
+    engine = create_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO contents (content_id, kind, text, data, created_at) "
+                    "VALUES ('old-text', 'chat', 'hello', NULL, :t), "
+                    "('old-data', 'state', NULL, :data, :t)"
+                ),
+                {"t": T0, "data": '{"turn": "x"}'},
+            )
+    finally:
+        engine.dispose()
+    store = Store(store_url)
+    store.migrate()
+    try:
+        assert store.get_content("old-text").parts == (TextPart(text="hello"),)
+        old = store.get_content("old-data")
+        assert (old.data, old.parts) == ({"turn": "x"}, (JsonPart(data={"turn": "x"}),))
+    finally:
+        store.dispose()
+
+
+def test_downgrading_keeps_parts_as_json_text(store: Store, store_url: str) -> None:
+    frame = store.put_content("frame", parts=[PNG, TextPart(text="door")])
+    plain = store.put_content("chat", text="hello")
+    store.dispose()
+    command.downgrade(_alembic(store_url), "0004")
+    engine = create_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            result = conn.execute(text("SELECT content_id, text FROM contents"))
+            rows: dict[str, str] = {str(cid): str(body) for cid, body in result}
+    finally:
+        engine.dispose()
+    assert rows[plain] == "hello"
+    assert content_parts.validate_json(rows[frame]) == (PNG, TextPart(text="door"))
 
 
 # shed items
