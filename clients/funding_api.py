@@ -186,12 +186,13 @@ class FundingClient:
     async def contribute(
         self, key: str, source_id: str, persona_id: str, value: str, actor: str
     ) -> Posting:
-        """A direct contribution from a source to a persona of the same entity."""
+        """A direct contribution from a source to a persona of the same entity, refused
+        beyond the persona's funding limit."""
         micros = amount(value)
-        entity_id, _ = await self._persona(persona_id)
+        entity_id, limit = await self._persona(persona_id)
         await self._run(self.funding.setup_persona, entity_id, persona_id)
         posting = await self._run(
-            lambda: self.funding.contribute(key, source_id, persona_id, micros, actor)
+            lambda: self.funding.contribute(key, source_id, persona_id, micros, actor, limit)
         )
         await self._notify_if_running(persona_id)
         return posting

@@ -118,9 +118,9 @@ class FundingActivities:
 
     @activity.defn(name=FUNDING_RULES)
     def rules(self) -> RulesResult:
-        """The rules document in force."""
+        """The rules document in force, its cap the deployment's at most."""
         self.faults("rules", "")
-        return RulesResult(rules=self.performance.rules())
+        return RulesResult(rules=self.performance.rules_in_force())
 
     @activity.defn(name=FUNDING_TOP_UP)
     def top_up(self, req: TopUpRequest) -> TopUpOutcome:

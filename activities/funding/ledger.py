@@ -3,15 +3,18 @@
 Every posting is one database transaction: the transaction row is inserted with ON CONFLICT
 DO NOTHING on its idempotency key (a replay returns the first posting), then each leg is a
 conditional ``UPDATE ... SET balance = balance + :amount WHERE balance + :amount >= 0``, in
-account order. A leg that would overdraw matches no row and the whole transaction rolls
-back. No read-then-write: PostgreSQL locks the rows it updates, SQLite serialises writers.
+account order. A credit to an account given a limit also has ``AND balance + :amount <=
+:limit`` (a persona's funding limit). A leg that would overdraw, or credit beyond its limit,
+matches no row and the whole transaction rolls back. No read-then-write: PostgreSQL locks
+the rows it updates (and re-checks the condition on the committed row), SQLite serialises
+writers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from uuid import uuid4
 
@@ -34,6 +37,21 @@ class UnknownAccount(FundingError):
 
 class InsufficientFunds(FundingError):
     """A posting would take an account below zero."""
+
+
+class LimitExceeded(FundingError):
+    """A posting would credit an account beyond the limit it was given."""
+
+    def __init__(self, account_id: str, balance: int, amount: int, limit: int) -> None:
+        """The account, its balance when refused, the credit and the limit."""
+        super().__init__(
+            f"crediting {fmt(amount)} to {account_id} would bring its balance to "
+            f"{fmt(balance + amount)}, beyond its limit of {fmt(limit)}"
+        )
+        self.account_id = account_id
+        self.balance = balance
+        self.amount = amount
+        self.limit = limit
 
 
 class UnbalancedPosting(FundingError):
@@ -230,11 +248,17 @@ class Ledger:
         persona_id: str | None = None,
         entity_id: str | None = None,
         actor: str = "system",
+        limits: Mapping[str, int] | None = None,
     ) -> Posting:
-        """Post a balanced transaction once per ``key``; see the module docstring."""
+        """Post a balanced transaction once per ``key``; see the module docstring.
+
+        ``limits`` maps accounts to the most their balance may reach: a credit beyond it
+        refuses the whole posting with :class:`LimitExceeded` (a replay of ``key`` returns
+        the first posting, whatever the balance is now).
+        """
         merged = merge_legs(legs)
         with self.db.tx() as s:
-            return post_in(s, key, merged, kind, memo, persona_id, entity_id, actor)
+            return post_in(s, key, merged, kind, memo, persona_id, entity_id, actor, limits)
 
     @staticmethod
     def existing(s: Session, key: str) -> Posting | None:
@@ -354,8 +378,10 @@ def post_in(
     persona_id: str | None,
     entity_id: str | None,
     actor: str,
+    limits: Mapping[str, int] | None = None,
 ) -> Posting:
-    """Post merged, balanced ``legs`` inside the caller's transaction (see the module)."""
+    """Post merged, balanced ``legs`` inside the caller's transaction (see the module);
+    ``limits`` bound the balances of the accounts they name (see :meth:`Ledger.post`)."""
     fingerprint = _fingerprint(kind, legs)
     tx_id = uuid4().hex
     values = {
@@ -377,15 +403,21 @@ def post_in(
         assert existing is not None
         return existing
     for account_id, amount in legs:
+        limit = (limits or {}).get(account_id) if amount > 0 else None
         guard = Account.may_go_negative.is_(True) | (Account.balance + amount >= 0)
+        if limit is not None:
+            guard = guard & (Account.balance + amount <= limit)
         result = s.execute(
             update(Account)
             .where(Account.account_id == account_id, guard)
             .values(balance=Account.balance + amount)
         )
         if rowcount(result) == 0:
-            if s.get(Account, account_id) is None:
+            row = s.get(Account, account_id, populate_existing=True)
+            if row is None:
                 raise UnknownAccount(f"unknown account {account_id}")
+            if limit is not None and row.balance + amount > limit:
+                raise LimitExceeded(account_id, row.balance, amount, limit)
             raise InsufficientFunds(
                 f"insufficient funds in {account_id}: cannot take {fmt(-amount)}"
             )

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from activities.funding import audit_log
 from activities.funding.admins import AdminStore
 from activities.funding.db import Database
+from activities.funding.settings import get_funding_settings
 from activities.funding.tables import PerformanceRecord, RulesVersion
 from activities.store.db import insert_ignore, scope_filter, utc
 from personas.funding.metrics import PerformanceOutcome, performance
@@ -19,9 +20,13 @@ from personas.funding.rules import DEFAULT_RULES, RuleSet, parse_rules
 class PerformanceStore:
     """Outcomes per persona and the rules documents (newest applies; defaults before any)."""
 
-    def __init__(self, db: Database) -> None:
-        """Use ``db``'s engine."""
+    def __init__(self, db: Database, max_change_percent: float | None = None) -> None:
+        """Use ``db``'s engine; ``max_change_percent`` is the largest permitted change (the
+        deployment's ``PERSONAS_FUNDING_MAX_CHANGE_PERCENT`` when None)."""
         self.db = db
+        if max_change_percent is None:
+            max_change_percent = get_funding_settings().max_change_percent
+        self.max_change_percent = max_change_percent
 
     def record(
         self,
@@ -54,28 +59,36 @@ class PerformanceStore:
             until=until,
         )
         stmt = select(PerformanceRecord).where(*scope)
-        with self.db.tx() as s:
+        with self.db.tx() as s:  # stored as validated when recorded: not validated again
             outcomes = [
-                PerformanceOutcome(resolved=r.resolved, accurate=r.accurate, extra=r.extra)
+                PerformanceOutcome.model_construct(
+                    resolved=r.resolved, accurate=r.accurate, extra=dict(r.extra or {})
+                )
                 for r in s.scalars(stmt)
             ]
         return performance(outcomes)
 
     def rules(self) -> RuleSet:
-        """The newest rules document, or the defaults."""
+        """The newest rules document as stored, or the defaults."""
         stmt = select(RulesVersion).order_by(RulesVersion.version.desc()).limit(1)
         with self.db.tx() as s:
             row = s.scalars(stmt).first()
             return DEFAULT_RULES if row is None else RuleSet.model_validate(row.document)
 
+    def rules_in_force(self) -> RuleSet:
+        """The newest rules document with the cap in force explicit: its own, never above
+        the largest permitted change (even for a document stored before that bound)."""
+        return self.rules().capped(self.max_change_percent)
+
     def set_rules(self, document: str | dict[str, Any], admin_secret: str | None) -> RuleSet:
         """Store a new version as the administrator whose secret this is; audited.
 
         Refused with :class:`NotAuthorized` unless the secret is a live administrator's, and
-        with :class:`RulesError` when the document does not validate.
+        with :class:`RulesError` when the document does not validate or does not mean one
+        thing within the largest permitted change (see :func:`parse_rules`).
         """
         actor = f"admin:{AdminStore(self.db).authenticate(admin_secret)}"
-        rules = parse_rules(document)
+        rules = parse_rules(document, self.max_change_percent)
         with self.db.tx() as s:
             version = (s.execute(select(func.max(RulesVersion.version))).scalar() or 0) + 1
             stored = rules.model_copy(update={"version": version})

@@ -1,6 +1,9 @@
 """Funding operations over the ledger: sources, deposits, top-ups, contributions, spend.
 
 Each operation is one idempotent ledger transaction, keyed by the caller (the workflow).
+Every credit to a persona against its funding limit is checked in that transaction, by the
+guarded UPDATE of the ledger's credit leg (``balance + amount <= limit``), so concurrent
+top-ups and contributions never take a balance beyond the limit on either database.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from activities.funding.ledger import (
     WORLD,
     HoldRecord,
     Ledger,
+    LimitExceeded,
     Posting,
     entity_budget,
     merge_legs,
@@ -35,7 +39,8 @@ class TopUpRefused(FundingError):
 
 
 class ContributionRefused(FundingError):
-    """A contribution from a source of one entity to a persona of another."""
+    """A contribution from a source of one entity to a persona of another, or one that
+    would exceed the persona's funding limit."""
 
 
 class TopUpResult(BaseModel):
@@ -90,7 +95,8 @@ class Funding:
         """Top the persona up from its entity budget, then its sources in order; once per key.
 
         The rows involved are locked (``FOR UPDATE``, in account order) while planning, so
-        the plan and the posting see the same balances.
+        the plan and the posting see the same balances; the posting's credit leg is also
+        guarded by ``funding_limit``.
         """
         balance_id = persona_balance(persona_id)
         persona = self._owner(balance_id)
@@ -131,30 +137,53 @@ class Funding:
                 legs = [(d.account_id, -d.amount) for d in plan.draws]
                 legs.append((balance_id, plan.total))
                 posting = post_in(
-                    s, key, merge_legs(legs), "top_up", "", persona_id, entity_id, "funding-cycle"
+                    s,
+                    key,
+                    merge_legs(legs),
+                    "top_up",
+                    "",
+                    persona_id,
+                    entity_id,
+                    "funding-cycle",
+                    {balance_id: funding_limit},
                 )
             return TopUpResult(plan=plan, posting=posting, balance=balance + plan.total)
 
     def manual_top_up(
         self, key: str, persona_id: str, from_account: str, amount: int, funding_limit: int
     ) -> Posting:
-        """An admin's top-up from one account; refused beyond the funding limit."""
+        """An admin's top-up from one account; refused beyond the funding limit.
+
+        The limit is checked by the posting itself (its credit leg's guarded UPDATE), so
+        concurrent top-ups never overshoot it; a replayed ``key`` returns the first posting.
+        """
         self.ledger.account(from_account)
         balance_id = persona_balance(persona_id)
-        balance = self.ledger.balance(balance_id)
-        if self.ledger.posting(key) is None and balance + amount > funding_limit:
-            raise TopUpRefused(
-                f"top-up of {fmt(amount)} would bring the balance to {fmt(balance + amount)}, "
-                f"beyond the funding limit of {fmt(funding_limit)}"
+        try:
+            return self.ledger.post(
+                key,
+                [(from_account, -amount), (balance_id, amount)],
+                kind="top_up",
+                actor="admin",
+                limits={balance_id: funding_limit},
             )
-        return self.ledger.post(
-            key, [(from_account, -amount), (balance_id, amount)], kind="top_up", actor="admin"
-        )
+        except LimitExceeded as err:
+            raise TopUpRefused(
+                f"top-up of {fmt(amount)} would bring the balance to "
+                f"{fmt(err.balance + amount)}, beyond the funding limit of {fmt(funding_limit)}"
+            ) from None
 
     def contribute(
-        self, key: str, source_id: str, persona_id: str, amount: int, actor: str
+        self,
+        key: str,
+        source_id: str,
+        persona_id: str,
+        amount: int,
+        actor: str,
+        funding_limit: int | None = None,
     ) -> Posting:
-        """A direct contribution from a funding source to a persona of the same entity."""
+        """A direct contribution from a funding source to a persona of the same entity;
+        refused beyond ``funding_limit`` (when given), checked by the posting itself."""
         src = self._owner(source_account(source_id))
         persona = self._owner(persona_balance(persona_id))
         if src.entity_id != persona.entity_id:
@@ -162,14 +191,23 @@ class Funding:
                 f"source {source_id} belongs to entity {src.entity_id}; persona {persona_id} "
                 f"belongs to {persona.entity_id}"
             )
-        return self.ledger.post(
-            key,
-            [(src.account_id, -amount), (persona.account_id, amount)],
-            kind="contribution",
-            persona_id=persona_id,
-            entity_id=persona.entity_id,
-            actor=actor,
-        )
+        limits = {} if funding_limit is None else {persona.account_id: funding_limit}
+        try:
+            return self.ledger.post(
+                key,
+                [(src.account_id, -amount), (persona.account_id, amount)],
+                kind="contribution",
+                persona_id=persona_id,
+                entity_id=persona.entity_id,
+                actor=actor,
+                limits=limits,
+            )
+        except LimitExceeded as err:
+            raise ContributionRefused(
+                f"contribution of {fmt(amount)} would bring the balance of persona "
+                f"{persona_id} to {fmt(err.balance + amount)}, beyond its funding limit of "
+                f"{fmt(err.limit)}"
+            ) from None
 
     # ------------------------------------------------------------------ spend
     def reserve(

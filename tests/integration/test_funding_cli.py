@@ -233,3 +233,38 @@ async def test_keys_rotate_on_a_schedule_with_an_overlap(h: FundingHarness) -> N
             await schedule.delete()
     finally:
         api.close()
+
+
+async def test_rules_that_do_not_mean_one_thing_are_refused_in_one_line(
+    cli: FundingCli, h: FundingHarness, tmp_path: Path
+) -> None:
+    pid = await _persona(h)
+    root = (await cli.ok("--json", "funding", "admin-create", "root")).json()["secret"]
+    accurate: dict[str, Any] = {"metric": "accuracy", "op": ">", "threshold": 0.9}
+    up: dict[str, Any] = {"name": "up", "conditions": [accurate], "adjust_percent": 10}
+    down = {**up, "name": "down", "adjust_percent": -20}
+    cases = [
+        ({"rules": [up, down]}, "rules up and down can both match"),
+        ({"rules": [{**up, "conditions": [{**accurate, "metric": "acuracy"}]}]},
+         "rule up: condition 1: unknown metric 'acuracy'; did you mean accuracy?"),
+        ({"rules": [{**up, "adjust_percent": 1000}], "caps": {"max_change_percent": 1000}},
+         "rule up: adjustment +1000% exceeds the cap of 50%"),
+    ]  # fmt: skip
+    rules_file = tmp_path / "rules.json"
+    for document, reason in cases:
+        rules_file.write_text(json.dumps(document))
+        line = await cli.fails("funding", "rules", "--set", str(rules_file), "--admin-key", root)
+        assert line.startswith("error: invalid rules document: ")
+        assert reason in line, line
+    assert (await cli.ok("--json", "funding", "rules")).json()["precedence"] is None
+    rules_file.write_text(json.dumps({"rules": [up, down], "precedence": ["down", "up"]}))
+    await cli.ok("funding", "rules", "--set", str(rules_file), "--admin-key", root)
+    shown = await cli.ok("funding", "rules")
+    assert json.loads(shown.out)["precedence"] == ["down", "up"]
+    await cli.ok("funding", "source", "acme", "gift", "--deposit", "10", "--key", "g")
+    await cli.ok("funding", "contribute", "gift", pid, "4", "--key", "c1")
+    line = await cli.fails("funding", "contribute", "gift", pid, "2", "--key", "c2")
+    assert line == (
+        f"error: contribution of 2.000000 would bring the balance of persona {pid} to "
+        "6.000000, beyond its funding limit of 5.000000"
+    )
