@@ -1,7 +1,10 @@
 """Funding benchmark: ledger throughput, no double posts, no overspend, simulated days/s.
 
 Usage: ``python bench/funding.py [--quick]``. Prints progress, then as its LAST line one JSON
-object: ``postings_per_s_sqlite``, ``postings_per_s_postgres``, ``double_posts`` (after a run
+object: ``postings_per_s_sqlite``, ``postings_per_s_postgres``, ``raw_postings_per_s_postgres``
+(a plain transaction of a posting's core shape, an idempotency-key insert and two guarded
+balance updates, on the same database, threads and pool in the same run),
+``ledger_vs_raw_ratio`` (ledger over raw on PostgreSQL; goal >= 0.5), ``double_posts`` (after a run
 with failures injected at every activity step; must be 0), ``overspend`` (spent beyond
 budgets under concurrent holds; must be 0), ``cycle_days_per_s`` (simulated funding days per
 wall second on the time-skipping server). Figures are reported, never judged.
@@ -118,6 +121,48 @@ def postings_per_s(store: Store, n: int, threads: int = 8) -> float:
     return n / elapsed
 
 
+RAW_POSTING = (
+    "INSERT INTO funding_transactions (tx_id, idempotency_key, kind, fingerprint, memo,"
+    " persona_id, created_at) VALUES (%(tx)s, %(key)s, 'transfer', %(fp)s, '', %(p)s, now())"
+    " ON CONFLICT DO NOTHING",
+    "UPDATE funding_accounts SET balance = balance + %(v)s"
+    " WHERE account_id = %(a)s AND balance + %(v)s >= 0",
+)
+
+
+def raw_postings_per_s(store: Store, n: int, threads: int = 8) -> float:
+    """The baseline: postings of the ledger's core shape (an idempotency-key insert and two
+    guarded balance updates in one transaction) written by hand on the DBAPI connection,
+    with the same threads, accounts and connection pool as :func:`postings_per_s`."""
+    db = Database(store.url)
+    funding = Funding(db)
+    for p in range(16):
+        funding.setup_persona(f"re{p}", f"rp{p}")
+        funding.deposit(f"raw-seed-{p}", entity_budget(f"re{p}"), 10**12)
+    insert_tx, leg = RAW_POSTING
+
+    def post(i: int) -> None:
+        e, p = f"re{i % 16}", f"rp{i % 16}"
+        connection = db.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(
+                insert_tx, {"tx": uuid.uuid4().hex, "key": f"raw-{i}", "fp": "0" * 64, "p": p}
+            )
+            cursor.execute(leg, {"v": -1, "a": entity_budget(e)})
+            cursor.execute(leg, {"v": 1, "a": persona_balance(p)})
+            connection.commit()
+        finally:
+            connection.close()
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(post, range(n)))
+    elapsed = time.perf_counter() - start
+    db.dispose()
+    return n / elapsed
+
+
 def overspend(store: Store, holds: int, threads: int = 16) -> int:
     """Concurrent holds and settles against a 10-unit balance: micro-units beyond it."""
     db = Database(store.url)
@@ -223,8 +268,9 @@ def main() -> None:
         log(f"sqlite: {sqlite_rate:.0f} postings/s")
         over = overspend(store, holds)
     with postgres_store() as store:
+        raw_rate = raw_postings_per_s(store, n)
         pg_rate = postings_per_s(store, n)
-        log(f"postgres: {pg_rate:.0f} postings/s")
+        log(f"postgres: {pg_rate:.0f} postings/s, raw baseline {raw_rate:.0f}/s")
         over += overspend(store, holds)
     log(f"overspend under concurrent holds: {over}")
     days_per_s, doubles = asyncio.run(cycles(days, personas))
@@ -232,6 +278,8 @@ def main() -> None:
     result = {
         "postings_per_s_sqlite": round(sqlite_rate, 1),
         "postings_per_s_postgres": round(pg_rate, 1),
+        "raw_postings_per_s_postgres": round(raw_rate, 1),
+        "ledger_vs_raw_ratio": round(pg_rate / raw_rate, 3),
         "double_posts": doubles,
         "overspend": over,
         "cycle_days_per_s": round(days_per_s, 2),

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from temporalio import activity
 
 from activities.funding.db import Database
 from activities.funding.tables import AuditHead, AuditRow
-from activities.store.db import insert_ignore, scope_filter, utc
+from activities.store.db import scope_filter, utc
 from personas.funding.audit import GENESIS, AuditEntry, entry_hash, verify_chain
 
 SYSTEM = "system"
@@ -33,12 +36,41 @@ def calling_activity_key() -> str:
     return f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
 
 
+_HEADS = cast(Table, AuditHead.__table__)
+_LOCK_HEAD = {
+    dialect: ins(_HEADS)
+    .values(stream=bindparam("stream"), seq=0, hash=GENESIS)
+    .on_conflict_do_update(index_elements=[_HEADS.c.stream], set_={"seq": _HEADS.c.seq})
+    .returning(_HEADS.c.seq, _HEADS.c.hash)
+    for dialect, ins in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+"""Lock a stream's head in one statement: an upsert whose no-op update locks the existing
+row (or creates the stream's genesis head), returning its values."""
+_ADVANCE_HEAD = (
+    update(_HEADS)
+    .where(_HEADS.c.stream == bindparam("head"))
+    .values(seq=bindparam("next_seq"), hash=bindparam("next_hash"))
+)
+_ROWS = insert(cast(Table, AuditRow.__table__))
+_ROW_AND_HEAD_POSTGRES = text(
+    """
+    WITH advanced AS (
+        UPDATE audit_head SET seq = :seq, hash = :hash WHERE stream = :stream
+    )
+    INSERT INTO audit_log
+        (stream, seq, at, kind, actor, persona_id, entity_id, data, prev_hash, hash, entry_key)
+    VALUES (:stream, :seq, :at, :kind, :actor, :persona_id, :entity_id, CAST(:data AS json),
+            :prev_hash, :hash, :entry_key)
+    """
+)
+"""The entry and its stream's new head in one statement (PostgreSQL runs a data-modifying
+CTE; SQLite takes the two statements)."""
+
+
 def lock_stream(s: Session, stream: str) -> tuple[int, str]:
     """Lock the stream's head row for the rest of the transaction; its (seq, hash)."""
-    insert_ignore(s, AuditHead, {"stream": stream, "seq": 0, "hash": GENESIS})
-    head = s.execute(
-        select(AuditHead.seq, AuditHead.hash).where(AuditHead.stream == stream).with_for_update()
-    ).one()
+    conn = s.connection()
+    head = conn.execute(_LOCK_HEAD[conn.dialect.name], {"stream": stream}).one()
     return head.seq, head.hash
 
 
@@ -80,8 +112,13 @@ def append(
         "prev_hash": head_hash,
         "hash": digest,
     }
-    s.add(AuditRow(**row, entry_key=key))
-    s.execute(update(AuditHead).where(AuditHead.stream == stream).values(seq=seq, hash=digest))
+    conn = s.connection()
+    if conn.dialect.name == "postgresql":
+        params = {**row, "data": json.dumps(data), "entry_key": key}
+        conn.execute(_ROW_AND_HEAD_POSTGRES, params)
+    else:
+        conn.execute(_ROWS, {**row, "entry_key": key})
+        conn.execute(_ADVANCE_HEAD, {"head": stream, "next_seq": seq, "next_hash": digest})
     return AuditEntry.model_validate(row)
 
 

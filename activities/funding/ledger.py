@@ -8,6 +8,12 @@ account order. A credit to an account given a limit also has ``AND balance + :am
 matches no row and the whole transaction rolls back. No read-then-write: PostgreSQL locks
 the rows it updates (and re-checks the condition on the committed row), SQLite serialises
 writers.
+
+A posting is a handful of prebuilt statements on the session's connection: the client's
+CPU per statement, not the database, set the ledger's pace (about 13 statements and 7 ms
+of client CPU a posting before; on PostgreSQL now 4: the idempotency insert, every leg
+with its entry, the audit head's lock, the audit entry with the head's advance). The audit
+chain stays per stream (persona, entity, system), appended inside the posting.
 """
 
 from __future__ import annotations
@@ -16,10 +22,23 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import NoReturn, cast
 from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from activities.funding import audit_log
@@ -369,6 +388,58 @@ class Ledger:
             return HoldRecord.model_validate(row)
 
 
+_ACCOUNTS = cast(Table, Account.__table__)
+_AMOUNT = bindparam("amount", type_=BigInteger)
+_LEG = (
+    update(_ACCOUNTS)
+    .where(
+        _ACCOUNTS.c.account_id == bindparam("account"),
+        _ACCOUNTS.c.may_go_negative.is_(True) | (_ACCOUNTS.c.balance + _AMOUNT >= 0),
+    )
+    .values(balance=_ACCOUNTS.c.balance + _AMOUNT)
+)
+"""One leg: add ``amount`` unless the balance would go below zero (statements are built
+once: building and cache-keying a statement per posting cost more than executing it)."""
+_LEG_WITHIN_LIMIT = _LEG.where(_ACCOUNTS.c.balance + _AMOUNT <= bindparam("limit"))
+"""A credit leg to an account given a limit: also unless the balance would exceed it."""
+_ENTRIES = insert(cast(Table, Entry.__table__))
+_TRANSACTIONS = cast(Table, LedgerTransaction.__table__)
+_NEW_TRANSACTION = {
+    dialect: ins(_TRANSACTIONS).on_conflict_do_nothing().returning(_TRANSACTIONS.c.tx_id)
+    for dialect, ins in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+"""The idempotency insert: a row back when the key is new."""
+_MOVE_LEGS_POSTGRES = text(
+    """
+    WITH legs AS (
+        SELECT * FROM unnest(
+            CAST(:accounts AS varchar[]), CAST(:amounts AS bigint[]), CAST(:limits AS bigint[])
+        ) WITH ORDINALITY AS l(account_id, amount, lim, n)
+    ), locked AS (
+        SELECT account_id FROM funding_accounts
+        WHERE account_id IN (SELECT account_id FROM legs)
+        ORDER BY account_id FOR UPDATE
+    ), moved AS (
+        UPDATE funding_accounts a SET balance = a.balance + l.amount
+        FROM legs l JOIN locked k ON k.account_id = l.account_id
+        WHERE a.account_id = l.account_id
+          AND (a.may_go_negative OR a.balance + l.amount >= 0)
+          AND (l.lim IS NULL OR a.balance + l.amount <= l.lim)
+        RETURNING a.account_id
+    ), entries AS (
+        INSERT INTO funding_entries (tx_id, account_id, amount)
+        SELECT :tx_id, l.account_id, l.amount FROM legs l JOIN locked k USING (account_id)
+        ORDER BY l.n
+    )
+    SELECT account_id FROM moved
+    """
+)
+"""Every leg and its entry in one statement on PostgreSQL (each statement is a round trip
+and, more than the database's work, the client's CPU: it set the ledger's pace). The
+accounts are locked first in account order, so concurrent postings cannot deadlock; a leg
+whose guard fails (or whose account does not exist) is missing from the rows returned."""
+
+
 def post_in(
     s: Session,
     key: str,
@@ -381,7 +452,13 @@ def post_in(
     limits: Mapping[str, int] | None = None,
 ) -> Posting:
     """Post merged, balanced ``legs`` inside the caller's transaction (see the module);
-    ``limits`` bound the balances of the accounts they name (see :meth:`Ledger.post`)."""
+    ``limits`` bound the balances of the accounts they name (see :meth:`Ledger.post`).
+
+    Runs on the session's connection with prebuilt Core statements: the idempotency insert,
+    one guarded UPDATE per leg (in account order, so concurrent postings lock rows in the
+    same order), one multi-row insert of the entries, and the audit append.
+    """
+    conn = s.connection()
     fingerprint = _fingerprint(kind, legs)
     tx_id = uuid4().hex
     values = {
@@ -393,35 +470,21 @@ def post_in(
         "persona_id": persona_id,
         "created_at": utc(None),
     }
-    if not insert_ignore(s, LedgerTransaction, values):
-        fp = s.scalars(
-            select(LedgerTransaction.fingerprint).where(LedgerTransaction.idempotency_key == key)
-        ).one()
-        if fp != fingerprint:
-            raise IdempotencyConflict(f"idempotency key {key} was used for a different posting")
-        existing = Ledger.existing(s, key)
-        assert existing is not None
-        return existing
-    for account_id, amount in legs:
-        limit = (limits or {}).get(account_id) if amount > 0 else None
-        guard = Account.may_go_negative.is_(True) | (Account.balance + amount >= 0)
-        if limit is not None:
-            guard = guard & (Account.balance + amount <= limit)
-        result = s.execute(
-            update(Account)
-            .where(Account.account_id == account_id, guard)
-            .values(balance=Account.balance + amount)
-        )
-        if rowcount(result) == 0:
-            row = s.get(Account, account_id, populate_existing=True)
-            if row is None:
-                raise UnknownAccount(f"unknown account {account_id}")
-            if limit is not None and row.balance + amount > limit:
-                raise LimitExceeded(account_id, row.balance, amount, limit)
-            raise InsufficientFunds(
-                f"insufficient funds in {account_id}: cannot take {fmt(-amount)}"
-            )
-    s.add_all(Entry(tx_id=tx_id, account_id=a, amount=v) for a, v in legs)
+    if conn.execute(_NEW_TRANSACTION[conn.dialect.name], values).first() is None:
+        return _replay(s, key, fingerprint)
+    leg_limits = [(limits or {}).get(a) if v > 0 else None for a, v in legs]
+    if conn.dialect.name == "postgresql":
+        _move_legs_postgres(conn, tx_id, legs, leg_limits)
+    else:
+        for (account_id, amount), limit in zip(legs, leg_limits, strict=True):
+            params = {"account": account_id, "amount": amount}
+            if limit is None:
+                result = conn.execute(_LEG, params)
+            else:
+                result = conn.execute(_LEG_WITHIN_LIMIT, {**params, "limit": limit})
+            if rowcount(result) == 0:
+                _refuse_leg(conn, account_id, amount, limit)
+        conn.execute(_ENTRIES, [{"tx_id": tx_id, "account_id": a, "amount": v} for a, v in legs])
     audit_log.append(
         s,
         "funding." + kind,
@@ -431,3 +494,48 @@ def post_in(
         entity_id=entity_id,
     )
     return Posting(tx_id=tx_id, idempotency_key=key, kind=kind, legs=tuple(legs), created=True)
+
+
+def _move_legs_postgres(
+    conn: Connection, tx_id: str, legs: list[tuple[str, int]], limits: list[int | None]
+) -> None:
+    """Apply ``legs`` and write their entries in one statement; refuse as the first leg
+    whose guard failed."""
+    moved = set(
+        conn.execute(
+            _MOVE_LEGS_POSTGRES,
+            {
+                "tx_id": tx_id,
+                "accounts": [a for a, _ in legs],
+                "amounts": [v for _, v in legs],
+                "limits": limits,
+            },
+        ).scalars()
+    )
+    for (account_id, amount), limit in zip(legs, limits, strict=True):
+        if account_id not in moved:
+            _refuse_leg(conn, account_id, amount, limit)
+
+
+def _replay(s: Session, key: str, fingerprint: str) -> Posting:
+    """The first posting of a key posted before; refused when its legs were different."""
+    fp = s.scalars(
+        select(LedgerTransaction.fingerprint).where(LedgerTransaction.idempotency_key == key)
+    ).one()
+    if fp != fingerprint:
+        raise IdempotencyConflict(f"idempotency key {key} was used for a different posting")
+    existing = Ledger.existing(s, key)
+    assert existing is not None
+    return existing
+
+
+def _refuse_leg(conn: Connection, account_id: str, amount: int, limit: int | None) -> NoReturn:
+    """Raise why a leg's guarded UPDATE matched no row (the caller's transaction rolls back)."""
+    balance = conn.execute(
+        select(Account.balance).where(Account.account_id == account_id)
+    ).scalar_one_or_none()
+    if balance is None:
+        raise UnknownAccount(f"unknown account {account_id}")
+    if limit is not None and balance + amount > limit:
+        raise LimitExceeded(account_id, balance, amount, limit)
+    raise InsufficientFunds(f"insufficient funds in {account_id}: cannot take {fmt(-amount)}")
