@@ -7,13 +7,16 @@ Every requirement is named (``capacity.vcpu``, ``compliance.hipaa.encryption_at_
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from personas.instance.catalog import HOURS_PER_MONTH, Catalog, InstanceType, StorageLayout
 from personas.instance.catalog import layout_iops as _layout_iops
+from personas.instance.limits import NAME_MAX, NAME_PATTERN, REASON_MAX, Name, quote
 from personas.instance.profiles import Compliance, InstancePersona, Sensitivity
 
 NUMERIC = (
@@ -48,6 +51,13 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+_NAME = re.compile(NAME_PATTERN.removeprefix("^").removesuffix("$"))
+
+
+def _is_name(value: str) -> bool:
+    return len(value) <= NAME_MAX and _NAME.fullmatch(value) is not None
+
+
 class ContradictoryConstraints(ValueError):
     """Constraints that cannot hold together whatever the catalog holds."""
 
@@ -64,15 +74,20 @@ class Constraint(BaseModel):
     def _check(self) -> Constraint:
         if self.kind in NUMERIC:
             if isinstance(self.value, bool) or not isinstance(self.value, int | float):
-                raise ValueError(f"{self.kind} needs a number, got {self.value!r}")
+                raise ValueError(f"{self.kind} needs a number, got {quote(self.value)}")
+            if not math.isfinite(self.value) or self.value > 1e9:
+                raise ValueError(f"{self.kind} must be a finite number up to 1e9")
             if self.value < 0 or (self.kind.startswith("max") and self.value == 0):
                 raise ValueError(f"{self.kind} must be positive, got {self.value}")
         elif self.kind == "redundant_storage":
             if not isinstance(self.value, bool):
                 raise ValueError("redundant_storage needs true or false")
         else:
-            if not isinstance(self.value, str) or not self.value:
-                raise ValueError(f"{self.kind} needs a name, got {self.value!r}")
+            if not isinstance(self.value, str) or not _is_name(self.value):
+                raise ValueError(
+                    f"{self.kind} needs a name of 1-{NAME_MAX} letters, digits or _.@:/+-, "
+                    f"got {quote(self.value)}"
+                )
             allowed = _CHOICES.get(self.kind)
             if allowed is not None and self.value not in allowed:
                 raise ValueError(f"{self.kind} must be one of {', '.join(allowed)}")
@@ -91,9 +106,9 @@ class Pins(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    instance_type: str | None = None
-    storage: str | None = None
-    raid: str | None = None
+    instance_type: Name | None = None
+    storage: Name | None = None
+    raid: Name | None = None
     tenancy: Literal["shared", "dedicated"] | None = None
 
 
@@ -102,10 +117,10 @@ class Requirement(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    name: str
-    kind: str
+    name: str = Field(max_length=2 * NAME_MAX)
+    kind: str = Field(max_length=NAME_MAX)
     value: float | bool | str
-    reason: str
+    reason: str = Field(max_length=REASON_MAX)
 
 
 class Config(BaseModel):
