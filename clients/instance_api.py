@@ -31,6 +31,7 @@ from personas.instance.negotiation import (
     AddConstraint,
     Answer,
     Changes,
+    CounterOffer,
     Modify,
     NegotiationInput,
     Reject,
@@ -45,7 +46,7 @@ from personas.instance.workload import UnreadableWorkload, parse_text
 from runtime import search_attributes as sa
 from workflows.negotiation import InstanceNegotiation
 
-AnswerT = TypeVar("AnswerT", Accept, Modify, Reject, AddConstraint)
+AnswerT = TypeVar("AnswerT", Accept, Modify, Reject, AddConstraint, CounterOffer)
 
 
 def negotiation_input(**fields: Any) -> NegotiationInput:
@@ -189,6 +190,26 @@ class InstanceClient:
         """Add a hard constraint such as ``min_vcpu 8`` or ``region eu-west``."""
         constraint = {"kind": kind, "value": value}
         answer = _build(AddConstraint, round=round, constraint=constraint)
+        return await self.answer(negotiation_id, answer, wait)
+
+    async def counter_offer(
+        self,
+        negotiation_id: str,
+        round: int,
+        proposal_id: str,
+        max_hourly: float | None = None,
+        max_monthly: float | None = None,
+        wait: bool = True,
+    ) -> NegotiationView | None:
+        """Keep ``proposal_id``'s shape at most at this price (hourly or monthly): the next
+        round offers the nearest configuration within it, or explains why none exists."""
+        answer = _build(
+            CounterOffer,
+            round=round,
+            proposal_id=proposal_id,
+            max_hourly=max_hourly,
+            max_monthly=max_monthly,
+        )
         return await self.answer(negotiation_id, answer, wait)
 
     async def release(self, negotiation_id: str) -> None:

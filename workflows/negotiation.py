@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         SavePersonaRequest,
     )
     from personas import messages
+    from personas.instance.catalog import Vocabulary
     from personas.instance.evolution import EvolutionProposal, Utilisation
     from personas.instance.instances import ProvisionedInstance
     from personas.instance.limits import INVALID_KEPT, clip
@@ -44,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         Accept,
         AddConstraint,
         Answer,
+        CounterOffer,
         InvalidAnswer,
         Modify,
         NegotiationInput,
@@ -58,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from personas.instance.profiles import InstancePersona
     from personas.instance.proposals import Proposal, SolveRequest, SolveResult
+    from personas.instance.requirements import unknown_names
     from personas.instance.views import NegotiationView
     from runtime import search_attributes as sa
     from workflows.common import failure_cause, now_ms
@@ -79,6 +82,10 @@ def _describe(answer: Answer) -> str:
         case Modify():
             changes = answer.changes.model_dump(exclude_defaults=True)
             return f"modify {answer.proposal_id or 'terms'}: {changes}"
+        case CounterOffer():
+            return (
+                f"counter-offer: {answer.proposal_id} at most {answer.cap.label}={answer.cap.value}"
+            )
         case _:
             assert_never(answer)
 
@@ -95,6 +102,7 @@ class InstanceNegotiation:
         self.rounds: list[Round] = []
         self.terms = Terms(constraints=input.constraints, pins=input.pins)
         self.persona: InstancePersona | None = None
+        self.vocabulary: Vocabulary | None = None
         self.persona_id: str | None = None
         self.persona_version: int | None = None
         self.pending: list[tuple[Answer, str]] = []
@@ -134,6 +142,13 @@ class InstanceNegotiation:
                 retry_policy=RETRY,
             )
             self.persona, self.mape = analyzed.persona, analyzed.heldout_mape_pct
+            self.vocabulary = analyzed.vocabulary
+            unknown = self.vocabulary and unknown_names(
+                self.terms.constraints, self.terms.pins, self.vocabulary
+            )
+            if unknown:
+                self._end("failed", clip(f"refused: {unknown}", 600))
+                return False
             saved: SavedPersona = await workflow.execute_activity(
                 SAVE_PERSONA,
                 SavePersonaRequest(
@@ -176,6 +191,7 @@ class InstanceNegotiation:
                         k=config.k,
                         round=number,
                         headroom=config.headroom,
+                        closest_hourly=self.terms.closest_hourly,
                         record_as=f"negotiation-{self.input.negotiation_id}-r{number}",
                     ),
                     result_type=SolveResult,
@@ -207,9 +223,12 @@ class InstanceNegotiation:
             answer = decide(policy, current, current.number >= config.max_rounds)
             try:
                 assert self.persona is not None
-                check_answer(answer, self.status, current, self.persona, self.terms)
+                check_answer(
+                    answer, self.status, current, self.persona, self.terms, self.vocabulary
+                )
             except InvalidAnswer as err:
-                answer = Reject(round=current.number, reason=f"policy: {err}", final=True)
+                reason = clip(f"policy: {err}", 500)
+                answer = Reject(round=current.number, reason=reason, final=True)
             return answer, "policy"
         try:
             await workflow.wait_condition(
@@ -233,7 +252,7 @@ class InstanceNegotiation:
                 self._end("agreed", f"{by} accepted {answer.proposal_id}")
             case Reject(final=True):
                 self._end("rejected", clip(f"{by} rejected: {answer.reason}"))
-            case Reject() | Modify() | AddConstraint():
+            case Reject() | Modify() | AddConstraint() | CounterOffer():
                 self.terms = next_terms(answer, current, self.terms)
                 self.status = "solving"
             case _:
@@ -388,9 +407,9 @@ class InstanceNegotiation:
             raise ApplicationError(f"no round yet (status {self.status})", type="NotAwaiting")
         current = self.rounds[-1] if self.rounds else None
         try:
-            check_answer(answer, self.status, current, self.persona, self.terms)
+            check_answer(answer, self.status, current, self.persona, self.terms, self.vocabulary)
         except InvalidAnswer as err:
-            raise ApplicationError(clip(str(err)), type=err.kind) from None
+            raise ApplicationError(clip(str(err), 600), type=err.kind) from None
 
     def _parse(self, raw: Any) -> Answer:
         """The answer ``raw`` holds, checked against the current round, or ApplicationError."""

@@ -95,6 +95,7 @@ class InstanceActivities:
         self.providers = providers
         self.catalog = catalog or load_catalog()
         self.solver = ProposalSolver(self.catalog)
+        self.vocabulary = self.catalog.vocabulary()
         self.dataset = dataset
         shipped_model(dataset)
 
@@ -114,7 +115,8 @@ class InstanceActivities:
     async def analyze(self, req: AnalyzeRequest) -> AnalyzeResult:
         """Build the persona to negotiate for (refusing unknown bases and unreadable text)."""
         try:
-            return await asyncio.to_thread(build_persona, req, self.dataset)
+            built = await asyncio.to_thread(build_persona, req, self.dataset)
+            return built.model_copy(update={"vocabulary": self.vocabulary})
         except UnknownBasePersona as err:
             raise _refuse(err, "UnknownBasePersona") from None
         except UnreadableWorkload as err:

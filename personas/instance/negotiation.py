@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from personas.errors import first_error
 from personas.instance.base import BASE_PERSONAS, with_overrides
+from personas.instance.catalog import Vocabulary
 from personas.instance.limits import (
     CONSTRAINTS_MAX,
     DROP_MAX,
@@ -30,6 +31,7 @@ from personas.instance.requirements import (
     Pins,
     base_type,
     compile_requirements,
+    unknown_names,
 )
 from personas.instance.workload import WorkloadSpec
 
@@ -164,7 +166,36 @@ class AddConstraint(BaseModel):
     constraint: Constraint
 
 
-Answer = Annotated[Accept | Modify | Reject | AddConstraint, Field(discriminator="kind")]
+class CounterOffer(BaseModel):
+    """Keep this proposal's shape (family, region, storage, RAID, tenancy, replicas) at most
+    at this price: the next round offers the configuration closest to it within the price,
+    or explains why none exists."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["counter_offer"] = "counter_offer"
+    round: int = Field(ge=1, le=1000)
+    proposal_id: Name
+    max_hourly: float | None = Field(default=None, gt=0, le=1e6)
+    max_monthly: float | None = Field(default=None, gt=0, le=1e9)
+
+    @model_validator(mode="after")
+    def _one_price(self) -> CounterOffer:
+        if (self.max_hourly is None) == (self.max_monthly is None):
+            raise ValueError("a counter-offer names one price: max_hourly or max_monthly")
+        return self
+
+    @property
+    def cap(self) -> Constraint:
+        """The price as a constraint."""
+        if self.max_hourly is not None:
+            return Constraint(kind="max_hourly", value=self.max_hourly)
+        return Constraint(kind="max_monthly", value=float(self.max_monthly or 0))
+
+
+Answer = Annotated[
+    Accept | Modify | Reject | AddConstraint | CounterOffer, Field(discriminator="kind")
+]
 """Every answer a requester (or the policy) can give; ``kind`` tells them apart."""
 _ANSWER: TypeAdapter[Answer] = TypeAdapter(Answer)
 
@@ -191,6 +222,9 @@ class Terms(BaseModel):
     pins: Pins = Pins()
     dropped: tuple[str, ...] = ()
     replicas: int | None = None
+    closest_hourly: float | None = Field(
+        default=None, description="a counter-offer: the configuration nearest this cost"
+    )
 
 
 class InvalidAnswer(ValueError):
@@ -214,9 +248,15 @@ def parse_answer(raw: object) -> Answer:
 
 
 def check_answer(
-    answer: Answer, status: str, current: Round | None, persona: InstancePersona, terms: Terms
+    answer: Answer,
+    status: str,
+    current: Round | None,
+    persona: InstancePersona,
+    terms: Terms,
+    vocabulary: Vocabulary | None = None,
 ) -> None:
-    """Raise :class:`InvalidAnswer` unless the answer fits the current round."""
+    """Raise :class:`InvalidAnswer` unless the answer fits the current round (and, given the
+    catalog's ``vocabulary``, names only regions, families, storage and types it has)."""
     if status in FINAL:
         raise InvalidAnswer(f"the negotiation has ended ({status})", "NegotiationClosed")
     if current is None or status != "awaiting_answer":
@@ -232,14 +272,17 @@ def check_answer(
             f"unknown proposal {quote(named)} in round {current.number}; it has {ids or 'none'}",
             "UnknownProposal",
         )
-    if isinstance(answer, Modify | AddConstraint):
+    if isinstance(answer, Modify | AddConstraint | CounterOffer):
         try:
             new_terms = next_terms(answer, current, terms)
             compile_requirements(
                 with_replicas(persona, new_terms.replicas), new_terms.constraints, new_terms.pins
             )
         except ContradictoryConstraints as err:
-            raise InvalidAnswer(f"invalid change: {err}", "InvalidChange") from None
+            raise InvalidAnswer(clip(f"invalid change: {err}"), "InvalidChange") from None
+        unknown = vocabulary and unknown_names(new_terms.constraints, new_terms.pins, vocabulary)
+        if unknown:
+            raise InvalidAnswer(clip(unknown, 600), "UnknownName")
 
 
 def with_replicas(persona: InstancePersona, replicas: int | None) -> InstancePersona:
@@ -258,20 +301,47 @@ def next_terms(answer: Answer, current: Round, terms: Terms) -> Terms:
     """The terms of the next round after a non-final answer."""
     match answer:
         case AddConstraint():
-            return terms.model_copy(
-                update={"constraints": _replace(terms.constraints, answer.constraint)}
-            )
+            cs = _replace(terms.constraints, answer.constraint)
+            return terms.model_copy(update={"constraints": cs, "closest_hourly": None})
         case Reject():
             cs = terms.constraints
             for p in current.proposals:
                 cs = _replace(cs, Constraint(kind="exclude_type", value=base_type(p.instance_type)))
-            return terms.model_copy(update={"constraints": cs})
+            return terms.model_copy(update={"constraints": cs, "closest_hourly": None})
+        case CounterOffer():
+            return _counter(answer, current, terms)
         case Accept():
             return terms
         case Modify():
             return _modified(answer, current, terms)
         case _:
             assert_never(answer)
+
+
+_SHAPE = ("region", "family", "max_hourly", "max_monthly")
+
+
+def _counter(answer: CounterOffer, current: Round, terms: Terms) -> Terms:
+    base = next(p for p in current.proposals if p.proposal_id == answer.proposal_id)
+    cs = tuple(c for c in terms.constraints if c.kind not in _SHAPE)
+    for c in (
+        Constraint(kind="region", value=base.region),
+        Constraint(kind="family", value=base.family or base.instance_type.split(".", 1)[0]),
+        answer.cap,
+    ):
+        cs = _replace(cs, c)
+    pins = Pins(
+        storage=base.storage,
+        raid=base.raid,
+        tenancy="dedicated" if base.tenancy == "dedicated" else "shared",
+    )
+    return Terms(
+        constraints=cs,
+        pins=pins,
+        dropped=terms.dropped,
+        replicas=base.replicas,
+        closest_hourly=base.hourly,
+    )
 
 
 def _modified(answer: Modify, current: Round, terms: Terms) -> Terms:

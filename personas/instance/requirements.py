@@ -14,7 +14,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from personas.instance.catalog import HOURS_PER_MONTH, Catalog, InstanceType, StorageLayout
+from personas.instance.catalog import (
+    HOURS_PER_MONTH,
+    Catalog,
+    InstanceType,
+    StorageLayout,
+    Vocabulary,
+)
 from personas.instance.catalog import layout_iops as _layout_iops
 from personas.instance.limits import NAME_MAX, NAME_PATTERN, REASON_MAX, Name, quote
 from personas.instance.profiles import Compliance, InstancePersona, Sensitivity
@@ -43,6 +49,7 @@ ConstraintKind = Literal[
     "arch",
     "redundant_storage",
     "exclude_type",
+    "zones",
 ]
 _CHOICES: dict[str, tuple[str, ...]] = {
     "storage_kind": ("ssd", "hdd", "nvme"),
@@ -56,6 +63,10 @@ _NAME = re.compile(NAME_PATTERN.removeprefix("^").removesuffix("$"))
 
 def _is_name(value: str) -> bool:
     return len(value) <= NAME_MAX and _NAME.fullmatch(value) is not None
+
+
+MAX_ZONES = 12
+"""The most availability zones a requester may ask replicas to be spread over."""
 
 
 class ContradictoryConstraints(ValueError):
@@ -82,6 +93,12 @@ class Constraint(BaseModel):
         elif self.kind == "redundant_storage":
             if not isinstance(self.value, bool):
                 raise ValueError("redundant_storage needs true or false")
+        elif self.kind == "zones":
+            if isinstance(self.value, bool) or self.value not in range(1, MAX_ZONES + 1):
+                raise ValueError(
+                    f"zones needs a whole number from 1 (one zone) to {MAX_ZONES} (spread over "
+                    f"that many), got {quote(self.value)}"
+                )
         else:
             if not isinstance(self.value, str) or not _is_name(self.value):
                 raise ValueError(
@@ -96,7 +113,7 @@ class Constraint(BaseModel):
     @property
     def label(self) -> str:
         """A short name, ``requester.<kind>[.<value>]``."""
-        if self.kind in NUMERIC or self.kind == "redundant_storage":
+        if self.kind in NUMERIC or self.kind in ("redundant_storage", "zones"):
             return f"requester.{self.kind}"
         return f"requester.{self.kind}.{self.value}"
 
@@ -292,6 +309,29 @@ def _check_contradictions(reqs: list[Requirement]) -> None:
         raise ContradictoryConstraints(f"family {sorted(fams & excl)} is required and excluded")
 
 
+def zones_of(constraints: tuple[Constraint, ...]) -> int | None:
+    """The zones the requester asked for: 1 (one zone), N (spread over N) or None."""
+    asked = [int(c.value) for c in constraints if c.kind == "zones"]
+    return asked[-1] if asked else None
+
+
+def unknown_names(
+    constraints: tuple[Constraint, ...], pins: Pins, vocabulary: Vocabulary
+) -> str | None:
+    """Why a constraint or pin names something the catalog lacks (with the valid names)."""
+    named: list[tuple[str, str]] = [(c.kind, str(c.value)) for c in constraints]
+    for field, kind in (("instance_type", "instance_type"), ("storage", "storage_option")):
+        value = getattr(pins, field)
+        if value is not None:
+            named.append((kind, value))
+    if pins.raid is not None:
+        named.append(("raid", pins.raid))
+    problems = [p for kind, value in named if (p := vocabulary.unknown(kind, value))]
+    if any(c.kind == "zones" and int(c.value) > vocabulary.max_zones for c in constraints):
+        problems.append(f"the catalog sells types in at most {vocabulary.max_zones} zones")
+    return "; ".join(problems) if problems else None
+
+
 def violations(config: Config, reqs: list[Requirement], catalog: Catalog) -> list[str]:
     """Names of the requirements the configuration breaks (an independent checker)."""
     cost = hourly_cost(config, catalog)
@@ -316,6 +356,7 @@ _CHECKS: dict[str, _Check] = {
     "arch": lambda c, v, _: c.type.arch == v,
     "redundant_storage": lambda c, v, _: c.layout.redundant or not v,
     "exclude_type": lambda c, v, _: base_type(c.type.name) != base_type(str(v)),
+    "zones": lambda c, v, _: c.type.zones >= int(v) and (int(v) == 1 or c.replicas >= int(v)),
     "instance_type": lambda c, v, _: c.type.name == v,
     "storage_option": lambda c, v, _: c.layout.option == v,
     "encryption_at_rest": lambda c, v, _: c.type.encryption_at_rest and c.layout.encrypted,

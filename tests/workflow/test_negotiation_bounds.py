@@ -139,3 +139,33 @@ async def test_negative_cost_overrides_are_refused_at_start(neg: Negotiator) -> 
         await neg.start(**fields(persona_overrides={"wallet": {"x": 1}}))
     with pytest.raises(PersonaError, match="at most 8192"):
         await neg.start(**fields(persona_overrides={"description": MB}))
+
+
+async def test_counter_offer_zones_and_unknown_names_on_the_one_channel(neg: Negotiator) -> None:
+    nid = await neg.start(**fields(text=None, base="web_server"))
+    v1 = await awaiting(neg, nid, 1)
+    with pytest.raises(PersonaError, match="unknown region 'mars-north'; valid: ap-south"):
+        await neg.add_constraint(nid, 1, "region", "mars-north")
+    with pytest.raises(PersonaError, match="unknown storage 'floppy'; valid: net-ssd-gp"):
+        await neg.modify(nid, 1, None, {"storage": "floppy"})
+    dear = max(v1.proposals, key=lambda p: p.hourly)
+    v2 = await neg.counter_offer(nid, 1, dear.proposal_id, max_hourly=round(dear.hourly * 0.8, 4))
+    assert v2 is not None
+    offer = v2.proposals[0]
+    assert offer.label == "counter_offer"
+    assert offer.family == dear.family
+    assert offer.hourly <= dear.hourly * 0.8 + 1e-6
+    assert offer.monthly == pytest.approx(offer.hourly * 730, abs=0.05)
+    v3 = await neg.add_constraint(nid, 2, "zones", 3)
+    assert v3 is not None
+    assert all(p.zones == 3 and p.replicas >= 3 for p in v3.proposals)
+    assert await failed_tasks(neg, nid) == 0
+
+
+async def test_unknown_region_in_the_start_constraints_ends_it_naming_the_valid_ones(
+    neg: Negotiator,
+) -> None:
+    nid = await neg.start(**fields(constraints=[{"kind": "region", "value": "atlantis"}]))
+    final = await neg.result(nid)
+    assert final.status == "failed"
+    assert "unknown region 'atlantis'; valid: ap-south, eu-west, us-east" in final.reason
