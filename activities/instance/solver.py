@@ -172,6 +172,9 @@ class ProposalSolver:
             m.add(b.dedicated == int(dedicated)).only_enforce_if(lit)
         elif kind in ("public_ingress", "restricted_ingress"):
             m.add(b.public == int(kind == "public_ingress")).only_enforce_if(lit)
+        elif kind == "capability":
+            if v not in self.catalog.capabilities:
+                m.add_bool_or([lit.Not()])  # the provider does not offer it
         elif tt is None and lt is None:
             raise ValueError(f"unknown requirement kind {kind!r}")
 
@@ -349,6 +352,15 @@ class ProposalSolver:
             hourly=round(hourly, 4),
             monthly=round(hourly * HOURS_PER_MONTH, 2),
             zones=zones_of(req.constraints),
+            controls=tuple(
+                sorted(
+                    {
+                        f"{r.value} ({r.reason.split(':', 1)[0]})"
+                        for r in reqs
+                        if r.kind == "capability"
+                    }
+                )
+            ),
             headroom_pct=headroom,
             trade_off=trade_off(label, c, hourly, headroom, cheapest),
         )

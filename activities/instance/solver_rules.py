@@ -29,6 +29,7 @@ def type_test(r: Requirement) -> TypeTest | None:
         "encryption_in_transit": lambda t: t.encryption_in_transit,
         "encryption_at_rest": lambda t: t.encryption_at_rest,
         "zones": lambda t: t.zones >= int(v),
+        "region_prefix": lambda t: t.region.startswith(str(v)),
     }
     return tests.get(k)
 

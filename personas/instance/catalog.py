@@ -69,6 +69,11 @@ class Catalog(BaseModel):
 
     provenance: str
     dedicated_price_factor: float = 1.1
+    capabilities: tuple[str, ...] = Field(
+        default=("audit_logging", "mfa_admin", "waf", "baa"),
+        description="what the provider offers beside instances: audit logging, MFA for "
+        "administrative access, a web application firewall, a signed HIPAA BAA",
+    )
     types: tuple[InstanceType, ...]
     storage: tuple[StorageOption, ...]
     raid_levels: tuple[RaidLevel, ...]

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from personas.errors import first_error
 from personas.instance.base import BASE_PERSONAS, with_overrides
 from personas.instance.catalog import Vocabulary
+from personas.instance.compliance import mandate
 from personas.instance.limits import (
     CONSTRAINTS_MAX,
     DROP_MAX,
@@ -35,7 +36,7 @@ from personas.instance.requirements import (
 )
 from personas.instance.workload import WorkloadSpec
 
-DROPPABLE = ("requester.", "pin.", "cost.")
+DROPPABLE = ("requester.", "pin.", "cost.", "preference.")
 FINAL = ("agreed", "rejected", "expired", "failed", "provisioned", "provision_failed", "released")
 
 
@@ -117,10 +118,15 @@ class Changes(BaseModel):
     @model_validator(mode="after")
     def _droppable(self) -> Changes:
         for name in self.drop:
-            if not name.startswith(DROPPABLE):
-                raise ValueError(
-                    f"{quote(name)} cannot be dropped: only requester.*, pin.* and cost.* can"
-                )
+            if name.startswith(DROPPABLE):
+                continue
+            section = mandate(name)
+            if section is not None:
+                raise ValueError(f"{name} cannot be dropped: {section} mandates it")
+            raise ValueError(
+                f"{quote(name)} cannot be dropped: only requester.*, pin.*, cost.* and "
+                "preference.* (what a standard leaves to the requester) can"
+            )
         return self
 
 
@@ -378,7 +384,9 @@ def _modified(answer: Modify, current: Round, terms: Terms) -> Terms:
             cs = _replace(cs, Constraint.model_validate({"kind": kind, "value": value}))
     dropped_pins = {n.removeprefix("pin.") for n in ch.drop if n.startswith("pin.")}
     pins = pins.model_copy(update={k: None for k in dropped_pins if k in Pins.model_fields})
-    dropped = tuple(sorted({*terms.dropped, *(n for n in ch.drop if n.startswith("cost."))}))
+    dropped = tuple(
+        sorted({*terms.dropped, *(n for n in ch.drop if n.startswith(("cost.", "preference.")))})
+    )
     return Terms(constraints=cs, pins=pins, dropped=dropped, replicas=ch.replicas or terms.replicas)
 
 

@@ -31,6 +31,9 @@ class Proposal(BaseModel):
     hourly: float
     monthly: float = Field(description="the hourly cost over a 730-hour month")
     zones: int | None = Field(default=None, description="1: one zone; N: spread over N")
+    controls: tuple[str, ...] = Field(
+        default=(), description="provider controls it must run with, and the section asking"
+    )
     headroom_pct: dict[str, float]
     trade_off: str
 

@@ -22,8 +22,9 @@ from personas.instance.catalog import (
     Vocabulary,
 )
 from personas.instance.catalog import layout_iops as _layout_iops
+from personas.instance.compliance import rules_for
 from personas.instance.limits import NAME_MAX, NAME_PATTERN, REASON_MAX, Name, quote
-from personas.instance.profiles import Compliance, InstancePersona, Sensitivity
+from personas.instance.profiles import InstancePersona, Sensitivity
 
 NUMERIC = (
     "min_vcpu",
@@ -238,29 +239,17 @@ def compile_requirements(
 
 
 def _compliance(persona: InstancePersona) -> list[Requirement]:
-    sec = persona.security
-    implied: dict[Compliance, tuple[str, ...]] = {
-        Compliance.HIPAA: ("encryption_at_rest", "encryption_in_transit", "restricted_ingress"),
-        Compliance.PCI_DSS: (
-            "encryption_at_rest",
-            "encryption_in_transit",
-            "restricted_ingress",
-            "dedicated_tenancy",
-        ),
-        Compliance.SOC2: ("encryption_at_rest",),
-    }
-    out = []
-    for regime in sec.compliance:
-        for kind in implied[regime]:
-            out.append(
-                Requirement(
-                    name=f"compliance.{regime.value}.{kind}",
-                    kind=kind,
-                    value=True,
-                    reason=f"{regime.value} implies {kind}",
-                )
-            )
-    if sec.data_sensitivity is Sensitivity.RESTRICTED:
+    out = [
+        Requirement(
+            name=rule.name,
+            kind=rule.kind,
+            value=rule.value,
+            reason=f"{rule.section}: {rule.what}"
+            + ("" if rule.mandated else " (a preference: it may be dropped or changed)"),
+        )
+        for rule in rules_for(persona)
+    ]
+    if persona.security.data_sensitivity is Sensitivity.RESTRICTED:
         out.append(
             Requirement(
                 name="security.restricted_data.encryption_at_rest",
@@ -335,7 +324,15 @@ def unknown_names(
 def violations(config: Config, reqs: list[Requirement], catalog: Catalog) -> list[str]:
     """Names of the requirements the configuration breaks (an independent checker)."""
     cost = hourly_cost(config, catalog)
-    return [r.name for r in reqs if not _CHECKS[r.kind](config, r.value, cost)]
+    return [
+        r.name
+        for r in reqs
+        if not (
+            r.value in catalog.capabilities
+            if r.kind == "capability"
+            else _CHECKS[r.kind](config, r.value, cost)
+        )
+    ]
 
 
 _EPS = 1e-6
@@ -364,6 +361,7 @@ _CHECKS: dict[str, _Check] = {
     "restricted_ingress": lambda c, v, _: not c.public_ingress,
     "public_ingress": lambda c, v, _: c.public_ingress,
     "dedicated_tenancy": lambda c, v, _: c.dedicated,
+    "region_prefix": lambda c, v, _: c.type.region.startswith(str(v)),
 }
 
 
