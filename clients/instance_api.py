@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from temporalio.client import (
@@ -25,18 +25,19 @@ from clients.api import PersonaError, explain
 from personas import messages
 from personas.ids import negotiation_workflow_id
 from personas.instance.base import UnknownBasePersona, base_persona
+from personas.instance.limits import clip
 from personas.instance.negotiation import (
     Accept,
     AddConstraint,
     Answer,
     Changes,
+    CounterOffer,
     Modify,
     NegotiationInput,
     Reject,
 )
 from personas.instance.proposals import Proposal
 from personas.instance.requirements import (
-    Constraint,
     ContradictoryConstraints,
     compile_requirements,
 )
@@ -45,18 +46,7 @@ from personas.instance.workload import UnreadableWorkload, parse_text
 from runtime import search_attributes as sa
 from workflows.negotiation import InstanceNegotiation
 
-_SIGNALS = {
-    Accept: messages.ACCEPT,
-    Modify: messages.MODIFY,
-    Reject: messages.REJECT,
-    AddConstraint: messages.ADD_CONSTRAINT,
-}
-_UPDATES: dict[type, Any] = {
-    Accept: InstanceNegotiation.accept_proposal,
-    Modify: InstanceNegotiation.modify_proposal,
-    Reject: InstanceNegotiation.reject_proposals,
-    AddConstraint: InstanceNegotiation.add_constraint_now,
-}
+AnswerT = TypeVar("AnswerT", Accept, Modify, Reject, AddConstraint, CounterOffer)
 
 
 def negotiation_input(**fields: Any) -> NegotiationInput:
@@ -65,7 +55,7 @@ def negotiation_input(**fields: Any) -> NegotiationInput:
     try:
         data = NegotiationInput.model_validate(fields)
     except ValidationError as err:
-        raise PersonaError(f"invalid negotiation: {explain(err)}") from None
+        raise PersonaError(clip(f"invalid negotiation: {explain(err)}")) from None
     try:
         if data.base is not None:
             base_persona(data.base)
@@ -75,6 +65,14 @@ def negotiation_input(**fields: Any) -> NegotiationInput:
     except (UnknownBasePersona, UnreadableWorkload, ContradictoryConstraints) as err:
         raise PersonaError(str(err)) from None
     return data
+
+
+def _build(model: type[AnswerT], **fields: Any) -> AnswerT:
+    """An answer validated here: a refusal is one line of :class:`PersonaError`."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as err:
+        raise PersonaError(clip(f"invalid {model.__name__.lower()}: {explain(err)}")) from None
 
 
 class InstanceClient:
@@ -140,16 +138,21 @@ class InstanceClient:
     async def answer(
         self, negotiation_id: str, answer: Answer, wait: bool = True
     ) -> NegotiationView | None:
-        """Send an answer: by update (``wait``; returns the next round) or by signal."""
+        """Send an answer on the one answer channel: by update (``wait``; returns the next
+        round) or by signal (fire-and-forget)."""
         handle = self._handle(negotiation_id)
         try:
             if not wait:
-                await handle.signal(_SIGNALS[type(answer)], answer)
+                await handle.signal(messages.ANSWER, answer)
                 return None
-            result: NegotiationView = await handle.execute_update(_UPDATES[type(answer)], answer)
+            result: NegotiationView = await handle.execute_update(
+                messages.ANSWER, answer, result_type=NegotiationView
+            )
             return result
         except WorkflowUpdateFailedError as err:
-            raise PersonaError(str(getattr(err.cause, "message", None) or err.cause)) from None
+            raise PersonaError(
+                clip(str(getattr(err.cause, "message", None) or err.cause))
+            ) from None
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise await self._closed(negotiation_id) from None
@@ -159,7 +162,8 @@ class InstanceClient:
         self, negotiation_id: str, round: int, proposal_id: str, wait: bool = True
     ) -> NegotiationView | None:
         """Accept a proposal of ``round``."""
-        return await self.answer(negotiation_id, Accept(round=round, proposal_id=proposal_id), wait)
+        answer = _build(Accept, round=round, proposal_id=proposal_id)
+        return await self.answer(negotiation_id, answer, wait)
 
     async def modify(
         self,
@@ -170,33 +174,43 @@ class InstanceClient:
         wait: bool = True,
     ) -> NegotiationView | None:
         """Ask for a round like ``proposal_id`` with ``changes``."""
-        try:
-            answer = Modify(
-                round=round, proposal_id=proposal_id, changes=Changes.model_validate(changes)
-            )
-        except ValidationError as err:
-            raise PersonaError(f"invalid change: {explain(err)}") from None
+        answer = _build(Modify, round=round, proposal_id=proposal_id, changes=changes)
         return await self.answer(negotiation_id, answer, wait)
 
     async def reject(
         self, negotiation_id: str, round: int, reason: str, final: bool = False, wait: bool = True
     ) -> NegotiationView | None:
         """Reject the round's proposals (or, when ``final``, the negotiation)."""
-        return await self.answer(
-            negotiation_id, Reject(round=round, reason=reason, final=final), wait
-        )
+        answer = _build(Reject, round=round, reason=reason, final=final)
+        return await self.answer(negotiation_id, answer, wait)
 
     async def add_constraint(
         self, negotiation_id: str, round: int, kind: str, value: Any, wait: bool = True
     ) -> NegotiationView | None:
         """Add a hard constraint such as ``min_vcpu 8`` or ``region eu-west``."""
-        try:
-            constraint = Constraint.model_validate({"kind": kind, "value": value})
-        except ValidationError as err:
-            raise PersonaError(f"invalid constraint: {explain(err)}") from None
-        return await self.answer(
-            negotiation_id, AddConstraint(round=round, constraint=constraint), wait
+        constraint = {"kind": kind, "value": value}
+        answer = _build(AddConstraint, round=round, constraint=constraint)
+        return await self.answer(negotiation_id, answer, wait)
+
+    async def counter_offer(
+        self,
+        negotiation_id: str,
+        round: int,
+        proposal_id: str,
+        max_hourly: float | None = None,
+        max_monthly: float | None = None,
+        wait: bool = True,
+    ) -> NegotiationView | None:
+        """Keep ``proposal_id``'s shape at most at this price (hourly or monthly): the next
+        round offers the nearest configuration within it, or explains why none exists."""
+        answer = _build(
+            CounterOffer,
+            round=round,
+            proposal_id=proposal_id,
+            max_hourly=max_hourly,
+            max_monthly=max_monthly,
         )
+        return await self.answer(negotiation_id, answer, wait)
 
     async def release(self, negotiation_id: str) -> None:
         """Release the provisioned instance; the negotiation then ends."""

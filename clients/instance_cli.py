@@ -35,7 +35,8 @@ def view_text(v: NegotiationView) -> str:
         for p in r.proposals:
             lines.append(
                 f"  {p.proposal_id} {p.label:<17} {p.instance_type:<22} {p.storage}/"
-                f"{p.raid} {p.tenancy} x{p.replicas} ${p.hourly:.4f}/h"
+                f"{p.raid} {p.tenancy} x{p.replicas} ${p.hourly:.4f}/h ${p.monthly:,.2f}/month"
+                + (f" zones {p.zones}" if p.zones else "")
             )
             lines.append(f"      {p.trade_off}")
         if r.infeasibility is not None:
@@ -91,6 +92,10 @@ async def _answer(ctx: Any, args: argparse.Namespace) -> None:
         v = await client.reject(nid, args.round, args.reason, args.final, wait)
     elif args.instance_command == "constrain":
         v = await client.add_constraint(nid, args.round, args.kind, _value(args.value), wait)
+    elif args.instance_command == "counter":
+        v = await client.counter_offer(
+            nid, args.round, args.proposal, args.max_hourly, args.max_monthly, wait
+        )
     else:
         changes = _value(args.changes)
         if not isinstance(changes, dict):
@@ -134,7 +139,7 @@ def _answer_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_instance_commands(subparsers: Any) -> None:
-    """Add ``instance start|show|accept|modify|reject|constrain|release`` to a CLI."""
+    """Add ``instance start|show|accept|modify|reject|constrain|counter|release`` to a CLI."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
     inst = subparsers.add_parser("instance", help="negotiate and provision instances")
@@ -173,6 +178,12 @@ def add_instance_commands(subparsers: Any) -> None:
     _answer_args(p)
     p.add_argument("kind", metavar="KIND")
     p.add_argument("value", metavar="VALUE")
+    p = command("counter", _answer, "this proposal's shape, at most this price")
+    _answer_args(p)
+    p.add_argument("proposal", metavar="PROPOSAL")
+    price = p.add_mutually_exclusive_group(required=True)
+    price.add_argument("--max-hourly", type=float, metavar="USD")
+    price.add_argument("--max-monthly", type=float, metavar="USD")
     p = command("personas", _personas, "stored instance personas, or one's versions")
     p.add_argument("persona", nargs="?", metavar="PERSONA_ID")
     p.add_argument("--entity")

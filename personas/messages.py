@@ -46,17 +46,10 @@ BID: Final = "bid"
 """Signal: a member's :class:`personas.coordination.Bid` (or pass) for a room message."""
 
 # ------------------------------------------------------------------ InstanceNegotiation
-ACCEPT: Final = "accept"
-"""Signal: an :class:`personas.instance.negotiation.Accept` answer."""
-
-MODIFY: Final = "modify"
-"""Signal: a :class:`personas.instance.negotiation.Modify` answer."""
-
-REJECT: Final = "reject"
-"""Signal: a :class:`personas.instance.negotiation.Reject` answer."""
-
-ADD_CONSTRAINT: Final = "add_constraint"
-"""Signal: an :class:`personas.instance.negotiation.AddConstraint` answer."""
+ANSWER: Final = "answer"
+"""Signal and update: an :data:`personas.instance.negotiation.Answer` (accept, modify,
+reject, add_constraint or counter_offer, told apart by ``kind``). The update returns the
+negotiation once it has moved on; the signal is fire-and-forget (invalid ones are recorded)."""
 
 # ------------------------------------------------------------------ AppSession
 WAKE: Final = "wake"

@@ -1,24 +1,23 @@
 """An instance negotiation: analysis, rounds of proposals and answers, then provisioning.
 
 Rounds are bounded (``max_rounds`` <= 20), so the history stays small and no continue-as-new
-is needed; each round waits on a durable timer for its deadline. Answers arrive by signal
-(invalid ones are recorded and ignored, never failing a task) or by update (refused by
-validators; the result is the next round). After agreement the instance is provisioned,
+is needed; each round waits on a durable timer for its deadline. Answers (one discriminated
+:data:`Answer` type) arrive on one channel, ``messages.ANSWER``: by signal, fire-and-forget
+(invalid ones are recorded, clipped and ignored, never failing a task), or by update (refused
+by its one validator; the result is the next round). After agreement the instance is provisioned,
 observed, possibly evolved, and released on request or at the end of its lifetime.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, assert_never
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, ValidationError
-
     from activities.instance.contracts import (
         ANALYZE,
         DEPROVISION,
@@ -37,13 +36,16 @@ with workflow.unsafe.imports_passed_through():
         SavePersonaRequest,
     )
     from personas import messages
+    from personas.instance.catalog import Vocabulary
     from personas.instance.evolution import EvolutionProposal, Utilisation
     from personas.instance.instances import ProvisionedInstance
+    from personas.instance.limits import INVALID_KEPT, clip
     from personas.instance.negotiation import (
         FINAL,
         Accept,
         AddConstraint,
         Answer,
+        CounterOffer,
         InvalidAnswer,
         Modify,
         NegotiationInput,
@@ -53,10 +55,12 @@ with workflow.unsafe.imports_passed_through():
         check_answer,
         decide,
         next_terms,
+        parse_answer,
         with_replicas,
     )
     from personas.instance.profiles import InstancePersona
     from personas.instance.proposals import Proposal, SolveRequest, SolveResult
+    from personas.instance.requirements import unknown_names
     from personas.instance.views import NegotiationView
     from runtime import search_attributes as sa
     from workflows.common import failure_cause, now_ms
@@ -65,18 +69,25 @@ SHORT = timedelta(seconds=30)
 SOLVE_TIMEOUT = timedelta(minutes=2)
 PROVISION_TIMEOUT = timedelta(minutes=5)
 RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=20))
-MAX_INVALID = 50
 
 
 def _describe(answer: Answer) -> str:
-    if isinstance(answer, Accept):
-        return f"accept {answer.proposal_id}"
-    if isinstance(answer, Reject):
-        return f"reject{' (final)' if answer.final else ''}: {answer.reason}"
-    if isinstance(answer, AddConstraint):
-        return f"add constraint {answer.constraint.kind}={answer.constraint.value}"
-    changes = answer.changes.model_dump(exclude_defaults=True)
-    return f"modify {answer.proposal_id or 'terms'}: {changes}"
+    match answer:
+        case Accept():
+            return f"accept {answer.proposal_id}"
+        case Reject():
+            return f"reject{' (final)' if answer.final else ''}: {answer.reason}"
+        case AddConstraint():
+            return f"add constraint {answer.constraint.kind}={answer.constraint.value}"
+        case Modify():
+            changes = answer.changes.model_dump(exclude_defaults=True)
+            return f"modify {answer.proposal_id or 'terms'}: {changes}"
+        case CounterOffer():
+            return (
+                f"counter-offer: {answer.proposal_id} at most {answer.cap.label}={answer.cap.value}"
+            )
+        case _:
+            assert_never(answer)
 
 
 @workflow.defn
@@ -91,10 +102,12 @@ class InstanceNegotiation:
         self.rounds: list[Round] = []
         self.terms = Terms(constraints=input.constraints, pins=input.pins)
         self.persona: InstancePersona | None = None
+        self.vocabulary: Vocabulary | None = None
         self.persona_id: str | None = None
         self.persona_version: int | None = None
         self.pending: list[tuple[Answer, str]] = []
         self.invalid: list[str] = []
+        self.invalid_count = 0
         self.agreed: Proposal | None = None
         self.instance: ProvisionedInstance | None = None
         self.evolution: EvolutionProposal | None = None
@@ -129,6 +142,13 @@ class InstanceNegotiation:
                 retry_policy=RETRY,
             )
             self.persona, self.mape = analyzed.persona, analyzed.heldout_mape_pct
+            self.vocabulary = analyzed.vocabulary
+            unknown = self.vocabulary and unknown_names(
+                self.terms.constraints, self.terms.pins, self.vocabulary
+            )
+            if unknown:
+                self._end("failed", clip(f"refused: {unknown}", 600))
+                return False
             saved: SavedPersona = await workflow.execute_activity(
                 SAVE_PERSONA,
                 SavePersonaRequest(
@@ -171,6 +191,7 @@ class InstanceNegotiation:
                         k=config.k,
                         round=number,
                         headroom=config.headroom,
+                        closest_hourly=self.terms.closest_hourly,
                         record_as=f"negotiation-{self.input.negotiation_id}-r{number}",
                     ),
                     result_type=SolveResult,
@@ -202,9 +223,12 @@ class InstanceNegotiation:
             answer = decide(policy, current, current.number >= config.max_rounds)
             try:
                 assert self.persona is not None
-                check_answer(answer, self.status, current, self.persona, self.terms)
+                check_answer(
+                    answer, self.status, current, self.persona, self.terms, self.vocabulary
+                )
             except InvalidAnswer as err:
-                answer = Reject(round=current.number, reason=f"policy: {err}", final=True)
+                reason = clip(f"policy: {err}", 500)
+                answer = Reject(round=current.number, reason=reason, final=True)
             return answer, "policy"
         try:
             await workflow.wait_condition(
@@ -219,15 +243,20 @@ class InstanceNegotiation:
         return self.pending.pop(0)
 
     def _apply(self, current: Round, answer: Answer, by: str) -> None:
-        current.answer, current.answered_by = _describe(answer), by
-        if isinstance(answer, Accept):
-            self.agreed = next(p for p in current.proposals if p.proposal_id == answer.proposal_id)
-            self._end("agreed", f"{by} accepted {answer.proposal_id}")
-        elif isinstance(answer, Reject) and answer.final:
-            self._end("rejected", f"{by} rejected: {answer.reason}")
-        else:
-            self.terms = next_terms(answer, current, self.terms)
-            self.status = "solving"
+        current.answer, current.answered_by = clip(_describe(answer)), by
+        match answer:
+            case Accept():
+                self.agreed = next(
+                    p for p in current.proposals if p.proposal_id == answer.proposal_id
+                )
+                self._end("agreed", f"{by} accepted {answer.proposal_id}")
+            case Reject(final=True):
+                self._end("rejected", clip(f"{by} rejected: {answer.reason}"))
+            case Reject() | Modify() | AddConstraint() | CounterOffer():
+                self.terms = next_terms(answer, current, self.terms)
+                self.status = "solving"
+            case _:
+                assert_never(answer)
 
     # ------------------------------------------------------------------ provisioning
     async def _provision(self) -> None:
@@ -362,6 +391,7 @@ class InstanceNegotiation:
             instance=self.instance,
             evolution=self.evolution,
             invalid_answers=list(self.invalid),
+            invalid_count=self.invalid_count,
             heldout_mape_pct=self.mape,
         )
 
@@ -377,33 +407,44 @@ class InstanceNegotiation:
             raise ApplicationError(f"no round yet (status {self.status})", type="NotAwaiting")
         current = self.rounds[-1] if self.rounds else None
         try:
-            check_answer(answer, self.status, current, self.persona, self.terms)
+            check_answer(answer, self.status, current, self.persona, self.terms, self.vocabulary)
         except InvalidAnswer as err:
-            raise ApplicationError(str(err), type=err.kind) from None
+            raise ApplicationError(clip(str(err), 600), type=err.kind) from None
+
+    def _parse(self, raw: Any) -> Answer:
+        """The answer ``raw`` holds, checked against the current round, or ApplicationError."""
+        try:
+            answer = parse_answer(raw)
+        except InvalidAnswer as err:
+            raise ApplicationError(clip(str(err)), type=err.kind) from None
+        self._check(answer)
+        return answer
 
     def _take(self, answer: Answer) -> None:
         self.pending.append((answer, "requester"))
         self.status = "answered"
 
-    def _signal(self, model: type[BaseModel], raw: Any) -> None:
+    def _invalid(self, message: str) -> None:
+        message = clip(message)
+        workflow.logger.warning("ignored answer: %s", message)
+        self.invalid = [*self.invalid, message][-INVALID_KEPT:]
+        self.invalid_count += 1
+
+    @workflow.signal(name=messages.ANSWER)
+    def answer_signal(self, raw: Any) -> None:
+        """Any answer (an :data:`Answer`), fire-and-forget: invalid ones are recorded and
+        ignored (at most ``INVALID_KEPT`` kept, each clipped), never failing a task."""
         try:
-            answer: Any = model.model_validate(raw)
-            self._check(answer)
-        except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "payload"
-            self._invalid(f"{model.__name__.lower()}: {where}: {first['msg']}")
-            return
+            answer = self._parse(raw)
         except ApplicationError as err:
-            self._invalid(f"{model.__name__.lower()}: {err.message}")
+            self._invalid(f"{err.type}: {err.message}")
             return
         self._take(answer)
 
-    def _invalid(self, message: str) -> None:
-        workflow.logger.warning("ignored answer: %s", message)
-        self.invalid = [*self.invalid, message][-MAX_INVALID:]
-
-    async def _answer(self, answer: Answer) -> NegotiationView:
+    @workflow.update(name=messages.ANSWER)
+    async def answer(self, raw: Any) -> NegotiationView:
+        """Any answer (an :data:`Answer`); returns the negotiation once it has moved on."""
+        answer = self._parse(raw)
         number = answer.round
         self._take(answer)
         await workflow.wait_condition(
@@ -414,63 +455,11 @@ class InstanceNegotiation:
         )
         return self.view()
 
-    @workflow.signal(name=messages.ACCEPT)
-    def accept(self, raw: Any) -> None:
-        """Accept a proposal (an :class:`Accept`); invalid answers are recorded and ignored."""
-        self._signal(Accept, raw)
-
-    @workflow.signal(name=messages.MODIFY)
-    def modify(self, raw: Any) -> None:
-        """Ask for changes (a :class:`Modify`)."""
-        self._signal(Modify, raw)
-
-    @workflow.signal(name=messages.REJECT)
-    def reject(self, raw: Any) -> None:
-        """Reject the round or the negotiation (a :class:`Reject`)."""
-        self._signal(Reject, raw)
-
-    @workflow.signal(name=messages.ADD_CONSTRAINT)
-    def add_constraint(self, raw: Any) -> None:
-        """Add a hard constraint (an :class:`AddConstraint`)."""
-        self._signal(AddConstraint, raw)
+    @answer.validator
+    def _validate_answer(self, raw: Any) -> None:
+        self._parse(raw)
 
     @workflow.signal
     def release(self) -> None:
         """Release the provisioned instance (or, before provisioning, as soon as it is up)."""
         self.release_requested = True
-
-    @workflow.update
-    async def accept_proposal(self, answer: Accept) -> NegotiationView:
-        """Accept a proposal; returns the negotiation once it has moved on."""
-        return await self._answer(answer)
-
-    @accept_proposal.validator
-    def _validate_accept(self, answer: Accept) -> None:
-        self._check(answer)
-
-    @workflow.update
-    async def modify_proposal(self, answer: Modify) -> NegotiationView:
-        """Ask for changes; returns the next round."""
-        return await self._answer(answer)
-
-    @modify_proposal.validator
-    def _validate_modify(self, answer: Modify) -> None:
-        self._check(answer)
-
-    @workflow.update
-    async def reject_proposals(self, answer: Reject) -> NegotiationView:
-        """Reject the round (returns the next) or, when final, the negotiation."""
-        return await self._answer(answer)
-
-    @reject_proposals.validator
-    def _validate_reject(self, answer: Reject) -> None:
-        self._check(answer)
-
-    @workflow.update
-    async def add_constraint_now(self, answer: AddConstraint) -> NegotiationView:
-        """Add a hard constraint; returns the next round."""
-        return await self._answer(answer)
-
-    @add_constraint_now.validator
-    def _validate_add(self, answer: AddConstraint) -> None:
-        self._check(answer)

@@ -38,12 +38,12 @@ from activities.instance.contracts import (
 from activities.instance.providers import InstanceProvider, ProvisionFailed
 from activities.instance.solver import ProposalSolver
 from activities.store import Store, UnknownEntity, UnknownPersona
+from personas.errors import first_error
 from personas.instance.analyzer import predict
-from personas.instance.base import UnknownBasePersona, base_persona
+from personas.instance.base import UnknownBasePersona, base_persona, with_overrides
 from personas.instance.catalog import Catalog
 from personas.instance.evolution import EvolutionProposal, Utilisation, diverges, evolve, ratios
 from personas.instance.instances import ProvisionedInstance
-from personas.instance.profiles import InstancePersona
 from personas.instance.proposals import SolveRequest, SolveResult
 from personas.instance.requirements import ContradictoryConstraints
 from personas.instance.workload import UnreadableWorkload, parse_text
@@ -75,14 +75,8 @@ def build_persona(req: AnalyzeRequest, dataset: Path = DATASET) -> AnalyzeResult
         fields["performance"] = prediction.performance.model_dump()
         fields.setdefault("role", spec.role)
         mape = prediction.heldout_mape_pct
-    for section, values in req.overrides.items():
-        current = fields.get(section)
-        if isinstance(current, dict) and isinstance(values, dict):
-            fields[section] = {**current, **values}
-        else:
-            fields[section] = values
     return AnalyzeResult(
-        persona=InstancePersona.model_validate(fields), spec=spec, heldout_mape_pct=mape
+        persona=with_overrides(fields, req.overrides), spec=spec, heldout_mape_pct=mape
     )
 
 
@@ -101,6 +95,7 @@ class InstanceActivities:
         self.providers = providers
         self.catalog = catalog or load_catalog()
         self.solver = ProposalSolver(self.catalog)
+        self.vocabulary = self.catalog.vocabulary()
         self.dataset = dataset
         shipped_model(dataset)
 
@@ -120,12 +115,15 @@ class InstanceActivities:
     async def analyze(self, req: AnalyzeRequest) -> AnalyzeResult:
         """Build the persona to negotiate for (refusing unknown bases and unreadable text)."""
         try:
-            return await asyncio.to_thread(build_persona, req, self.dataset)
+            built = await asyncio.to_thread(build_persona, req, self.dataset)
+            return built.model_copy(update={"vocabulary": self.vocabulary})
         except UnknownBasePersona as err:
             raise _refuse(err, "UnknownBasePersona") from None
         except UnreadableWorkload as err:
             raise _refuse(err, "UnreadableWorkload") from None
         except ValidationError as err:
+            raise _refuse(ValueError(first_error(err, "persona")), "InvalidPersona") from None
+        except ValueError as err:
             raise _refuse(err, "InvalidPersona") from None
 
     @activity.defn(name=SAVE_PERSONA)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from personas.instance.catalog import Vocabulary
 from personas.instance.evolution import EvolutionProposal, Utilisation
 from personas.instance.profiles import InstancePersona
 from personas.instance.proposals import Proposal
@@ -34,6 +35,7 @@ class AnalyzeResult(BaseModel):
     persona: InstancePersona
     spec: WorkloadSpec | None
     heldout_mape_pct: float | None
+    vocabulary: Vocabulary | None = Field(default=None, description="the catalog's names")
 
 
 class SavePersonaRequest(BaseModel):

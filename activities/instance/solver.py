@@ -38,6 +38,7 @@ from personas.instance.catalog import (
     layout_iops,
     layouts,
 )
+from personas.instance.negotiation import with_replicas
 from personas.instance.proposals import (
     Infeasibility,
     Proposal,
@@ -51,6 +52,7 @@ from personas.instance.requirements import (
     base_type,
     compile_requirements,
     hourly_cost,
+    zones_of,
 )
 
 MICRO = 1_000_000
@@ -170,6 +172,9 @@ class ProposalSolver:
             m.add(b.dedicated == int(dedicated)).only_enforce_if(lit)
         elif kind in ("public_ingress", "restricted_ingress"):
             m.add(b.public == int(kind == "public_ingress")).only_enforce_if(lit)
+        elif kind == "capability":
+            if v not in self.catalog.capabilities:
+                m.add_bool_or([lit.Not()])  # the provider does not offer it
         elif tt is None and lt is None:
             raise ValueError(f"unknown requirement kind {kind!r}")
 
@@ -194,6 +199,9 @@ class ProposalSolver:
     def solve(self, req: SolveRequest) -> SolveResult:
         """Up to ``k`` distinct proposals: cheapest, balanced, best price-performance."""
         started = time.perf_counter()
+        zones = zones_of(req.constraints)
+        if zones is not None and zones > req.persona.lifecycle.replicas:
+            req = req.model_copy(update={"persona": with_replicas(req.persona, zones)})
         reqs = [
             r
             for r in compile_requirements(req.persona, req.constraints, req.pins, req.headroom)
@@ -203,20 +211,40 @@ class ProposalSolver:
         replicas = req.persona.lifecycle.replicas
         lays = layouts(self.catalog, req.persona.performance.data_gb)
         b = self._build(reqs, replicas, lays, assume=False)
+        proposals: list[Proposal] = []
+        if req.closest_hourly is not None and b.x and b.y:
+            # a counter-offer: within the price (a requirement), the cost nearest the proposal's
+            target = round(req.closest_hourly * MICRO)
+            gap = b.model.new_int_var(0, 10**15, "gap")
+            b.model.add(gap >= b.cost - target)
+            b.model.add(gap >= target - b.cost)
+            b.model.minimize(gap)
+            solver = self._run(b, None, req)
+            if solver is not None:
+                proposals.append(self._proposal(b, solver, reqs, "counter_offer", req, None, 1))
+                self._exclude(b, proposals[0])
         b.model.minimize(b.cost)
         solver = self._run(b, None, req) if b.x and b.y else None
-        if solver is None:
+        if solver is None and not proposals:
             return SolveResult(
                 infeasibility=self._explain(reqs, replicas, lays, req),
                 requirements=names,
                 solve_ms=(time.perf_counter() - started) * 1000,
             )
-        proposals = [self._proposal(b, solver, reqs, "cheapest", req, None, 1)]
+        if solver is None:
+            return SolveResult(
+                proposals=tuple(proposals),
+                requirements=names,
+                solve_ms=(time.perf_counter() - started) * 1000,
+            )
+        n = len(proposals)
+        proposals.append(self._proposal(b, solver, reqs, "cheapest", req, None, n + 1))
+        cheapest = proposals[-1]
         for label in ("balanced", "price_performance", "balanced", "price_performance")[
-            : req.k - 1
+            : req.k - len(proposals)
         ]:
             self._exclude(b, proposals[-1])
-            found = self._next(b, reqs, label, req, proposals[0], len(proposals) + 1)
+            found = self._next(b, reqs, label, req, cheapest, len(proposals) + 1)
             if found is None:
                 break
             proposals.append(found)
@@ -309,6 +337,7 @@ class ProposalSolver:
             proposal_id=f"r{req.round}-p{number}",
             label=label,
             instance_type=t.name,
+            family=t.family,
             region=t.region,
             vcpu=t.vcpu,
             memory_gib=t.memory_gib,
@@ -322,6 +351,16 @@ class ProposalSolver:
             replicas=c.replicas,
             hourly=round(hourly, 4),
             monthly=round(hourly * HOURS_PER_MONTH, 2),
+            zones=zones_of(req.constraints),
+            controls=tuple(
+                sorted(
+                    {
+                        f"{r.value} ({r.reason.split(':', 1)[0]})"
+                        for r in reqs
+                        if r.kind == "capability"
+                    }
+                )
+            ),
             headroom_pct=headroom,
             trade_off=trade_off(label, c, hourly, headroom, cheapest),
         )

@@ -28,6 +28,8 @@ def type_test(r: Requirement) -> TypeTest | None:
         "exclude_type": lambda t: base_type(t.name) != base_type(str(v)),
         "encryption_in_transit": lambda t: t.encryption_in_transit,
         "encryption_at_rest": lambda t: t.encryption_at_rest,
+        "zones": lambda t: t.zones >= int(v),
+        "region_prefix": lambda t: t.region.startswith(str(v)),
     }
     return tests.get(k)
 
@@ -96,6 +98,11 @@ def trade_off(
     label: str, c: Config, hourly: float, headroom: dict[str, float], cheapest: Proposal | None
 ) -> str:
     what = f"{c.type.name} ({c.type.vcpu} vCPU, {c.type.memory_gib:g} GiB) x{c.replicas}"
+    if label == "counter_offer":
+        return (
+            f"{what}: the nearest configuration to the proposal within the price asked "
+            f"(same family, region, storage, RAID, tenancy and replicas), ${hourly:.4f}/h"
+        )
     if label == "cheapest" or cheapest is None:
         tight = min(headroom, key=lambda k: headroom[k])
         return (

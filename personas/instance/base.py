@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from personas.instance.analyzer import flat_profile
+from personas.instance.limits import quote
 from personas.instance.profiles import (
     CostTolerance,
     InstancePersona,
@@ -75,3 +78,28 @@ def base_persona(name: str) -> InstancePersona:
         raise UnknownBasePersona(
             f"unknown base persona {name!r}; known: {', '.join(sorted(BASE_PERSONAS))}"
         ) from None
+
+
+OVERRIDABLE = ("description", "role", "performance", "security", "lifecycle", "cost")
+"""The persona sections a negotiation's ``persona_overrides`` may change."""
+
+
+def with_overrides(fields: dict[str, Any], overrides: dict[str, Any]) -> InstancePersona:
+    """A persona from ``fields`` with ``overrides`` merged in (a section's keys one by one).
+
+    Raises ``ValueError`` naming an unknown section, and pydantic's ``ValidationError`` when
+    the result is not a valid persona (e.g. a negative cost tolerance).
+    """
+    merged = dict(fields)
+    for section, values in overrides.items():
+        if section not in OVERRIDABLE:
+            raise ValueError(
+                f"persona_overrides: {quote(section)} is not a section; "
+                f"known: {', '.join(OVERRIDABLE)}"
+            )
+        current = merged.get(section)
+        if isinstance(current, dict) and isinstance(values, dict):
+            merged[section] = {**current, **values}
+        else:
+            merged[section] = values
+    return InstancePersona.model_validate(merged)

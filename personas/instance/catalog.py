@@ -32,6 +32,7 @@ class InstanceType(BaseModel):
     dedicated_available: bool
     price_hourly: float = Field(gt=0)
     perf_score: float = Field(gt=0, description="relative throughput per vCPU-generation")
+    zones: int = Field(default=3, ge=1, le=12, description="availability zones it is sold in")
 
 
 class StorageOption(BaseModel):
@@ -68,6 +69,11 @@ class Catalog(BaseModel):
 
     provenance: str
     dedicated_price_factor: float = 1.1
+    capabilities: tuple[str, ...] = Field(
+        default=("audit_logging", "mfa_admin", "waf", "baa"),
+        description="what the provider offers beside instances: audit logging, MFA for "
+        "administrative access, a web application firewall, a signed HIPAA BAA",
+    )
     types: tuple[InstanceType, ...]
     storage: tuple[StorageOption, ...]
     raid_levels: tuple[RaidLevel, ...]
@@ -75,6 +81,53 @@ class Catalog(BaseModel):
     def type_named(self, name: str) -> InstanceType | None:
         """The instance type called ``name``, if any."""
         return next((t for t in self.types if t.name == name), None)
+
+    def vocabulary(self) -> Vocabulary:
+        """The names a requester may use with this catalog."""
+        return Vocabulary(
+            regions=tuple(sorted({t.region for t in self.types})),
+            families=tuple(sorted({t.family for t in self.types})),
+            storage=tuple(s.name for s in self.storage),
+            raid=tuple(r.name for r in self.raid_levels),
+            types=tuple(sorted({t.name.split("@", 1)[0] for t in self.types})),
+            max_zones=max((t.zones for t in self.types), default=1),
+        )
+
+
+class Vocabulary(BaseModel):
+    """The regions, families, storage options, RAID levels and type names of a catalog, so
+    that an answer naming something the catalog lacks is refused at once, with the valid ones.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    regions: tuple[str, ...] = Field(default=(), max_length=512)
+    families: tuple[str, ...] = Field(default=(), max_length=512)
+    storage: tuple[str, ...] = Field(default=(), max_length=64)
+    raid: tuple[str, ...] = Field(default=(), max_length=16)
+    types: tuple[str, ...] = Field(default=(), max_length=5000)
+    max_zones: int = 3
+
+    def unknown(self, kind: str, value: str) -> str | None:
+        """Why ``value`` is not a known ``kind`` (listing the valid ones), or None if known."""
+        known = {
+            "region": self.regions,
+            "family": self.families,
+            "exclude_family": self.families,
+            "storage_option": self.storage,
+            "raid": self.raid,
+            "instance_type": self.types,
+            "exclude_type": self.types,
+        }.get(kind)
+        if not known:
+            return None
+        name = value.split("@", 1)[0] if kind in ("instance_type", "exclude_type") else value
+        if name in known:
+            return None
+        shown = ", ".join(known[:30]) + (
+            f" (and {len(known) - 30} more)" if len(known) > 30 else ""
+        )
+        return f"unknown {kind.replace('_option', '')} {name[:40]!r}; valid: {shown}"
 
 
 class StorageLayout(BaseModel):

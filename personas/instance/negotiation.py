@@ -5,21 +5,38 @@ Pure: the workflow calls these to decide; nothing here waits or touches the outs
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, assert_never
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from personas.errors import first_error
+from personas.instance.base import BASE_PERSONAS, with_overrides
+from personas.instance.catalog import Vocabulary
+from personas.instance.compliance import mandate
+from personas.instance.limits import (
+    CONSTRAINTS_MAX,
+    DROP_MAX,
+    NAME_MAX,
+    Name,
+    Overrides,
+    Reason,
+    Text,
+    clip,
+    quote,
+)
 from personas.instance.profiles import InstancePersona
 from personas.instance.proposals import Infeasibility, Proposal
 from personas.instance.requirements import (
     Constraint,
     ContradictoryConstraints,
     Pins,
+    base_type,
     compile_requirements,
+    unknown_names,
 )
 from personas.instance.workload import WorkloadSpec
 
-DROPPABLE = ("requester.", "pin.", "cost.")
+DROPPABLE = ("requester.", "pin.", "cost.", "preference.")
 FINAL = ("agreed", "rejected", "expired", "failed", "provisioned", "provision_failed", "released")
 
 
@@ -44,8 +61,8 @@ class AutoPolicy(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     prefer: Literal["cheapest", "balanced", "price_performance"] = "cheapest"
-    max_hourly: float = Field(gt=0)
-    constraints: tuple[Constraint, ...] = ()
+    max_hourly: float = Field(gt=0, le=1e6)
+    constraints: tuple[Constraint, ...] = Field(default=(), max_length=CONSTRAINTS_MAX)
 
 
 class NegotiationInput(BaseModel):
@@ -54,14 +71,14 @@ class NegotiationInput(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     negotiation_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    entity_id: str
-    requester: str = "requester"
+    entity_id: str = Field(min_length=1, max_length=128)
+    requester: Name = "requester"
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=64)
-    base: str | None = None
+    base: Name | None = None
     workload: WorkloadSpec | None = None
-    text: str | None = Field(default=None, max_length=2000)
-    persona_overrides: dict[str, object] = Field(default_factory=dict)
-    constraints: tuple[Constraint, ...] = ()
+    text: Text | None = None
+    persona_overrides: Overrides = Field(default_factory=dict)
+    constraints: tuple[Constraint, ...] = Field(default=(), max_length=CONSTRAINTS_MAX)
     pins: Pins = Pins()
     config: NegotiationConfig = NegotiationConfig()
     policy: AutoPolicy | None = None
@@ -71,6 +88,12 @@ class NegotiationInput(BaseModel):
     def _described(self) -> NegotiationInput:
         if self.workload is None and not (self.text and self.text.strip()) and self.base is None:
             raise ValueError("give a workload, a text description or a base persona")
+        if self.persona_overrides:
+            base = BASE_PERSONAS.get(self.base or "web_server", BASE_PERSONAS["web_server"])
+            try:
+                with_overrides(base.model_dump(), self.persona_overrides)
+            except ValidationError as err:
+                raise ValueError(f"persona_overrides: {first_error(err, 'persona')}") from None
         return self
 
 
@@ -79,24 +102,31 @@ class Changes(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    instance_type: str | None = None
-    storage: str | None = None
-    raid: str | None = None
+    instance_type: Name | None = None
+    storage: Name | None = None
+    raid: Name | None = None
     tenancy: Literal["shared", "dedicated"] | None = None
-    region: str | None = None
+    region: Name | None = None
     replicas: int | None = Field(default=None, ge=1, le=16)
-    min_vcpu: float | None = Field(default=None, ge=0)
-    min_memory_gib: float | None = Field(default=None, ge=0)
-    max_hourly: float | None = Field(default=None, gt=0)
-    drop: tuple[str, ...] = ()
+    min_vcpu: float | None = Field(default=None, ge=0, le=1e6)
+    min_memory_gib: float | None = Field(default=None, ge=0, le=1e7)
+    max_hourly: float | None = Field(default=None, gt=0, le=1e6)
+    drop: tuple[Annotated[str, Field(max_length=2 * NAME_MAX)], ...] = Field(
+        default=(), max_length=DROP_MAX
+    )
 
     @model_validator(mode="after")
     def _droppable(self) -> Changes:
         for name in self.drop:
-            if not name.startswith(DROPPABLE):
-                raise ValueError(
-                    f"{name!r} cannot be dropped: only requester.*, pin.* and cost.* can"
-                )
+            if name.startswith(DROPPABLE):
+                continue
+            section = mandate(name)
+            if section is not None:
+                raise ValueError(f"{name} cannot be dropped: {section} mandates it")
+            raise ValueError(
+                f"{quote(name)} cannot be dropped: only requester.*, pin.*, cost.* and "
+                "preference.* (what a standard leaves to the requester) can"
+            )
         return self
 
 
@@ -106,8 +136,8 @@ class Accept(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["accept"] = "accept"
-    round: int = Field(ge=1)
-    proposal_id: str
+    round: int = Field(ge=1, le=1000)
+    proposal_id: Name
 
 
 class Modify(BaseModel):
@@ -116,8 +146,8 @@ class Modify(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["modify"] = "modify"
-    round: int = Field(ge=1)
-    proposal_id: str | None = None
+    round: int = Field(ge=1, le=1000)
+    proposal_id: Name | None = None
     changes: Changes
 
 
@@ -127,8 +157,8 @@ class Reject(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["reject"] = "reject"
-    round: int = Field(ge=1)
-    reason: str = Field(min_length=1, max_length=500)
+    round: int = Field(ge=1, le=1000)
+    reason: Reason
     final: bool = False
 
 
@@ -138,11 +168,42 @@ class AddConstraint(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["add_constraint"] = "add_constraint"
-    round: int = Field(ge=1)
+    round: int = Field(ge=1, le=1000)
     constraint: Constraint
 
 
-Answer = Accept | Modify | Reject | AddConstraint
+class CounterOffer(BaseModel):
+    """Keep this proposal's shape (family, region, storage, RAID, tenancy, replicas) at most
+    at this price: the next round offers the configuration closest to it within the price,
+    or explains why none exists."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["counter_offer"] = "counter_offer"
+    round: int = Field(ge=1, le=1000)
+    proposal_id: Name
+    max_hourly: float | None = Field(default=None, gt=0, le=1e6)
+    max_monthly: float | None = Field(default=None, gt=0, le=1e9)
+
+    @model_validator(mode="after")
+    def _one_price(self) -> CounterOffer:
+        if (self.max_hourly is None) == (self.max_monthly is None):
+            raise ValueError("a counter-offer names one price: max_hourly or max_monthly")
+        return self
+
+    @property
+    def cap(self) -> Constraint:
+        """The price as a constraint."""
+        if self.max_hourly is not None:
+            return Constraint(kind="max_hourly", value=self.max_hourly)
+        return Constraint(kind="max_monthly", value=float(self.max_monthly or 0))
+
+
+Answer = Annotated[
+    Accept | Modify | Reject | AddConstraint | CounterOffer, Field(discriminator="kind")
+]
+"""Every answer a requester (or the policy) can give; ``kind`` tells them apart."""
+_ANSWER: TypeAdapter[Answer] = TypeAdapter(Answer)
 
 
 class Round(BaseModel):
@@ -167,6 +228,9 @@ class Terms(BaseModel):
     pins: Pins = Pins()
     dropped: tuple[str, ...] = ()
     replicas: int | None = None
+    closest_hourly: float | None = Field(
+        default=None, description="a counter-offer: the configuration nearest this cost"
+    )
 
 
 class InvalidAnswer(ValueError):
@@ -178,10 +242,27 @@ class InvalidAnswer(ValueError):
         self.kind = kind
 
 
+def parse_answer(raw: object) -> Answer:
+    """The answer ``raw`` (a mapping with a ``kind``) holds, or :class:`InvalidAnswer` naming
+    the first problem in one bounded line."""
+    try:
+        return _ANSWER.validate_python(raw)
+    except ValidationError as err:
+        raise InvalidAnswer(
+            clip(f"invalid answer: {first_error(err, 'answer')}"), "Invalid"
+        ) from None
+
+
 def check_answer(
-    answer: Answer, status: str, current: Round | None, persona: InstancePersona, terms: Terms
+    answer: Answer,
+    status: str,
+    current: Round | None,
+    persona: InstancePersona,
+    terms: Terms,
+    vocabulary: Vocabulary | None = None,
 ) -> None:
-    """Raise :class:`InvalidAnswer` unless the answer fits the current round."""
+    """Raise :class:`InvalidAnswer` unless the answer fits the current round (and, given the
+    catalog's ``vocabulary``, names only regions, families, storage and types it has)."""
     if status in FINAL:
         raise InvalidAnswer(f"the negotiation has ended ({status})", "NegotiationClosed")
     if current is None or status != "awaiting_answer":
@@ -194,17 +275,20 @@ def check_answer(
     named = getattr(answer, "proposal_id", None)
     if (isinstance(answer, Accept) or named is not None) and named not in ids:
         raise InvalidAnswer(
-            f"unknown proposal {named!r} in round {current.number}; it has {ids or 'none'}",
+            f"unknown proposal {quote(named)} in round {current.number}; it has {ids or 'none'}",
             "UnknownProposal",
         )
-    if isinstance(answer, Modify | AddConstraint):
+    if isinstance(answer, Modify | AddConstraint | CounterOffer):
         try:
             new_terms = next_terms(answer, current, terms)
             compile_requirements(
                 with_replicas(persona, new_terms.replicas), new_terms.constraints, new_terms.pins
             )
         except ContradictoryConstraints as err:
-            raise InvalidAnswer(f"invalid change: {err}", "InvalidChange") from None
+            raise InvalidAnswer(clip(f"invalid change: {err}"), "InvalidChange") from None
+        unknown = vocabulary and unknown_names(new_terms.constraints, new_terms.pins, vocabulary)
+        if unknown:
+            raise InvalidAnswer(clip(unknown, 600), "UnknownName")
 
 
 def with_replicas(persona: InstancePersona, replicas: int | None) -> InstancePersona:
@@ -221,21 +305,52 @@ def _replace(constraints: tuple[Constraint, ...], new: Constraint) -> tuple[Cons
 
 def next_terms(answer: Answer, current: Round, terms: Terms) -> Terms:
     """The terms of the next round after a non-final answer."""
-    if isinstance(answer, AddConstraint):
-        return terms.model_copy(
-            update={"constraints": _replace(terms.constraints, answer.constraint)}
-        )
-    if isinstance(answer, Reject):
-        excluded = tuple(
-            Constraint(kind="exclude_type", value=p.instance_type.split("@")[0])
-            for p in current.proposals
-        )
-        cs = terms.constraints
-        for c in excluded:
-            cs = _replace(cs, c)
-        return terms.model_copy(update={"constraints": cs})
-    if not isinstance(answer, Modify):
-        return terms
+    match answer:
+        case AddConstraint():
+            cs = _replace(terms.constraints, answer.constraint)
+            return terms.model_copy(update={"constraints": cs, "closest_hourly": None})
+        case Reject():
+            cs = terms.constraints
+            for p in current.proposals:
+                cs = _replace(cs, Constraint(kind="exclude_type", value=base_type(p.instance_type)))
+            return terms.model_copy(update={"constraints": cs, "closest_hourly": None})
+        case CounterOffer():
+            return _counter(answer, current, terms)
+        case Accept():
+            return terms
+        case Modify():
+            return _modified(answer, current, terms)
+        case _:
+            assert_never(answer)
+
+
+_SHAPE = ("region", "family", "max_hourly", "max_monthly")
+
+
+def _counter(answer: CounterOffer, current: Round, terms: Terms) -> Terms:
+    base = next(p for p in current.proposals if p.proposal_id == answer.proposal_id)
+    cs = tuple(c for c in terms.constraints if c.kind not in _SHAPE)
+    for c in (
+        Constraint(kind="region", value=base.region),
+        Constraint(kind="family", value=base.family or base.instance_type.split(".", 1)[0]),
+        answer.cap,
+    ):
+        cs = _replace(cs, c)
+    pins = Pins(
+        storage=base.storage,
+        raid=base.raid,
+        tenancy="dedicated" if base.tenancy == "dedicated" else "shared",
+    )
+    return Terms(
+        constraints=cs,
+        pins=pins,
+        dropped=terms.dropped,
+        replicas=base.replicas,
+        closest_hourly=base.hourly,
+    )
+
+
+def _modified(answer: Modify, current: Round, terms: Terms) -> Terms:
     ch = answer.changes
     base = next((p for p in current.proposals if p.proposal_id == answer.proposal_id), None)
     pins = terms.pins
@@ -269,7 +384,9 @@ def next_terms(answer: Answer, current: Round, terms: Terms) -> Terms:
             cs = _replace(cs, Constraint.model_validate({"kind": kind, "value": value}))
     dropped_pins = {n.removeprefix("pin.") for n in ch.drop if n.startswith("pin.")}
     pins = pins.model_copy(update={k: None for k in dropped_pins if k in Pins.model_fields})
-    dropped = tuple(sorted({*terms.dropped, *(n for n in ch.drop if n.startswith("cost."))}))
+    dropped = tuple(
+        sorted({*terms.dropped, *(n for n in ch.drop if n.startswith(("cost.", "preference.")))})
+    )
     return Terms(constraints=cs, pins=pins, dropped=dropped, replicas=ch.replicas or terms.replicas)
 
 

@@ -15,6 +15,7 @@ class Compliance(StrEnum):
     HIPAA = "hipaa"
     PCI_DSS = "pci_dss"
     SOC2 = "soc2"
+    GDPR = "gdpr"
 
 
 class Sensitivity(StrEnum):

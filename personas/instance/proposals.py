@@ -14,8 +14,9 @@ class Proposal(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     proposal_id: str
-    label: str = Field(description="cheapest, balanced or price_performance")
+    label: str = Field(description="cheapest, balanced, price_performance or counter_offer")
     instance_type: str
+    family: str = ""
     region: str
     vcpu: int
     memory_gib: float
@@ -28,7 +29,11 @@ class Proposal(BaseModel):
     public_ingress: bool
     replicas: int
     hourly: float
-    monthly: float
+    monthly: float = Field(description="the hourly cost over a 730-hour month")
+    zones: int | None = Field(default=None, description="1: one zone; N: spread over N")
+    controls: tuple[str, ...] = Field(
+        default=(), description="provider controls it must run with, and the section asking"
+    )
     headroom_pct: dict[str, float]
     trade_off: str
 
@@ -67,6 +72,9 @@ class SolveRequest(BaseModel):
     round: int = Field(default=1, ge=1)
     headroom: float = Field(default=0.2, ge=0, le=2)
     time_limit_s: float = Field(default=5.0, gt=0)
+    closest_hourly: float | None = Field(
+        default=None, gt=0, description="a counter-offer: first the configuration nearest this"
+    )
     seed: int = 42
     record_as: str | None = Field(default=None, description="store the result under this id")
 

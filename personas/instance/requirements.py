@@ -7,14 +7,24 @@ Every requirement is named (``capacity.vcpu``, ``compliance.hipaa.encryption_at_
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from personas.instance.catalog import HOURS_PER_MONTH, Catalog, InstanceType, StorageLayout
+from personas.instance.catalog import (
+    HOURS_PER_MONTH,
+    Catalog,
+    InstanceType,
+    StorageLayout,
+    Vocabulary,
+)
 from personas.instance.catalog import layout_iops as _layout_iops
-from personas.instance.profiles import Compliance, InstancePersona, Sensitivity
+from personas.instance.compliance import rules_for
+from personas.instance.limits import NAME_MAX, NAME_PATTERN, REASON_MAX, Name, quote
+from personas.instance.profiles import InstancePersona, Sensitivity
 
 NUMERIC = (
     "min_vcpu",
@@ -40,12 +50,24 @@ ConstraintKind = Literal[
     "arch",
     "redundant_storage",
     "exclude_type",
+    "zones",
 ]
 _CHOICES: dict[str, tuple[str, ...]] = {
     "storage_kind": ("ssd", "hdd", "nvme"),
     "tenancy": ("shared", "dedicated"),
     "arch": ("x86_64", "arm64"),
 }
+
+
+_NAME = re.compile(NAME_PATTERN.removeprefix("^").removesuffix("$"))
+
+
+def _is_name(value: str) -> bool:
+    return len(value) <= NAME_MAX and _NAME.fullmatch(value) is not None
+
+
+MAX_ZONES = 12
+"""The most availability zones a requester may ask replicas to be spread over."""
 
 
 class ContradictoryConstraints(ValueError):
@@ -64,15 +86,26 @@ class Constraint(BaseModel):
     def _check(self) -> Constraint:
         if self.kind in NUMERIC:
             if isinstance(self.value, bool) or not isinstance(self.value, int | float):
-                raise ValueError(f"{self.kind} needs a number, got {self.value!r}")
+                raise ValueError(f"{self.kind} needs a number, got {quote(self.value)}")
+            if not math.isfinite(self.value) or self.value > 1e9:
+                raise ValueError(f"{self.kind} must be a finite number up to 1e9")
             if self.value < 0 or (self.kind.startswith("max") and self.value == 0):
                 raise ValueError(f"{self.kind} must be positive, got {self.value}")
         elif self.kind == "redundant_storage":
             if not isinstance(self.value, bool):
                 raise ValueError("redundant_storage needs true or false")
+        elif self.kind == "zones":
+            if isinstance(self.value, bool) or self.value not in range(1, MAX_ZONES + 1):
+                raise ValueError(
+                    f"zones needs a whole number from 1 (one zone) to {MAX_ZONES} (spread over "
+                    f"that many), got {quote(self.value)}"
+                )
         else:
-            if not isinstance(self.value, str) or not self.value:
-                raise ValueError(f"{self.kind} needs a name, got {self.value!r}")
+            if not isinstance(self.value, str) or not _is_name(self.value):
+                raise ValueError(
+                    f"{self.kind} needs a name of 1-{NAME_MAX} letters, digits or _.@:/+-, "
+                    f"got {quote(self.value)}"
+                )
             allowed = _CHOICES.get(self.kind)
             if allowed is not None and self.value not in allowed:
                 raise ValueError(f"{self.kind} must be one of {', '.join(allowed)}")
@@ -81,7 +114,7 @@ class Constraint(BaseModel):
     @property
     def label(self) -> str:
         """A short name, ``requester.<kind>[.<value>]``."""
-        if self.kind in NUMERIC or self.kind == "redundant_storage":
+        if self.kind in NUMERIC or self.kind in ("redundant_storage", "zones"):
             return f"requester.{self.kind}"
         return f"requester.{self.kind}.{self.value}"
 
@@ -91,9 +124,9 @@ class Pins(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    instance_type: str | None = None
-    storage: str | None = None
-    raid: str | None = None
+    instance_type: Name | None = None
+    storage: Name | None = None
+    raid: Name | None = None
     tenancy: Literal["shared", "dedicated"] | None = None
 
 
@@ -102,10 +135,10 @@ class Requirement(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    name: str
-    kind: str
+    name: str = Field(max_length=2 * NAME_MAX)
+    kind: str = Field(max_length=NAME_MAX)
     value: float | bool | str
-    reason: str
+    reason: str = Field(max_length=REASON_MAX)
 
 
 class Config(BaseModel):
@@ -206,29 +239,17 @@ def compile_requirements(
 
 
 def _compliance(persona: InstancePersona) -> list[Requirement]:
-    sec = persona.security
-    implied: dict[Compliance, tuple[str, ...]] = {
-        Compliance.HIPAA: ("encryption_at_rest", "encryption_in_transit", "restricted_ingress"),
-        Compliance.PCI_DSS: (
-            "encryption_at_rest",
-            "encryption_in_transit",
-            "restricted_ingress",
-            "dedicated_tenancy",
-        ),
-        Compliance.SOC2: ("encryption_at_rest",),
-    }
-    out = []
-    for regime in sec.compliance:
-        for kind in implied[regime]:
-            out.append(
-                Requirement(
-                    name=f"compliance.{regime.value}.{kind}",
-                    kind=kind,
-                    value=True,
-                    reason=f"{regime.value} implies {kind}",
-                )
-            )
-    if sec.data_sensitivity is Sensitivity.RESTRICTED:
+    out = [
+        Requirement(
+            name=rule.name,
+            kind=rule.kind,
+            value=rule.value,
+            reason=f"{rule.section}: {rule.what}"
+            + ("" if rule.mandated else " (a preference: it may be dropped or changed)"),
+        )
+        for rule in rules_for(persona)
+    ]
+    if persona.security.data_sensitivity is Sensitivity.RESTRICTED:
         out.append(
             Requirement(
                 name="security.restricted_data.encryption_at_rest",
@@ -277,10 +298,41 @@ def _check_contradictions(reqs: list[Requirement]) -> None:
         raise ContradictoryConstraints(f"family {sorted(fams & excl)} is required and excluded")
 
 
+def zones_of(constraints: tuple[Constraint, ...]) -> int | None:
+    """The zones the requester asked for: 1 (one zone), N (spread over N) or None."""
+    asked = [int(c.value) for c in constraints if c.kind == "zones"]
+    return asked[-1] if asked else None
+
+
+def unknown_names(
+    constraints: tuple[Constraint, ...], pins: Pins, vocabulary: Vocabulary
+) -> str | None:
+    """Why a constraint or pin names something the catalog lacks (with the valid names)."""
+    named: list[tuple[str, str]] = [(c.kind, str(c.value)) for c in constraints]
+    for field, kind in (("instance_type", "instance_type"), ("storage", "storage_option")):
+        value = getattr(pins, field)
+        if value is not None:
+            named.append((kind, value))
+    if pins.raid is not None:
+        named.append(("raid", pins.raid))
+    problems = [p for kind, value in named if (p := vocabulary.unknown(kind, value))]
+    if any(c.kind == "zones" and int(c.value) > vocabulary.max_zones for c in constraints):
+        problems.append(f"the catalog sells types in at most {vocabulary.max_zones} zones")
+    return "; ".join(problems) if problems else None
+
+
 def violations(config: Config, reqs: list[Requirement], catalog: Catalog) -> list[str]:
     """Names of the requirements the configuration breaks (an independent checker)."""
     cost = hourly_cost(config, catalog)
-    return [r.name for r in reqs if not _CHECKS[r.kind](config, r.value, cost)]
+    return [
+        r.name
+        for r in reqs
+        if not (
+            r.value in catalog.capabilities
+            if r.kind == "capability"
+            else _CHECKS[r.kind](config, r.value, cost)
+        )
+    ]
 
 
 _EPS = 1e-6
@@ -301,6 +353,7 @@ _CHECKS: dict[str, _Check] = {
     "arch": lambda c, v, _: c.type.arch == v,
     "redundant_storage": lambda c, v, _: c.layout.redundant or not v,
     "exclude_type": lambda c, v, _: base_type(c.type.name) != base_type(str(v)),
+    "zones": lambda c, v, _: c.type.zones >= int(v) and (int(v) == 1 or c.replicas >= int(v)),
     "instance_type": lambda c, v, _: c.type.name == v,
     "storage_option": lambda c, v, _: c.layout.option == v,
     "encryption_at_rest": lambda c, v, _: c.type.encryption_at_rest and c.layout.encrypted,
@@ -308,6 +361,7 @@ _CHECKS: dict[str, _Check] = {
     "restricted_ingress": lambda c, v, _: not c.public_ingress,
     "public_ingress": lambda c, v, _: c.public_ingress,
     "dedicated_tenancy": lambda c, v, _: c.dedicated,
+    "region_prefix": lambda c, v, _: c.type.region.startswith(str(v)),
 }
 
 

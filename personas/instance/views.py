@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from personas.instance.evolution import EvolutionProposal
 from personas.instance.instances import ProvisionedInstance
@@ -25,7 +25,8 @@ class NegotiationView(BaseModel):
     agreed: Proposal | None = None
     instance: ProvisionedInstance | None = None
     evolution: EvolutionProposal | None = None
-    invalid_answers: list[str] = []
+    invalid_answers: list[str] = Field(default=[], description="the latest refused signals")
+    invalid_count: int = Field(default=0, description="refused signals in all")
     heldout_mape_pct: float | None = None
 
     @property

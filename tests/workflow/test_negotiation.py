@@ -173,12 +173,13 @@ async def test_bad_answers_by_signal_are_recorded_and_ignored(neg: Negotiator) -
     nid = await neg.start(**start_fields())
     await awaiting(neg, nid, 1)
     handle = neg.client.get_workflow_handle(f"negotiation-{nid}")
-    await handle.signal(messages.ACCEPT, {"round": 1, "proposal_id": "r9-p1"})
-    await handle.signal(messages.MODIFY, {"round": 0, "changes": {}})
+    await handle.signal(messages.ANSWER, {"kind": "accept", "round": 1, "proposal_id": "r9-p1"})
+    await handle.signal(messages.ANSWER, {"kind": "modify", "round": 0, "changes": {}})
     await handle.signal(
-        messages.ADD_CONSTRAINT, {"round": 1, "constraint": {"kind": "min_vcpu", "value": -2}}
+        messages.ANSWER,
+        {"kind": "add_constraint", "round": 1, "constraint": {"kind": "min_vcpu", "value": -2}},
     )
-    await handle.signal(messages.REJECT, "garbage")
+    await handle.signal(messages.ANSWER, "garbage")
     v = await eventually(lambda: neg.view(nid), lambda v: len(v.invalid_answers) == 4)
     assert v.status == "awaiting_answer"
     assert v.round == 1

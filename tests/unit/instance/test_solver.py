@@ -6,6 +6,7 @@ import pytest
 
 from activities.instance.solver import ProposalSolver
 from personas.instance.base import base_persona
+from personas.instance.profiles import InstancePersona
 from personas.instance.proposals import SolveRequest
 from personas.instance.requirements import Constraint, Pins, base_type
 from tests.reference.enumeration import cheapest_feasible
@@ -13,6 +14,13 @@ from tests.unit.instance.helpers import broken, shipped_catalog, small_catalog
 from tests.unit.instance.test_requirements import with_compliance
 
 ROLES = ["web_server", "database", "analytics_engine", "message_queue"]
+
+
+def public_pci_database() -> InstancePersona:
+    """A PCI database open to the internet: PCI DSS v4.0 Req. 1.4.4 forbids it."""
+    data = with_compliance("database", "pci_dss").model_dump()
+    data["security"]["ingress"] = ["0.0.0.0/0"]
+    return InstancePersona.model_validate(data)
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -79,23 +87,24 @@ def test_compliance_changes_the_choice() -> None:
         t = cat.type_named(p.instance_type)
         assert t is not None
         assert t.encryption_in_transit
-        assert p.tenancy == "dedicated"
-        assert not p.public_ingress
+        assert t.encryption_at_rest
+        assert p.tenancy == "shared"  # PCI DSS does not require dedicated hardware
+        assert not p.public_ingress  # Req. 1.4.4: a data store stays off the internet
 
 
 def test_infeasible_request_names_a_minimal_conflict_and_prices_relaxations() -> None:
-    req = SolveRequest(persona=with_compliance("web_server", "hipaa"))
+    req = SolveRequest(persona=public_pci_database())
     result = ProposalSolver(shipped_catalog()).solve(req)
     assert result.proposals == ()
     assert result.infeasibility is not None
     assert set(result.infeasibility.conflict) == {
-        "compliance.hipaa.restricted_ingress",
+        "compliance.pci_dss.data_store_not_public",
         "security.public_ingress",
     }
     for relax in result.infeasibility.relaxations:
         assert relax.cheapest_hourly is not None
         assert relax.cheapest_hourly > 0
-    assert "restricted_ingress" in result.infeasibility.message
+    assert "PCI DSS v4.0 Req. 1.4.4" in result.infeasibility.message
 
 
 def test_budget_conflict_is_explained_with_its_price() -> None:
@@ -123,11 +132,11 @@ def test_infeasibility_on_a_5000_type_catalog_is_explained_quickly() -> None:
     from tests.reference.gen_data import catalog
 
     big = ProposalSolver(Catalog.model_validate(catalog(n_regions=34)))
-    req = SolveRequest(persona=with_compliance("web_server", "hipaa"))
+    req = SolveRequest(persona=public_pci_database())
     result = big.solve(req)
     assert result.infeasibility is not None
     assert set(result.infeasibility.conflict) == {
-        "compliance.hipaa.restricted_ingress",
+        "compliance.pci_dss.data_store_not_public",
         "security.public_ingress",
     }
     assert result.solve_ms < 5000
