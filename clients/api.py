@@ -7,7 +7,6 @@ here, before anything reaches a workflow.
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -42,11 +41,10 @@ from personas.life import (
 )
 from personas.models import AIPersonaProfile, check_access_scope, keywords
 from personas.parts import ContentPart, TextPart
+from personas.priority import mentions_in
 from personas.rooms import RoomInput, RoomView
 from workflows.persona_life import PersonaLife
 from workflows.room_coordinator import RoomCoordinator
-
-_MENTION = re.compile(r"@([A-Za-z][A-Za-z0-9_-]*)")
 
 
 class PersonaError(Exception):
@@ -186,12 +184,9 @@ class PersonaClient:
         return stats
 
     async def _mentions(self, text: str, entity_id: str | None) -> tuple[str, ...]:
-        """Personas named in the text: ``@name``, or a bare name of the entity's personas."""
+        """The entity's personas the text mentions as ``@Name`` (a bare name is no mention)."""
         known = await asyncio.to_thread(self.store.persona_names, AI_KIND, entity_id)
-        names = {name.lower(): name for name in known}
-        found = {m.lower() for m in _MENTION.findall(text)}
-        found |= {w for w in keywords(text) if w in names}
-        return tuple(sorted(names.get(m, m) for m in found))[:32]
+        return mentions_in(text, known)
 
     async def _item(
         self,
