@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.persona_start import PERSONA_LIFE_WORKFLOW
     from personas import messages
-    from personas.cadence import engages, is_urgent, next_item_at_ms
+    from personas.cadence import engages, is_urgent, pacing_wait_s
     from personas.coordination import Bid
     from personas.ids import room_workflow_id
     from personas.inbox import Inbox, Shed
@@ -65,16 +65,13 @@ with workflow.unsafe.imports_passed_through():
     from personas.priority import PriorityContext, base_priority_bp, effective_bp
     from personas.state import Mood, PersonaState, after_work, rested, with_mood
     from runtime import search_attributes as sa
+    from workflows.common import now_ms
 
 THINK_TIMEOUT = timedelta(minutes=2)
 STORE_TIMEOUT = timedelta(seconds=30)
 AD_RETRY = RetryPolicy(maximum_attempts=3)
 THINK_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
 SHED_BATCH = 200
-
-
-def _now_ms() -> int:
-    return int(workflow.now().timestamp() * 1000)
 
 
 @workflow.defn(name=PERSONA_LIFE_WORKFLOW)
@@ -102,7 +99,7 @@ class PersonaLife:
     async def run(self, input: PersonaLifeInput) -> LifeStats:
         """Live until stopped, continuing as new when the history grows long."""
         if input.snapshot is None:
-            self.life.state = self.life.state.model_copy(update={"updated_ms": _now_ms()})
+            self.life.state = self.life.state.model_copy(update={"updated_ms": now_ms()})
         while True:
             await self._chores()
             if self.stop_requested:
@@ -132,7 +129,7 @@ class PersonaLife:
     def _urgent_waiting(self) -> bool:
         if self.life.paused:
             return False
-        return bool(self.life.grants) or is_urgent(self.life.inbox.head_effective_bp(_now_ms()))
+        return bool(self.life.grants) or is_urgent(self.life.inbox.head_effective_bp(now_ms()))
 
     async def _rest(self) -> None:
         self._settle_state()
@@ -149,7 +146,7 @@ class PersonaLife:
     async def _paced(self) -> bool:
         """Whether the next item may be taken now. If not, wait for the cadence; urgent work,
         a stop, a pause or chores end the wait early (then the loop comes back here)."""
-        remaining = (next_item_at_ms(self.life.state, self.config.cadence) - _now_ms()) / 1000
+        remaining = pacing_wait_s(self.life.state, self.config.cadence, now_ms())
         if remaining <= 0 or self._urgent_waiting():
             return True
         self._publish()
@@ -171,10 +168,10 @@ class PersonaLife:
 
     # ----------------------------------------------------------------- work
     async def _work(self, entry: InboxEntry) -> None:
-        now_ms = _now_ms()
-        priority_bp = effective_bp(entry.base_bp, entry.arrived_ms, now_ms, self.config.priority)
+        now = now_ms()
+        priority_bp = effective_bp(entry.base_bp, entry.arrived_ms, now, self.config.priority)
         self.life.state = with_mood(
-            rested(self.life.state, now_ms, self.config.state_rules),
+            rested(self.life.state, now, self.config.state_rules),
             len(self.life.inbox) + 1,
             self.config.state_rules,
         )
@@ -194,7 +191,7 @@ class PersonaLife:
         if metered:
             await self._settle(item, result)
         self.life.state = after_work(
-            self.life.state, item.room_id, _now_ms(), self.config.state_rules
+            self.life.state, item.room_id, now_ms(), self.config.state_rules, taken_ms=now
         )
         if result is None:
             if item.room_id:
@@ -445,7 +442,7 @@ class PersonaLife:
     # ----------------------------------------------------------------- web UI
     def _settle_state(self) -> None:
         self.life.state = with_mood(
-            rested(self.life.state, _now_ms(), self.config.state_rules),
+            rested(self.life.state, now_ms(), self.config.state_rules),
             len(self.life.inbox),
             self.config.state_rules,
         )
@@ -485,16 +482,16 @@ class PersonaLife:
         if len(self.life.recent_ids) > self.config.remembered_ids:
             self.recent_set.discard(self.life.recent_ids.pop(0))
         self.life.stats.delivered += 1
-        now_ms = _now_ms()
+        now = now_ms()
         ctx = PriorityContext(
             persona_name=self.profile.name,
             persona_id=self.persona_id,
             expertise=self.profile.expertise_keywords,
             active_room=self.life.state.last_room,
-            now_ms=now_ms,
+            now_ms=now,
         )
         entry = self.life.inbox.new_entry(
-            item, base_priority_bp(item, ctx, self.config.priority), now_ms
+            item, base_priority_bp(item, ctx, self.config.priority), now
         )
         receipt = DeliveryReceipt(
             item_id=item.item_id, accepted=True, priority=entry.base_bp / 10_000
@@ -633,7 +630,7 @@ class PersonaLife:
     def view(self) -> PersonaView:
         """The persona's state, mood and counters."""
         state = with_mood(
-            rested(self.life.state, _now_ms(), self.config.state_rules),
+            rested(self.life.state, now_ms(), self.config.state_rules),
             len(self.life.inbox),
             self.config.state_rules,
         )
@@ -654,16 +651,15 @@ class PersonaLife:
     @workflow.query
     def inbox_top(self, n: int) -> list[InboxView]:
         """The next ``n`` items in processing order."""
-        now_ms = _now_ms()
+        now = now_ms()
         return [
             InboxView(
                 item_id=e.item.item_id,
                 kind=e.item.kind,
                 sender_id=e.item.sender_id,
                 room_id=e.item.room_id,
-                priority=effective_bp(e.base_bp, e.arrived_ms, now_ms, self.config.priority)
-                / 10_000,
-                waited_s=max(0, now_ms - e.arrived_ms) / 1000,
+                priority=effective_bp(e.base_bp, e.arrived_ms, now, self.config.priority) / 10_000,
+                waited_s=max(0, now - e.arrived_ms) / 1000,
             )
             for e in self.life.inbox.top(max(0, min(n, 1000)))
         ]
