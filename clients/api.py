@@ -19,6 +19,7 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     WorkflowIDConflictPolicy,
@@ -43,6 +44,7 @@ from personas.models import AIPersonaProfile, check_access_scope, keywords
 from personas.parts import ContentPart, TextPart
 from personas.priority import mentions_in
 from personas.rooms import RoomInput, RoomView
+from runtime.updates import execute_update_once
 from workflows.persona_life import PersonaLife
 from workflows.room_coordinator import RoomCoordinator
 
@@ -271,8 +273,11 @@ class PersonaClient:
         return await self._update(persona_id, PersonaLife.post, item)
 
     async def _update(self, persona_id: str, update: Any, arg: Any) -> Any:
+        """Execute an update once (one update id, sent again across a continue-as-new)."""
         try:
-            return await self._handle(persona_id).execute_update(update, arg)
+            return await execute_update_once(self._handle(persona_id), update, arg)
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise PersonaError(f"persona {persona_id} did not answer; try again") from None
         except RPCError as err:
             _raise_not_found(err, f"persona {persona_id} is not running")
         except WorkflowUpdateFailedError as err:
