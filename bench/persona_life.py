@@ -1,5 +1,6 @@
 """Benchmark of the persona life: idle cost, urgent latency under a flood, shedding, fairness,
-and how many live personas one worker holds.
+how many live personas one worker holds, urgent work while a flood sheds, and the items per
+second one persona sustains at 10 ms pacing (``bench/life_load.py``).
 
 Run from the repository root::
 
@@ -61,6 +62,7 @@ from bench._common import (  # noqa: E402
     wait_for,
     worker_process,
 )
+from bench.life_load import pacing_phase, urgent_during_shed_phase  # noqa: E402
 from clients.api import PersonaClient, PersonaError  # noqa: E402
 from personas.coordination import FloorPolicy, jain_index  # noqa: E402
 from personas.ids import persona_workflow_id  # noqa: E402
@@ -84,10 +86,17 @@ class Scale:
     room_messages: int
     flood_seconds: float
     live_personas: int
+    pacing_items: int
 
 
 QUICK = Scale(
-    "quick", idle_personas=20, idle_hours=24, room_messages=30, flood_seconds=20, live_personas=200
+    "quick",
+    idle_personas=20,
+    idle_hours=24,
+    room_messages=30,
+    flood_seconds=20,
+    live_personas=200,
+    pacing_items=100,
 )
 FULL = Scale(
     "full",
@@ -96,6 +105,7 @@ FULL = Scale(
     room_messages=100,
     flood_seconds=90,
     live_personas=1000,
+    pacing_items=300,
 )
 
 
@@ -612,6 +622,8 @@ def _defaults(mode: str) -> dict[str, Any]:
         "shed_lost": None,
         "jain_fairness": None,
         "live_personas": None,
+        "urgent_during_shed_p99_s": None,
+        "items_per_s_one_persona": None,
     }
 
 
@@ -648,6 +660,18 @@ async def run(scale: Scale, overlap: bool) -> dict[str, Any]:
                         personas = await worker.start(env.client, store)
                         await _phase(
                             "flood", result, errors, partial(flood_phase, personas, store, scale)
+                        )
+                        await _phase(
+                            "shed_urgent",
+                            result,
+                            errors,
+                            partial(urgent_during_shed_phase, personas, store, scale.flood_seconds),
+                        )
+                        await _phase(
+                            "pacing",
+                            result,
+                            errors,
+                            partial(pacing_phase, personas, store, scale.pacing_items),
                         )
                         if overlap:
                             log("waiting for the time-skipping phases to finish")

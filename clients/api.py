@@ -7,7 +7,6 @@ here, before anything reaches a workflow.
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     WorkflowIDConflictPolicy,
@@ -42,11 +42,11 @@ from personas.life import (
 )
 from personas.models import AIPersonaProfile, check_access_scope, keywords
 from personas.parts import ContentPart, TextPart
+from personas.priority import mentions_in
 from personas.rooms import RoomInput, RoomView
+from runtime.updates import execute_update_once
 from workflows.persona_life import PersonaLife
 from workflows.room_coordinator import RoomCoordinator
-
-_MENTION = re.compile(r"@([A-Za-z][A-Za-z0-9_-]*)")
 
 
 class PersonaError(Exception):
@@ -186,12 +186,9 @@ class PersonaClient:
         return stats
 
     async def _mentions(self, text: str, entity_id: str | None) -> tuple[str, ...]:
-        """Personas named in the text: ``@name``, or a bare name of the entity's personas."""
+        """The entity's personas the text mentions as ``@Name`` (a bare name is no mention)."""
         known = await asyncio.to_thread(self.store.persona_names, AI_KIND, entity_id)
-        names = {name.lower(): name for name in known}
-        found = {m.lower() for m in _MENTION.findall(text)}
-        found |= {w for w in keywords(text) if w in names}
-        return tuple(sorted(names.get(m, m) for m in found))[:32]
+        return mentions_in(text, known)
 
     async def _item(
         self,
@@ -276,8 +273,11 @@ class PersonaClient:
         return await self._update(persona_id, PersonaLife.post, item)
 
     async def _update(self, persona_id: str, update: Any, arg: Any) -> Any:
+        """Execute an update once (one update id, sent again across a continue-as-new)."""
         try:
-            return await self._handle(persona_id).execute_update(update, arg)
+            return await execute_update_once(self._handle(persona_id), update, arg)
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise PersonaError(f"persona {persona_id} did not answer; try again") from None
         except RPCError as err:
             _raise_not_found(err, f"persona {persona_id} is not running")
         except WorkflowUpdateFailedError as err:

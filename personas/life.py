@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -28,6 +28,9 @@ class LifeConfig(BaseModel):
     territory_scan_s: float = Field(default=7_200.0, gt=0)
     max_history_events: int = Field(default=10_000, ge=100, le=50_000)
     remembered_ids: int = Field(default=2_000, ge=10)
+    remembered_updates: int = Field(
+        default=256, ge=1, le=10_000, description="update ids remembered with their outcomes"
+    )
     max_tokens_in: int = Field(default=8_192, ge=1, description="ceiling of a metered call")
     max_tokens_out: int = Field(default=1_024, ge=1, description="ceiling of a metered call")
 
@@ -125,6 +128,9 @@ class LifeSnapshot(BaseModel):
     outbox: list[OutgoingSignal] = Field(default_factory=list)
     pending_shed: list[ShedNotice] = Field(default_factory=list)
     recent_ids: list[str] = Field(default_factory=list)
+    updates: dict[str, Any] = Field(
+        default_factory=dict, description="outcomes of the latest updates, by update id"
+    )
 
 
 class PersonaLifeInput(BaseModel):

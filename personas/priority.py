@@ -10,6 +10,9 @@ can keep one time-invariant sort key: ``60_000 * base_bp - aging_bp_per_minute *
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from personas.items import BP, HIGH_PRIORITY_BP, InboxItem, to_bp
@@ -41,6 +44,40 @@ class PriorityContext(BaseModel):
     expertise: frozenset[str]
     active_room: str | None
     now_ms: int
+
+
+_NAME_CHAR = re.compile(r"[A-Za-z0-9_]")
+MAX_MENTIONS = 32
+"""An item names at most this many personas (the bound of ``InboxItem.mentions``)."""
+
+
+def mentions_in(text: str, names: Iterable[str]) -> tuple[str, ...]:
+    """The known ``names`` the text mentions as ``@Name``, in their known spelling, sorted.
+
+    A mention is ``@`` (not inside a word, so an e-mail address is none) followed by a whole
+    name, case-insensitive, and then a word boundary: ``@Ada,`` mentions Ada, ``@Adam`` does
+    not. Where several names fit at one ``@`` (``Ada`` and ``Ada-bot`` in ``@Ada-bot``) the
+    longest wins. A bare name is never a mention. At most :data:`MAX_MENTIONS` are kept.
+    """
+    by_lower: dict[str, str] = {}
+    for name in names:
+        by_lower.setdefault(name.lower(), name)
+    longest_first = sorted(by_lower, key=len, reverse=True)
+    lowered = text.lower()
+    found: set[str] = set()
+    start = lowered.find("@")
+    while start != -1:
+        before = text[start - 1] if start else ""
+        if not (before and _NAME_CHAR.match(before)):
+            for name in longest_first:
+                end = start + 1 + len(name)
+                if lowered.startswith(name, start + 1) and not (
+                    end < len(text) and _NAME_CHAR.match(text[end])
+                ):
+                    found.add(by_lower[name])
+                    break
+        start = lowered.find("@", start + 1)
+    return tuple(sorted(found))[:MAX_MENTIONS]
 
 
 def is_mentioned(item: InboxItem, ctx: PriorityContext) -> bool:

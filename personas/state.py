@@ -39,6 +39,7 @@ class PersonaState(BaseModel):
     mood: Mood = Mood.IDLE
     updated_ms: int = 0
     last_work_ms: int = 0
+    last_taken_ms: int = 0
     last_room: str | None = None
 
 
@@ -59,9 +60,14 @@ def rested(state: PersonaState, now_ms: int, rules: StateRules) -> PersonaState:
 
 
 def after_work(
-    state: PersonaState, room_id: str | None, now_ms: int, rules: StateRules
+    state: PersonaState,
+    room_id: str | None,
+    now_ms: int,
+    rules: StateRules,
+    taken_ms: int | None = None,
 ) -> PersonaState:
-    """The state after one item of work: energy and compute spent, attention on a switch."""
+    """The state after one item of work taken up at ``taken_ms`` (default: now): energy and
+    compute spent, attention on a switch."""
     state = rested(state, now_ms, rules)
     switched = room_id is not None and state.last_room is not None and room_id != state.last_room
     return state.model_copy(
@@ -71,6 +77,7 @@ def after_work(
             "compute_budget": _clamp(state.compute_budget - rules.compute_per_item),
             "last_room": room_id if room_id is not None else state.last_room,
             "last_work_ms": now_ms,
+            "last_taken_ms": now_ms if taken_ms is None else min(taken_ms, now_ms),
         }
     )
 

@@ -3,11 +3,20 @@
 The loop takes the highest-priority item, decides whether to engage, works on it through an
 activity, then waits for its cadence. An urgent item (priority > 0.8) cuts the wait short. With
 nothing to do the persona waits on a condition with a long timeout, costing no workflow tasks
-until something arrives. Handlers only change state; the loop does every side effect.
+until something arrives. Handlers only change state; the loop and its courier do every side
+effect.
+
+Chores (writing shed items to the overflow record, sending the signals the persona owes
+rooms and other personas) are the courier's: a task of the workflow that runs beside the
+loop for the whole run, so that no amount of shedding ever puts an urgent item behind them.
+Each round it sends what is owed first and then writes one batch of sheds, so a flood that
+sheds continuously delays neither. Before a continue-as-new or the end, the loop waits for
+the courier to finish what is owed.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -44,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.persona_start import PERSONA_LIFE_WORKFLOW
     from personas import messages
-    from personas.cadence import engages, is_urgent, next_item_at_ms
+    from personas.cadence import engages, is_urgent, pacing_wait_s
     from personas.coordination import Bid
     from personas.ids import room_workflow_id
     from personas.inbox import Inbox, Shed
@@ -65,16 +74,13 @@ with workflow.unsafe.imports_passed_through():
     from personas.priority import PriorityContext, base_priority_bp, effective_bp
     from personas.state import Mood, PersonaState, after_work, rested, with_mood
     from runtime import search_attributes as sa
+    from workflows.common import now_ms
 
 THINK_TIMEOUT = timedelta(minutes=2)
 STORE_TIMEOUT = timedelta(seconds=30)
 AD_RETRY = RetryPolicy(maximum_attempts=3)
 THINK_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
 SHED_BATCH = 200
-
-
-def _now_ms() -> int:
-    return int(workflow.now().timestamp() * 1000)
 
 
 @workflow.defn(name=PERSONA_LIFE_WORKFLOW)
@@ -96,15 +102,20 @@ class PersonaLife:
         self.satisfied_set = set(self.life.satisfied)
         self.stop_requested = False
         self.published: tuple[str, str, int] | None = None
+        # The courier (see the module docstring): whether it is doing a chore, and whether
+        # it was told to end.
+        self.courier: asyncio.Task[None] | None = None
+        self.couriering = False
+        self.courier_retired = False
 
     # ----------------------------------------------------------------- the loop
     @workflow.run
     async def run(self, input: PersonaLifeInput) -> LifeStats:
         """Live until stopped, continuing as new when the history grows long."""
         if input.snapshot is None:
-            self.life.state = self.life.state.model_copy(update={"updated_ms": _now_ms()})
+            self.life.state = self.life.state.model_copy(update={"updated_ms": now_ms()})
+        self.courier = asyncio.create_task(self._courier())
         while True:
-            await self._chores()
             if self.stop_requested:
                 break
             if self._history_full():
@@ -119,7 +130,8 @@ class PersonaLife:
             else:
                 await self._rest()
         await self._shed_everything("stopped")
-        await self._chores()
+        await self._settle_chores()
+        self._settle_state()
         self._publish(status="stopped")
         return self.life.stats
 
@@ -129,17 +141,20 @@ class PersonaLife:
     def _has_chores(self) -> bool:
         return bool(self.life.outbox or self.life.pending_shed)
 
+    def _chores_idle(self) -> bool:
+        return not self._has_chores() and not self.couriering
+
     def _urgent_waiting(self) -> bool:
         if self.life.paused:
             return False
-        return bool(self.life.grants) or is_urgent(self.life.inbox.head_effective_bp(_now_ms()))
+        return bool(self.life.grants) or is_urgent(self.life.inbox.head_effective_bp(now_ms()))
 
     async def _rest(self) -> None:
         self._settle_state()
         self._publish()
         try:
             await workflow.wait_condition(
-                lambda: self.stop_requested or self._has_work() or self._has_chores(),
+                lambda: self.stop_requested or self._has_work() or self._history_full(),
                 timeout=self.config.territory_scan_s,
                 timeout_summary="territory-scan",
             )
@@ -148,8 +163,9 @@ class PersonaLife:
 
     async def _paced(self) -> bool:
         """Whether the next item may be taken now. If not, wait for the cadence; urgent work,
-        a stop, a pause or chores end the wait early (then the loop comes back here)."""
-        remaining = (next_item_at_ms(self.life.state, self.config.cadence) - _now_ms()) / 1000
+        a stop, a pause or a full history end the wait early (then the loop comes back
+        here)."""
+        remaining = pacing_wait_s(self.life.state, self.config.cadence, now_ms())
         if remaining <= 0 or self._urgent_waiting():
             return True
         self._publish()
@@ -160,7 +176,7 @@ class PersonaLife:
                     self.stop_requested
                     or self.life.paused
                     or self._urgent_waiting()
-                    or self._has_chores()
+                    or self._history_full()
                 ),
                 timeout=remaining,
                 timeout_summary="cadence",
@@ -171,10 +187,10 @@ class PersonaLife:
 
     # ----------------------------------------------------------------- work
     async def _work(self, entry: InboxEntry) -> None:
-        now_ms = _now_ms()
-        priority_bp = effective_bp(entry.base_bp, entry.arrived_ms, now_ms, self.config.priority)
+        now = now_ms()
+        priority_bp = effective_bp(entry.base_bp, entry.arrived_ms, now, self.config.priority)
         self.life.state = with_mood(
-            rested(self.life.state, now_ms, self.config.state_rules),
+            rested(self.life.state, now, self.config.state_rules),
             len(self.life.inbox) + 1,
             self.config.state_rules,
         )
@@ -194,7 +210,7 @@ class PersonaLife:
         if metered:
             await self._settle(item, result)
         self.life.state = after_work(
-            self.life.state, item.room_id, _now_ms(), self.config.state_rules
+            self.life.state, item.room_id, now_ms(), self.config.state_rules, taken_ms=now
         )
         if result is None:
             if item.room_id:
@@ -363,8 +379,34 @@ class PersonaLife:
         )
 
     # ----------------------------------------------------------------- chores
-    async def _chores(self) -> None:
-        """Write shed items to the overflow record and send the signals owed."""
+    async def _courier(self) -> None:
+        """Do the chores as they come, beside the loop, until retired."""
+        while True:
+            await workflow.wait_condition(lambda: self._has_chores() or self.courier_retired)
+            if self.courier_retired:
+                return
+            self.couriering = True
+            try:
+                await self._chores(one_batch=True)
+            finally:
+                self.couriering = False
+
+    async def _settle_chores(self) -> None:
+        """Wait until the courier has done every chore owed, then end it; whatever is owed
+        after that (nothing, unless the courier has ended) is done here."""
+        courier = self.courier
+        if courier is not None and not courier.done():
+            await workflow.wait_condition(lambda: self._chores_idle() or courier.done())
+            self.courier_retired = True
+            await courier
+        await self._chores()
+
+    async def _chores(self, one_batch: bool = False) -> None:
+        """Send the signals owed, then write shed items to the overflow record (one batch of
+        them with ``one_batch``, so the courier comes back to the signals soon)."""
+        while self.life.outbox:
+            await self._send(self.life.outbox[0])
+            self.life.outbox.pop(0)
         while self.life.pending_shed:
             batch = self.life.pending_shed[:SHED_BATCH]
             await workflow.execute_activity(
@@ -379,9 +421,8 @@ class PersonaLife:
                 start_to_close_timeout=STORE_TIMEOUT,
             )
             del self.life.pending_shed[: len(batch)]
-        while self.life.outbox:
-            await self._send(self.life.outbox[0])
-            self.life.outbox.pop(0)
+            if one_batch:
+                return
 
     async def _send(self, message: OutgoingSignal) -> None:
         """Rooms are signalled directly; personas through signal-with-start, so they wake."""
@@ -434,7 +475,7 @@ class PersonaLife:
         """Carry the life into a new run once no handler is running and the chores are done;
         a stop that arrived meanwhile ends this run instead (the loop sees it)."""
         await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._chores()
+        await self._settle_chores()
         if self.stop_requested:
             return
         self.life.stats.runs += 1
@@ -445,7 +486,7 @@ class PersonaLife:
     # ----------------------------------------------------------------- web UI
     def _settle_state(self) -> None:
         self.life.state = with_mood(
-            rested(self.life.state, _now_ms(), self.config.state_rules),
+            rested(self.life.state, now_ms(), self.config.state_rules),
             len(self.life.inbox),
             self.config.state_rules,
         )
@@ -485,16 +526,16 @@ class PersonaLife:
         if len(self.life.recent_ids) > self.config.remembered_ids:
             self.recent_set.discard(self.life.recent_ids.pop(0))
         self.life.stats.delivered += 1
-        now_ms = _now_ms()
+        now = now_ms()
         ctx = PriorityContext(
             persona_name=self.profile.name,
             persona_id=self.persona_id,
             expertise=self.profile.expertise_keywords,
             active_room=self.life.state.last_room,
-            now_ms=now_ms,
+            now_ms=now,
         )
         entry = self.life.inbox.new_entry(
-            item, base_priority_bp(item, ctx, self.config.priority), now_ms
+            item, base_priority_bp(item, ctx, self.config.priority), now
         )
         receipt = DeliveryReceipt(
             item_id=item.item_id, accepted=True, priority=entry.base_bp / 10_000
@@ -539,10 +580,31 @@ class PersonaLife:
             return
         self._accept(item)
 
+    # ----------------------------------------------------------------- updates, once
+    def _repeated(self) -> Any:
+        """The outcome of the current update when its id was applied before (a caller's
+        retry across a continue-as-new, see ``runtime.updates``), else None."""
+        info = workflow.current_update_info()
+        return None if info is None else self.life.updates.get(info.id)
+
+    def _applied(self, outcome: Any) -> None:
+        """Remember the current update's outcome by its id (the latest few)."""
+        info = workflow.current_update_info()
+        if info is None:
+            return
+        self.life.updates[info.id] = outcome
+        while len(self.life.updates) > self.config.remembered_updates:
+            del self.life.updates[next(iter(self.life.updates))]
+
     @workflow.update
     def post(self, item: InboxItem) -> DeliveryReceipt:
-        """Deliver an item and say what became of it."""
-        return self._accept(item)
+        """Deliver an item and say what became of it (once per update id)."""
+        repeated = self._repeated()
+        if repeated is not None:
+            return DeliveryReceipt.model_validate(repeated)
+        receipt = self._accept(item)
+        self._applied(receipt.model_dump(mode="json"))
+        return receipt
 
     @post.validator
     def _validate_post(self, item: InboxItem) -> None:
@@ -592,9 +654,14 @@ class PersonaLife:
     @workflow.update(name=messages.FIRE_TRIGGER)
     def fire_trigger(self, event: str) -> str:
         """An activation or deactivation event: resumes or pauses the loop."""
+        repeated = self._repeated()
+        if repeated is not None:
+            return str(repeated)
         self.life.paused = event in self.profile.deactivation_triggers
         self._publish()
-        return "paused" if self.life.paused else "live"
+        status = "paused" if self.life.paused else "live"
+        self._applied(status)
+        return status
 
     @fire_trigger.validator
     def _validate_trigger(self, event: str) -> None:
@@ -608,7 +675,11 @@ class PersonaLife:
     @workflow.update(name=messages.SET_COMPUTE_BUDGET)
     def set_compute_budget(self, fraction: float) -> float:
         """Set the remaining compute budget (a fraction); a low budget slows the cadence."""
+        repeated = self._repeated()
+        if repeated is not None:
+            return float(repeated)
         self.life.state = self.life.state.model_copy(update={"compute_budget": fraction})
+        self._applied(fraction)
         return fraction
 
     @set_compute_budget.validator
@@ -619,7 +690,11 @@ class PersonaLife:
     @workflow.update(name=messages.SET_METERING)
     def set_metering(self, on: bool) -> bool:
         """Hold and settle the price of every model call (the funding cycle turns this on)."""
+        repeated = self._repeated()
+        if repeated is not None:
+            return bool(repeated)
         self.life.metered = on
+        self._applied(on)
         return on
 
     @workflow.signal(name=messages.STOP)
@@ -633,7 +708,7 @@ class PersonaLife:
     def view(self) -> PersonaView:
         """The persona's state, mood and counters."""
         state = with_mood(
-            rested(self.life.state, _now_ms(), self.config.state_rules),
+            rested(self.life.state, now_ms(), self.config.state_rules),
             len(self.life.inbox),
             self.config.state_rules,
         )
@@ -654,16 +729,15 @@ class PersonaLife:
     @workflow.query
     def inbox_top(self, n: int) -> list[InboxView]:
         """The next ``n`` items in processing order."""
-        now_ms = _now_ms()
+        now = now_ms()
         return [
             InboxView(
                 item_id=e.item.item_id,
                 kind=e.item.kind,
                 sender_id=e.item.sender_id,
                 room_id=e.item.room_id,
-                priority=effective_bp(e.base_bp, e.arrived_ms, now_ms, self.config.priority)
-                / 10_000,
-                waited_s=max(0, now_ms - e.arrived_ms) / 1000,
+                priority=effective_bp(e.base_bp, e.arrived_ms, now, self.config.priority) / 10_000,
+                waited_s=max(0, now - e.arrived_ms) / 1000,
             )
             for e in self.life.inbox.top(max(0, min(n, 1000)))
         ]

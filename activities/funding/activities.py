@@ -60,6 +60,7 @@ from personas import messages
 from personas.funding.ads import OptOutPolicy
 from personas.funding.pricing import megabyte_days
 from personas.ids import persona_workflow_id
+from runtime.updates import execute_update_once
 
 FaultHook = Callable[[str, str], None]
 KeySink = Callable[[IssuedKey], None]
@@ -145,21 +146,35 @@ class FundingActivities:
         """Pause/resume a persona's life, set its compute budget and metering (its updates)."""
         self.faults("life", req.persona_id)
         handle = self.client.get_workflow_handle(persona_workflow_id(req.persona_id))
+        # One update id per update of this activity, the same on its retries: a retry that
+        # finds an update applied gets the first outcome instead of applying it again.
+        key = calling_activity_key()
         status = "ok"
         try:
             if req.event is not None:
-                status = str(await handle.execute_update(messages.FIRE_TRIGGER, req.event))
+                status = str(
+                    await execute_update_once(
+                        handle, messages.FIRE_TRIGGER, req.event, update_id=f"{key}:trigger"
+                    )
+                )
                 await asyncio.to_thread(
                     self._audit_life_event,
                     req.persona_id,
                     req.event,
                     status,
-                    calling_activity_key(),
+                    key,
                 )
             if req.compute_budget is not None:
-                await handle.execute_update(messages.SET_COMPUTE_BUDGET, req.compute_budget)
+                await execute_update_once(
+                    handle,
+                    messages.SET_COMPUTE_BUDGET,
+                    req.compute_budget,
+                    update_id=f"{key}:budget",
+                )
             if req.metered is not None:
-                await handle.execute_update(messages.SET_METERING, req.metered)
+                await execute_update_once(
+                    handle, messages.SET_METERING, req.metered, update_id=f"{key}:metering"
+                )
         except WorkflowUpdateFailedError as err:
             return LifeControlResult(status=f"refused: {err.cause}")
         except RPCError as err:

@@ -179,12 +179,14 @@ async def test_an_activation_event_starts_a_stopped_life(personas: PersonaClient
     await eventually(lambda: personas.view(pid), lambda v: v.stats.processed == 1)
 
 
-async def test_mentions_by_at_name_or_bare_name_of_the_entitys_personas(
+async def test_mentions_are_at_names_of_the_entitys_personas(
     personas: PersonaClient,
 ) -> None:
     ada = (await personas.create_persona(profile(), created_by="t")).persona_id
     await personas.create_persona(profile("Bob"), created_by="t")
     personas.store.upsert_entity("other", "Other", ["repo:web"])
     await personas.create_persona(profile("Cy", entity_id="other"), created_by="t")
-    item = await personas.post_to_persona(ada, "ada and @bob, ask Cy", "alice")
+    item = await personas.post_to_persona(ada, "@ada and @bob, ask @Cy", "alice")
     assert item.mentions == ("Ada", "Bob")  # Cy belongs to another entity
+    bare = await personas.post_to_persona(ada, "ada, the bob pipeline is green", "alice")
+    assert bare.mentions == ()  # a bare name is no mention

@@ -14,13 +14,15 @@ from personas.cadence import (
     interval_s,
     is_urgent,
     next_item_at_ms,
+    pacing_wait_s,
 )
 from personas.items import BP, HIGH_PRIORITY_BP
 from personas.life import LifeConfig
 from personas.state import Mood, PersonaState, StateRules
 
 CONFIG = CadenceConfig()
-DEFAULT_INTERVALS = {Mood.ACTIVE: 3.0, Mood.TIRED: 5.0, Mood.OVERWHELMED: 7.0, Mood.IDLE: 10.0}
+# The seed's defaults: idle is eager, overwhelmed slowest.
+DEFAULT_INTERVALS = {Mood.ACTIVE: 5.0, Mood.TIRED: 7.0, Mood.OVERWHELMED: 10.0, Mood.IDLE: 3.0}
 DEFAULT_THRESHOLDS = {
     Mood.ACTIVE: 2_000,
     Mood.TIRED: 5_000,
@@ -32,8 +34,8 @@ DEFAULT_THRESHOLDS = {
 @pytest.mark.parametrize(("mood", "seconds"), DEFAULT_INTERVALS.items())
 def test_default_interval_per_mood(mood: Mood, seconds: float) -> None:
     assert interval_s(PersonaState(mood=mood), CONFIG) == seconds
-    assert interval_s(PersonaState(mood=mood, compute_budget=0.2), CONFIG) == seconds
-    assert interval_s(PersonaState(mood=mood, compute_budget=0.1999), CONFIG) == 2 * seconds
+    assert interval_s(PersonaState(mood=mood, compute_budget=0.5), CONFIG) == seconds
+    assert interval_s(PersonaState(mood=mood, compute_budget=0.4999), CONFIG) == 2 * seconds
     assert interval_s(PersonaState(mood=mood, compute_budget=0.0), CONFIG) == 2 * seconds
 
 
@@ -53,7 +55,7 @@ def test_custom_cadence_is_honoured() -> None:
 )
 def test_interval_doubles_exactly_below_the_low_budget_mark(mood: Mood, budget: float) -> None:
     seconds = interval_s(PersonaState(mood=mood, compute_budget=budget), CONFIG)
-    assert seconds == DEFAULT_INTERVALS[mood] * (2 if budget < 0.2 else 1)
+    assert seconds == DEFAULT_INTERVALS[mood] * (2 if budget < 0.5 else 1)
 
 
 @pytest.mark.parametrize(("mood", "threshold"), DEFAULT_THRESHOLDS.items())
@@ -100,9 +102,42 @@ def test_the_next_item_waits_for_the_interval_of_the_mood_the_last_one_left() ->
     config = CadenceConfig()
     assert next_item_at_ms(PersonaState(mood=Mood.ACTIVE), config) == 0  # never worked yet
     finished = PersonaState(mood=Mood.IDLE, last_work_ms=1_000_000)
-    assert next_item_at_ms(finished, config) == 1_010_000
+    assert next_item_at_ms(finished, config) == 1_003_000
     flooded = finished.model_copy(update={"mood": Mood.OVERWHELMED, "compute_budget": 0.1})
-    assert next_item_at_ms(flooded, config) == 1_014_000
+    assert next_item_at_ms(flooded, config) == 1_020_000
+    # Counted from when the last item was taken up, not from when it was finished.
+    taken = finished.model_copy(update={"last_taken_ms": 999_000})
+    assert next_item_at_ms(taken, config) == 1_002_000
+
+
+def test_no_wait_once_the_interval_has_passed() -> None:
+    config = CadenceConfig(active_s=0.01, idle_s=0.01)
+    state = PersonaState(mood=Mood.ACTIVE, last_taken_ms=1_000, last_work_ms=1_050)
+    assert pacing_wait_s(state, config, 1_050) == 0  # 50 ms of work used up 10 ms of pacing
+    assert pacing_wait_s(state, CadenceConfig(), 1_050) == 4.95
+    assert pacing_wait_s(PersonaState(), CadenceConfig(), 0) == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    mood=st.sampled_from(Mood),
+    budget=st.floats(min_value=0.0, max_value=1.0, allow_nan=False),
+    taken=st.integers(min_value=1, max_value=10**12),
+    work=st.integers(min_value=0, max_value=100_000),
+    later=st.integers(min_value=0, max_value=100_000),
+)
+def test_the_wait_is_what_is_left_of_the_interval(
+    mood: Mood, budget: float, taken: int, work: int, later: int
+) -> None:
+    state = PersonaState(
+        mood=mood, compute_budget=budget, last_taken_ms=taken, last_work_ms=taken + work
+    )
+    now = taken + work + later
+    wait = pacing_wait_s(state, CONFIG, now)
+    interval_ms = round(interval_s(state, CONFIG) * 1000)
+    assert wait >= 0
+    assert wait == max(0, interval_ms - work - later) / 1000
+    assert (wait == 0) == (now - taken >= interval_ms)
 
 
 def test_a_life_config_that_could_never_be_overwhelmed_is_refused() -> None:

@@ -11,12 +11,14 @@ from hypothesis import strategies as st
 from personas.cadence import EngagementThresholds, engages, is_urgent
 from personas.items import BP, HIGH_PRIORITY_BP, InboxItem, to_bp
 from personas.priority import (
+    MAX_MENTIONS,
     PriorityContext,
     PriorityWeights,
     base_priority_bp,
     effective_bp,
     expertise_bp,
     is_mentioned,
+    mentions_in,
     overtaking_window_ms,
     recency_bp,
     sort_key,
@@ -354,3 +356,50 @@ def test_aging_lifts_an_old_item_above_a_fresh_one() -> None:
 def test_weights_refuse_a_mention_floor_at_the_boundary_and_no_aging(bad: dict[str, int]) -> None:
     with pytest.raises(ValueError, match="greater than"):
         PriorityWeights.model_validate(bad)
+
+
+# --- mentions in text: ``@Name`` only ------------------------------------------------------
+
+
+def test_a_mention_is_at_name_with_a_word_boundary() -> None:
+    names = {"Ada", "Deploy", "Ada-bot"}
+    assert mentions_in("hi @ada, and @DEPLOY!", names) == ("Ada", "Deploy")
+    assert mentions_in("the deploy pipeline is green, ada", names) == ()
+    assert mentions_in("@Adam @Adaline @deployer", names) == ()
+    assert mentions_in("mail ada@ada.example or x@Deploy", names) == ()
+    assert mentions_in("@Ada-bot please", names) == ("Ada-bot",)
+    assert mentions_in("@Ada-", names) == ("Ada",)
+    assert mentions_in("@Ada.", names) == ("Ada",)
+    assert mentions_in("@unknown", names) == ()
+
+
+_filler = st.text(alphabet=" ,.!?\n", min_size=1, max_size=3)
+_words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz ", max_size=30)
+
+
+@given(name=persona_names, before=_words, after=_words, sep=_filler, upper=st.booleans())
+def test_an_at_name_between_word_boundaries_is_always_a_mention(
+    name: str, before: str, after: str, sep: str, upper: bool
+) -> None:
+    spelled = name.upper() if upper else name.lower()
+    text = f"{before}{sep}@{spelled}{sep}{after}"
+    assert name in mentions_in(text, {name})
+
+
+@given(name=persona_names, text=st.text(max_size=80))
+def test_text_without_at_never_mentions(name: str, text: str) -> None:
+    assert mentions_in(text.replace("@", ""), {name}) == ()
+
+
+@given(name=persona_names, suffix=st.text(alphabet="abcXYZ019_", min_size=1, max_size=5))
+def test_a_longer_word_is_no_mention(name: str, suffix: str) -> None:
+    assert mentions_in(f"@{name}{suffix}", {name}) == ()
+    assert mentions_in(f"x@{name}", {name}) == ()
+
+
+@given(names=st.sets(persona_names, max_size=50), text=st.text(alphabet="@abAB-_ ,", max_size=60))
+def test_mentions_are_known_names_and_bounded(names: set[str], text: str) -> None:
+    found = mentions_in(text, names)
+    assert set(found) <= names
+    assert len(found) <= MAX_MENTIONS
+    assert list(found) == sorted(set(found))
