@@ -12,8 +12,9 @@ dev server (images cached after the first run).
   from outside, or all of whose processes are killed from inside (``kill -9 -1``); how many
   still hold their reservation one sampling interval later (goal 0), and the longest time
   from the kill until the reservation was released (goal: at most one sampling interval,
-  ``sampling_interval_s``). ``zombie_release_samples_only_s`` is the same with the engine's
-  events not followed (the usage samples alone).
+  ``sampling_interval_s``). ``*_samples_only`` are the same with the engine's events not
+  followed (the usage samples alone: the next sample finds the container gone, so the bound
+  is one interval plus the release; a zombie there is one still holding after two).
 - ``unauthorised_actions_allowed``: management and session actions tried without valid
   credentials of the owning entity or user (none, forged, another entity's key, another
   user's token, a development-key token, after a revocation); how many succeeded (goal 0).
@@ -201,9 +202,9 @@ def _holds(store: Store, sid: str) -> bool:
 
 async def _release_times(
     client: Client, root: Path, faults: dict[str, Fault] | None
-) -> tuple[int, float]:
-    """Kill two sessions' containers (from outside, and from inside); how many still hold a
-    reservation one interval later, and the longest time until each released."""
+) -> list[float]:
+    """Kill two sessions' containers (from outside, and from inside); the time until each
+    released its reservation (``inf`` if not within two sampling intervals and 30 s)."""
     engine = docker.from_env()
     with temp_store() as store:
         settings = _settings(root / f"z-{uuid.uuid4().hex[:4]}")
@@ -220,26 +221,28 @@ async def _release_times(
                 began[sid] = time.monotonic()
                 await asyncio.to_thread(kill, container)
             released: dict[str, float] = {}
-            deadline = time.monotonic() + INTERVAL_S + 30
+            deadline = time.monotonic() + 2 * INTERVAL_S + 30
             while len(released) < len(ids) and time.monotonic() < deadline:
                 for sid in ids:
                     if sid not in released and not await asyncio.to_thread(_holds, store, sid):
                         released[sid] = time.monotonic() - began[sid]
                 await asyncio.sleep(0.05)  # a measurement's resolution, not a wait for work
-            late = [s for s in ids if released.get(s, 1e9) > INTERVAL_S]
-            return len(late), max(released.values(), default=float("inf"))
+            return [released.get(s, float("inf")) for s in ids]
 
 
 async def zombies(client: Client, root: Path) -> dict[str, float | int]:
-    """``zombie_sessions`` and ``zombie_release_s`` (engine events followed), and the release
-    time from the usage samples alone."""
-    zombies_events, worst = await _release_times(client, root, None)
-    zombies_samples, worst_samples = await _release_times(client, root, {"watch": "fail"})
-    log(f"zombies: {zombies_events} late, release {worst:.2f} s ({worst_samples:.2f} s samples)")
+    """``zombie_sessions`` (not released within one sampling interval) and
+    ``zombie_release_s`` with the engine's events followed (the default), and the same
+    from the usage samples alone (a remote engine), where one interval to the next sample
+    plus the release itself is the bound."""
+    events = await _release_times(client, root, None)
+    samples = await _release_times(client, root, {"watch": "fail"})
+    log(f"zombies: release {max(events):.2f} s (events), {max(samples):.2f} s (samples only)")
     return {
-        "zombie_sessions": zombies_events + zombies_samples,
-        "zombie_release_s": round(worst, 2),
-        "zombie_release_samples_only_s": round(worst_samples, 2),
+        "zombie_sessions": sum(t > INTERVAL_S for t in events),
+        "zombie_release_s": round(max(events), 2),
+        "zombie_sessions_samples_only": sum(t > 2 * INTERVAL_S for t in samples),
+        "zombie_release_samples_only_s": round(max(samples), 2),
         "sampling_interval_s": INTERVAL_S,
     }
 
