@@ -3,6 +3,8 @@ id, and the broker's refusal to run on the development key outside development m
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,6 +18,8 @@ from clients.app_api import MAX_MESSAGE, one_line
 from personas.app import models as m
 from personas.app.models import AppConfiguration, AppPersona, ResourceRequirements, SessionRequest
 from personas.app.views import PreemptNotice, ReleaseCommand, RunCommand
+from runtime.settings import Settings
+from workers.main import run_worker
 
 HUGE = "x" * 2**20
 
@@ -124,3 +128,14 @@ def test_broker_refuses_to_run_without_keys_outside_dev_mode(
     forged = dev.issue("mallory")
     with pytest.raises(Exception, match="bad signature"):
         configured.verify(forged)  # a token signed with the development key is refused
+
+
+async def test_the_worker_refuses_to_start_without_keys(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("PERSONAS_APP_JWT_KEYS", raising=False)
+    monkeypatch.delenv("PERSONAS_APP_DEV_MODE", raising=False)
+    monkeypatch.chdir(tmp_path)  # no personas.env here
+    with pytest.raises(BrokerNotConfigured, match="PERSONAS_APP_DEV_MODE=true"):
+        await run_worker(Settings(state_dir=tmp_path / "var"))
+    assert not (tmp_path / "var").exists()  # refused before anything was set up
