@@ -29,6 +29,8 @@ from activities.app.images import ImageBuilder
 from activities.app.resources import ResourceManager
 from activities.app.sandbox import Sandboxes
 from activities.app.settings import AppSettings
+from activities.funding.admins import AdminStore
+from activities.funding.db import Database
 from bench._common import emit, log, percentile, rounded, temp_store
 from clients.api import PersonaError
 from clients.app_api import AppClient
@@ -41,7 +43,13 @@ PERSONA: dict[str, object] = {
     "persona_name": "Bench Reviewer",
     "required_applications": APPS,
     "application_configuration": {"default": {"files": {"/config/a.json": "{}"}}},
-    "resource_requirements": {"cpu_millis": 250, "memory_mb": 32, "storage_mb": 16},
+    "resource_requirements": {
+        "cpu_millis": 250,
+        "memory_mb": 32,
+        "storage_mb": 8,
+        "tmp_mb": 4,
+        "home_mb": 4,
+    },
 }
 
 EGRESS_PERSONA: dict[str, object] = {
@@ -77,6 +85,7 @@ def leaked(app: Tracked, settings: AppSettings) -> int:
     """Containers/volumes and egress proxy dirs of this run's sessions plus live
     reservations."""
     sandboxes = Sandboxes(settings.data_root, egress_root=settings.egress_root)
+    sandboxes.deployment = app.deployment()
     on_docker = (sandboxes.managed_sessions() | sandboxes.egress.sessions()) & app.started
     rm = ResourceManager(app.store.url)
     try:
@@ -105,10 +114,11 @@ async def run(quick: bool) -> dict[str, float | int | None]:
             queue = f"bench-{uuid.uuid4().hex[:8]}"
             app = Tracked(env.client, store, queue, settings)
             app.started = set()
-            await app.define("acme", "bench", **PERSONA)
-            await app.grant(str(PERSONA["persona_id"]), "bench-user")
-            await app.define("acme", "bench", **EGRESS_PERSONA)
-            await app.grant(str(EGRESS_PERSONA["persona_id"]), "bench-user")
+            admin = AdminStore(Database(store.engine)).create("bench", None)
+            await app.define("acme", "bench", admin, **PERSONA)
+            await app.grant(str(PERSONA["persona_id"]), "bench-user", admin)
+            await app.define("acme", "bench", admin, **EGRESS_PERSONA)
+            await app.grant(str(EGRESS_PERSONA["persona_id"]), "bench-user", admin)
             token = app.broker.issue("bench-user")
             async with Worker(
                 env.client,

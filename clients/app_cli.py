@@ -4,7 +4,9 @@ Wiring (in clients/cli.py ``build_parser``): ``add_app_commands(sub)``. Each han
 ``run_app_command(ctx, args)``-compatible: it takes the CLI context (anything with
 ``personas()`` returning a connected PersonaClient and ``emit(data, text)``) and the parsed
 arguments; ``temporal=True`` is set on the commands that talk to Temporal. Tokens come from
-``--token`` or ``PERSONAS_APP_TOKEN``.
+``--token`` or ``PERSONAS_APP_TOKEN``; management credentials (an administrator's secret or
+an API key of a persona of the owning entity) from ``--key``, ``PERSONAS_APP_KEY`` or
+``PERSONAS_ADMIN_KEY``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from activities.app.broker import BrokerNotConfigured
 from clients.api import PersonaError
 from clients.app_api import AppClient
 from personas.app.views import SessionView, UsageSample
@@ -24,7 +27,10 @@ from personas.app.views import SessionView, UsageSample
 
 async def _client(ctx: Any) -> AppClient:
     personas = await ctx.personas()
-    return AppClient(personas.client, personas.store, personas.task_queue)
+    try:
+        return AppClient(personas.client, personas.store, personas.task_queue)
+    except BrokerNotConfigured as err:
+        raise PersonaError(str(err)) from None
 
 
 def _token(args: argparse.Namespace) -> str:
@@ -32,6 +38,11 @@ def _token(args: argparse.Namespace) -> str:
     if not token:
         raise PersonaError("a token is required: --token or PERSONAS_APP_TOKEN")
     return str(token)
+
+
+def _key(args: argparse.Namespace) -> str | None:
+    key = getattr(args, "key", None)
+    return key or os.environ.get("PERSONAS_APP_KEY") or os.environ.get("PERSONAS_ADMIN_KEY") or None
 
 
 def session_text(v: SessionView) -> str:
@@ -72,13 +83,21 @@ async def _define(ctx: Any, args: argparse.Namespace) -> None:
         raise PersonaError(f"cannot read persona file {args.file}: {err}") from None
     if not isinstance(fields, dict):
         raise PersonaError("the persona file must hold a JSON object")
-    saved = await (await _client(ctx)).define(args.entity, args.by, **fields)
+    saved = await (await _client(ctx)).define(args.entity, args.by, _key(args), **fields)
     ctx.emit(saved, f"{saved.persona.persona_id} v{saved.version}")
 
 
 async def _grant(ctx: Any, args: argparse.Namespace) -> None:
-    await (await _client(ctx)).grant(args.persona, args.user)
+    await (await _client(ctx)).grant(args.persona, args.user, _key(args))
     ctx.emit({"granted": True}, f"{args.user} may use {args.persona}")
+
+
+async def _revoke(ctx: Any, args: argparse.Namespace) -> None:
+    ended = await (await _client(ctx)).revoke(args.persona, args.user, _key(args))
+    text = f"{args.user} may no longer use {args.persona}"
+    if ended:
+        text += f"; ending sessions {', '.join(ended)}"
+    ctx.emit({"revoked": True, "ending": ended}, text)
 
 
 async def _token_cmd(ctx: Any, args: argparse.Namespace) -> None:
@@ -100,7 +119,9 @@ async def _request(ctx: Any, args: argparse.Namespace) -> None:
 
 
 async def _show(ctx: Any, args: argparse.Namespace) -> None:
-    v = await (await _client(ctx)).view(args.session)
+    key = _key(args)
+    token = None if key else (args.token or os.environ.get("PERSONAS_APP_TOKEN") or None)
+    v = await (await _client(ctx)).view(args.session, token=token, credential=key)
     ctx.emit(v, session_text(v))
 
 
@@ -144,24 +165,35 @@ async def _reconciler(ctx: Any, args: argparse.Namespace) -> None:
 
 
 def add_app_commands(subparsers: Any) -> None:
-    """Add ``app define|grant|token|request|show|run|usage|release|reconciler`` to a CLI."""
+    """Add ``app define|grant|revoke|token|request|show|run|usage|release|reconciler``."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
     app = subparsers.add_parser("app", help="app personas: sandboxed sessions on demand")
     sub = app.add_subparsers(dest="app_command", required=True, metavar="COMMAND")
 
-    def command(name: str, handler: Any, help: str, token: bool = False) -> argparse.ArgumentParser:
+    def command(
+        name: str, handler: Any, help: str, token: bool = False, key: bool = False
+    ) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sub.add_parser(name, parents=[common], help=help)
         p.set_defaults(handler=handler, temporal=True)
         if token:
             p.add_argument("--token", help="the user's JWT (default: $PERSONAS_APP_TOKEN)")
+        if key:
+            p.add_argument(
+                "--key",
+                help="an administrator's secret or an API key of a persona of the owning"
+                " entity (default: $PERSONAS_APP_KEY, then $PERSONAS_ADMIN_KEY)",
+            )
         return p
 
-    p = command("define", _define, "store an app persona (JSON file) as a new version")
+    p = command("define", _define, "store an app persona (JSON file) as a new version", key=True)
     p.add_argument("file", metavar="FILE")
     p.add_argument("--entity", required=True)
     p.add_argument("--by", default="cli")
-    p = command("grant", _grant, "allow a user to request a persona")
+    p = command("grant", _grant, "allow a user to request a persona", key=True)
+    p.add_argument("persona", metavar="PERSONA_ID")
+    p.add_argument("user", metavar="USER")
+    p = command("revoke", _revoke, "withdraw a grant and end the user's sessions", key=True)
     p.add_argument("persona", metavar="PERSONA_ID")
     p.add_argument("user", metavar="USER")
     p = command("token", _token_cmd, "issue a token for a user (admin; uses the settings' key)")
@@ -174,7 +206,9 @@ def add_app_commands(subparsers: Any) -> None:
     p.add_argument("--preempt", action="store_true", help="preempt lower-priority sessions")
     p.add_argument("--lease", type=int, default=3600, metavar="S")
     p.add_argument("--no-wait", action="store_true")
-    p = command("show", _show, "a session's state, steps and compensations")
+    p = command(
+        "show", _show, "a session's state (its user's token, or --key)", token=True, key=True
+    )
     p.add_argument("session", metavar="SESSION")
     p = command("run", _run, "run a command inside a session (options before SESSION)", token=True)
     p.add_argument("session", metavar="SESSION")

@@ -58,6 +58,14 @@ WAKE: Final = "wake"
 PREEMPT: Final = "preempt"
 """Signal: a :class:`personas.app.views.PreemptNotice`, a higher-priority session's claim."""
 
+REVOKED: Final = "revoked"
+"""Signal: a :class:`personas.app.views.RevokeNotice`, the user's grant was withdrawn; the
+session refuses commands at once and ends in state ``revoked``."""
+
+SANDBOX_GONE: Final = "sandbox_gone"
+"""Signal: a :class:`personas.app.views.GoneNotice`, the engine reported that the session's
+container died or was removed; the session ends in state ``lost``."""
+
 # ------------------------------------------------------------------ FleetAdaptation
 RISK: Final = "risk"
 """Signal: a new risk tolerance in [0, 1] (a strict number; anything else is recorded)."""

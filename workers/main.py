@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.app.broker import BrokerNotConfigured, broker_keys
+from activities.app.settings import get_app_settings
 from activities.fleet.drivers import FleetDriver, driver_from_settings
 from activities.providers import ModelProvider, provider_from_settings
 from activities.store import Store
@@ -48,7 +50,11 @@ def build_worker(
 
 async def run_worker(settings: Settings) -> None:
     """Connect, migrate the store and serve until cancelled, on one engine (one connection
-    pool) that every store of the process shares, disposed at shutdown."""
+    pool) that every store of the process shares, disposed at shutdown.
+
+    Refuses to start (BrokerNotConfigured, saying what to set) when no app JWT keys are
+    configured outside PERSONAS_APP_DEV_MODE."""
+    broker_keys(get_app_settings())
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url())
     store = Store(engine)
@@ -70,8 +76,12 @@ async def run_worker(settings: Settings) -> None:
 def main() -> None:
     """``personas-worker``: run the worker with the settings from the environment."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_worker(get_settings()))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_worker(get_settings()))
+    except BrokerNotConfigured as err:
+        logging.error("worker not started: %s", err)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

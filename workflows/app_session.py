@@ -5,7 +5,15 @@ While it runs, the session samples CPU, memory and egress on a durable cadence (
 timer every ``usage_interval_s`` from the settings, stretched so that one lease holds at most
 ``MAX_SAMPLES`` samples and the history stays bounded); the latest ``usage_history`` samples
 are kept in the view (query ``view`` or ``usage_history``) and the last one shows in the
-current details. A sample that fails is counted as missed and never ends the session.
+current details. A sample that fails is counted as missed; a sample that finds the container
+gone or stopped ends the session in state ``lost`` at once, and so does the engine's own
+report (signal ``sandbox_gone`` from the worker following the engine's events), so a dead
+sandbox never keeps its reservation. A revoked grant ends the session in state ``revoked``
+and refuses commands at once. The stored session record follows the state (queued, running,
+releasing, then how it ended).
+
+Steps heartbeat and have a short heartbeat timeout: a dead worker's step is retried in
+seconds, and up to ``STEP_ATTEMPTS`` attempts mean a few worker deaths never fail a session.
 
 Every step registers its compensation before it runs; on failure, cancellation, release,
 preemption or expiry the compensations run in reverse (remove the container and volumes,
@@ -24,7 +32,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -33,8 +41,11 @@ with workflow.unsafe.imports_passed_through():
     from personas import messages
     from personas.app.models import SessionRequest
     from personas.app.views import (
+        MAX_REASON,
+        GoneNotice,
         PreemptNotice,
         ReleaseCommand,
+        RevokeNotice,
         RunCommand,
         SessionView,
         UsageQuery,
@@ -46,11 +57,16 @@ with workflow.unsafe.imports_passed_through():
 
 STEP_TIMEOUT = timedelta(seconds=60)
 IMAGE_TIMEOUT = timedelta(minutes=15)
+STEP_HEARTBEAT = timedelta(seconds=5)
+"""A step's activity heartbeats every second; five seconds without one is a dead worker."""
+STEP_ATTEMPTS = 20
 STEP_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
-    maximum_attempts=3,
+    maximum_attempts=STEP_ATTEMPTS,
     maximum_interval=timedelta(seconds=5),
 )
+PATCH = "app-session-robust-1"
+"""Sessions started before this patch replay without the state records."""
 COMP_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
 )  # until it succeeds
@@ -90,11 +106,14 @@ class AppSession:
         self.host_id = ""
         self.usage_interval_s = 60
         self.history_len = 60
+        self.revoked = False
+        self.robust = False
 
     # ------------------------------------------------------------------ main line
     @workflow.run
     async def run(self, req: SessionRequest) -> SessionView:
         """Provision, run until the end, then compensate in reverse; returns the final view."""
+        self.robust = workflow.patched(PATCH)
         self._set("validating")
         final_state, reason = "released", ""
         try:
@@ -103,12 +122,17 @@ class AppSession:
             lease = timedelta(seconds=req.lease_s)
             self.view_.lease_expires_at = (workflow.now() + lease).isoformat()
             self._publish()
+            await self._record("running")
             await self._run_until_stop(workflow.now() + lease)
             final_state, reason = self.stop_state, self.stop_reason or ""
         except _Stop:
             final_state, reason = self.stop_state, self.stop_reason or "stopped"
         except ActivityError as err:
-            final_state, reason = "failed", failure_cause(err)
+            if not _cancelled(err):
+                final_state, reason = "failed", failure_cause(err)
+            else:  # the workflow was cancelled while an activity ran
+                await self._compensate("failed", "cancelled")
+                raise asyncio.CancelledError() from None
         except asyncio.CancelledError:
             await self._compensate("failed", "cancelled")
             raise
@@ -116,8 +140,20 @@ class AppSession:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.view_
 
+    async def _record(self, state: str) -> None:
+        """Make the stored session record follow the workflow's state."""
+        if not self.robust:
+            return
+        await workflow.execute_activity(
+            contracts.RECORD_STATE,
+            contracts.StateRequest(session_id=self.req.session_id, state=state),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=COMP_RETRY,
+        )
+
     async def _run_until_stop(self, deadline: datetime) -> None:
-        """Wait for release, preemption or lease expiry, sampling usage on a durable cadence."""
+        """Wait for release, preemption, revocation, lease expiry or the container's end,
+        sampling usage on a durable cadence."""
         every = sampling_interval(self.usage_interval_s, self.req.lease_s)
         while self.stop_reason is None:
             left = deadline - workflow.now()
@@ -132,6 +168,11 @@ class AppSession:
                 if workflow.now() < deadline:
                     await self._sample()
 
+    def _lost(self, why: str) -> None:
+        if self.stop_reason is None:
+            self.stop_state = "lost"
+            self.stop_reason = f"sandbox lost: {why}"[:MAX_REASON]
+
     async def _sample(self) -> None:
         try:
             used: contracts.Usage = await workflow.execute_activity(
@@ -141,7 +182,12 @@ class AppSession:
                 start_to_close_timeout=SAMPLE_TIMEOUT,
                 retry_policy=SAMPLE_RETRY,
             )
-        except ActivityError:
+        except ActivityError as err:
+            if _cancelled(err):
+                raise
+            if self.robust and _is_gone(err):
+                self._lost(failure_cause(err))
+                return
             self.view_.samples_missed += 1
             self._publish()
             return
@@ -235,6 +281,7 @@ class AppSession:
             arg,
             result_type=result,
             start_to_close_timeout=limit,
+            heartbeat_timeout=STEP_HEARTBEAT,
             retry_policy=STEP_RETRY,
         )
         self.view_.steps.append(name)
@@ -272,7 +319,9 @@ class AppSession:
                 raise _Stop(self.stop_reason)
             self.view_.steps.pop()
             self.view_.queue_position = got.position
-            self._set("queued")
+            if self.view_.state != "queued":
+                self._set("queued")
+                await self._record("queued")
             if request.preempt:
                 victims = await workflow.execute_activity(
                     contracts.PLAN_PREEMPTION,
@@ -308,7 +357,9 @@ class AppSession:
         self.compensations.append((activity, arg))
 
     async def _compensate(self, state: str, reason: str) -> None:
+        reason = reason[:MAX_REASON]
         self._set("releasing", reason)
+        await self._record("releasing")
         while self.compensations:
             activity, arg = self.compensations.pop()
             if activity == contracts.END:
@@ -333,7 +384,7 @@ class AppSession:
     def _set(self, state: str, reason: str | None = None) -> None:
         self.view_.state = state
         if reason is not None:
-            self.view_.reason = reason
+            self.view_.reason = reason[:MAX_REASON]
         self._publish()
 
     def _publish(self) -> None:
@@ -390,6 +441,31 @@ class AppSession:
             self.stop_state = "preempted"
             self.stop_reason = f"preempted by session {notice.by_session} (p{notice.priority})"
 
+    @workflow.signal(name=messages.SANDBOX_GONE)
+    def sandbox_gone(self, raw: Any) -> None:
+        """The engine reported the container's end: the session ends as ``lost`` (once it has
+        a container; malformed: ignored)."""
+        try:
+            notice = GoneNotice.model_validate(raw)
+        except ValidationError:
+            workflow.logger.warning("ignored a malformed sandbox notice")
+            return
+        if self.view_.container_id is not None and not self.view_.ended:
+            self._lost(notice.why)
+
+    @workflow.signal(name=messages.REVOKED)
+    def revoked_signal(self, raw: Any = None) -> None:
+        """The user's grant was withdrawn: refuse commands now and end (malformed: ignored)."""
+        try:
+            notice = RevokeNotice.model_validate(raw or {})
+        except ValidationError:
+            workflow.logger.warning("ignored a malformed revocation notice")
+            return
+        self.revoked = True
+        if self.stop_reason is None and not self.view_.ended:
+            self.stop_state = "revoked"
+            self.stop_reason = f"grant of {self.req.persona_id} revoked by {notice.by}"
+
     @workflow.update
     async def settled(self) -> SessionView:
         """Wait until the session runs or has ended; returns its view."""
@@ -410,14 +486,25 @@ class AppSession:
 
     @workflow.update
     async def run_command(self, cmd: RunCommand) -> contracts.RunResult:
-        """Run a command inside the running session; returns its output and a usage sample."""
-        result: contracts.RunResult = await workflow.execute_activity(
-            contracts.EXEC,
-            contracts.ExecRequest(session_id=self.req.session_id, argv=cmd.argv),
-            result_type=contracts.RunResult,
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=RetryPolicy(maximum_attempts=1),
-        )
+        """Run a command inside the running session; returns its output and a usage sample.
+        A command that finds the container gone ends the session (``lost``) and says why."""
+        try:
+            result: contracts.RunResult = await workflow.execute_activity(
+                contracts.EXEC,
+                contracts.ExecRequest(
+                    session_id=self.req.session_id,
+                    argv=cmd.argv,
+                    persona_id=self.req.persona_id,
+                    user_id=self.req.user_id,
+                ),
+                result_type=contracts.RunResult,
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_attempts=1),
+            )
+        except ActivityError as err:
+            if self.robust and _is_gone(err):
+                self._lost(failure_cause(err))
+            raise ApplicationError(failure_cause(err), type="CommandFailed") from None
         return result
 
     @run_command.validator
@@ -426,7 +513,12 @@ class AppSession:
         self._running()
 
     def _running(self) -> None:
-        if self.view_.state != "running":
+        if self.revoked:
+            raise ApplicationError(
+                f"user {self.req.user_id} may no longer use persona {self.req.persona_id}",
+                type="Revoked",
+            )
+        if self.view_.state != "running" or self.stop_reason is not None:
             raise ApplicationError(
                 f"session {self.req.session_id} is {self.view_.state}, not running",
                 type="NotRunning",
@@ -454,3 +546,14 @@ class AppSession:
             raise ApplicationError(
                 f"session {self.req.session_id} is not yours", type="NotYourSession"
             )
+
+
+def _is_gone(err: ActivityError) -> bool:
+    """True when an activity found the session's container gone or stopped."""
+    cause = err.cause
+    return isinstance(cause, ApplicationError) and cause.type == contracts.SANDBOX_GONE
+
+
+def _cancelled(err: ActivityError) -> bool:
+    """True when an activity ended because the workflow was cancelled."""
+    return isinstance(err.cause, CancelledError)

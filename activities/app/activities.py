@@ -4,12 +4,21 @@ Blocking work (the store, Docker, apt) runs in threads. Refusals are non-retryab
 ApplicationErrors with one clear line. ``faults`` injects failures for tests: for a step,
 ``"fail"`` raises a non-retryable error after the step's side effect, ``"crash_once"``
 raises a retryable one on the first attempt after the side effect (a worker dying mid-step),
-``"stall"`` holds the first attempt after its side effect until the worker is stopped.
+``"stall"`` holds the first attempt after its side effect until the worker is stopped,
+``"hang"`` stops heartbeating and hangs on the first attempt after its side effect (a worker
+that died without a word: the heartbeat timeout retries it), ``"crash_4"`` crashes the first
+four attempts (a few worker deaths in a row).
+
+Long steps heartbeat every ``HEARTBEAT_EVERY_S`` while their blocking work runs, so the
+workflow's short heartbeat timeout retries a dead worker's step in seconds. Every Docker
+object carries this deployment's label (``activities.ownership``) and the reconciler and
+every clean-up touch only those.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
@@ -18,25 +27,46 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities import ownership
 from activities.app import contracts as c
+from activities.app import engine_events
 from activities.app.capacity import ensure_host
 from activities.app.images import ImageBuilder, ImageError, check_packages
 from activities.app.repository import AppRepository
 from activities.app.resources import Reservation, ResourceManager
-from activities.app.sandbox import ExecResult, SandboxError, Sandboxes, SandboxSpec, Usage
+from activities.app.sandbox import (
+    MANAGED,
+    SESSION,
+    ExecResult,
+    SandboxError,
+    Sandboxes,
+    SandboxGone,
+    SandboxSpec,
+    Usage,
+)
 from activities.app.settings import AppSettings
 from activities.store import Store, UnknownPersona
+from personas import messages
 from personas.app.models import SessionRequest
 from personas.app.policy import Amount
+from personas.app.views import MAX_REASON, GoneNotice
 from personas.ids import session_workflow_id
 
 T = TypeVar("T")
-Fault = Literal["fail", "crash_once", "stall"]
+Fault = Literal["fail", "crash_once", "stall", "hang", "crash_4"]
+HEARTBEAT_EVERY_S = 1.0
+MAX_DEAD_HEADS = 64
+"""Dead queue heads skipped in one reservation attempt (each costs one describe)."""
 
 
 def refuse(message: str) -> ApplicationError:
     """A non-retryable refusal with one clear line."""
     return ApplicationError(message, type="AppRefused", non_retryable=True)
+
+
+def gone(message: str) -> ApplicationError:
+    """The session's container is gone or stopped: non-retryable, the session must end."""
+    return ApplicationError(message, type=c.SANDBOX_GONE, non_retryable=True)
 
 
 class AppActivities:
@@ -61,6 +91,53 @@ class AppActivities:
         self.builder = builder or ImageBuilder(settings.cache_dir)
         self.faults = dict(faults or {})
         self._host_ready = False
+        self._deployment: str | None = None
+        self._follower: asyncio.Task[None] | None = None
+        self.following = asyncio.Event()
+        """Set once this worker follows the engine's events (for tests)."""
+        if settings.deployment_id:
+            self._bind(ownership.check_id(settings.deployment_id))
+
+    def _bind(self, deployment: str) -> None:
+        self._deployment = deployment
+        self.sandboxes.deployment = deployment
+        self.builder.labels = ownership.labels(deployment)
+
+    def deployment(self) -> str:
+        """This worker's deployment id: the setting, or derived from the worker's Temporal
+        client and the store on first use (inside an activity)."""
+        if self._deployment is None:
+            self._bind(ownership.of_client("", activity.client(), self.repo.store.url))
+        assert self._deployment is not None
+        self._follow(self._deployment)
+        return self._deployment
+
+    def _follow(self, deployment: str) -> None:
+        """Follow the engine's reports of this deployment's session containers ending (once
+        per worker process, from its first activity), telling each session at once."""
+        if self._follower is not None and not self._follower.done():
+            return
+        if self.faults.get("watch") == "fail":
+            return
+        try:
+            engine_events.engine_socket()
+        except engine_events.NoEvents as exc:
+            activity.logger.warning("%s: sessions rely on their usage samples", exc)
+            return
+        client = activity.client()
+
+        async def tell(labels: dict[str, str], why: str) -> None:
+            sid = labels.get(SESSION, "")
+            if not sid:
+                return
+            handle = client.get_workflow_handle(session_workflow_id(sid))
+            with contextlib.suppress(RPCError):  # an ended session needs nothing
+                await handle.signal(messages.SANDBOX_GONE, GoneNotice(why=why[:MAX_REASON]))
+
+        owned = ownership.owned_filter(deployment, MANAGED)["label"]
+        self._follower = asyncio.get_running_loop().create_task(
+            engine_events.follow(owned, tell, self.following)
+        )
 
     def _ensure_host(self) -> None:
         if not self._host_ready:
@@ -68,14 +145,22 @@ class AppActivities:
             self._host_ready = True
 
     async def _io(self, step: str, fn: Callable[[], T]) -> T:
-        result = await asyncio.to_thread(fn)
+        self.deployment()
+        try:
+            result = await _heartbeating(step, asyncio.ensure_future(asyncio.to_thread(fn)))
+        except SandboxGone as exc:
+            raise gone(str(exc)) from None
         fault = self.faults.get(step)
+        attempt = activity.info().attempt
         if fault == "fail":
             raise refuse(f"injected failure at step {step}")
-        if fault == "crash_once" and activity.info().attempt == 1:
+        if (fault == "crash_once" and attempt == 1) or (fault == "crash_4" and attempt <= 4):
             raise RuntimeError(f"injected crash after the side effect of step {step}")
-        if fault == "stall" and activity.info().attempt == 1:
+        if fault == "stall" and attempt == 1:
             await activity.wait_for_worker_shutdown()
+            raise RuntimeError(f"worker stopped during step {step}")
+        if fault == "hang" and attempt == 1:
+            await activity.wait_for_worker_shutdown()  # no heartbeat: as if the worker died
             raise RuntimeError(f"worker stopped during step {step}")
         return result
 
@@ -125,10 +210,15 @@ class AppActivities:
 
     @activity.defn(name=c.RESERVE)
     async def reserve(self, req: c.ReserveRequest) -> Reservation:
-        """Reserve the session's resources atomically, or queue it."""
-        return await self._io(
-            "reserve",
-            lambda: self.resources.reserve(
+        """Reserve the session's resources atomically, or queue it.
+
+        A queue head whose workflow is no longer running (terminated, timed out) is skipped
+        at once: its entry is removed and the attempt repeated; a new head that is not this
+        session is woken, so capacity never waits behind the dead.
+        """
+
+        def attempt() -> Reservation:
+            return self.resources.reserve(
                 session_id=req.session_id,
                 host_id=req.host_id,
                 persona_id=req.persona_id,
@@ -136,8 +226,26 @@ class AppActivities:
                 priority=req.priority,
                 amount=req.amount,
                 now_ms=req.now_ms,
-            ),
-        )
+            )
+
+        got = await self._io("reserve", attempt)
+        client = activity.client()
+        for _ in range(MAX_DEAD_HEADS):
+            if got.status != "queued":
+                return got
+            head = await asyncio.to_thread(self.resources.head, req.host_id)
+            if head is None or head == req.session_id:
+                return got
+            if await _is_running(client, session_workflow_id(head)):
+                return got
+            activity.logger.info("skipping dead queue head %s", head)
+            await asyncio.to_thread(self.resources.leave_queue, head)
+            await asyncio.to_thread(self.repo.end_session, head, "failed", "no live session")
+            got = await asyncio.to_thread(attempt)
+            new_head = await asyncio.to_thread(self.resources.head, req.host_id)
+            if new_head is not None and new_head != req.session_id:
+                await _wake(client, [new_head])
+        return got
 
     @activity.defn(name=c.PLAN_PREEMPTION)
     async def plan_preemption(self, req: c.ReserveRequest) -> list[str]:
@@ -150,6 +258,11 @@ class AppActivities:
     async def release(self, req: c.ReleaseRequest) -> list[str]:
         """Free the reservation (idempotent); returns the sessions waiting on the host."""
         return await asyncio.to_thread(self.resources.release, req.session_id, req.host_id)
+
+    @activity.defn(name=c.RECORD_STATE)
+    async def record_state(self, req: c.StateRequest) -> None:
+        """Make the stored session record follow the workflow's state (until its end)."""
+        await asyncio.to_thread(self.repo.set_state, req.session_id, req.state)
 
     @activity.defn(name=c.IMAGE)
     async def image(self, req: c.ImageRequest) -> str:
@@ -166,7 +279,9 @@ class AppActivities:
     @activity.defn(name=c.EGRESS_START)
     async def egress_start(self, req: c.EgressRequest) -> str:
         """Serve the session's egress proxy socket (idempotent); returns the socket's path."""
-        path = await self.sandboxes.egress.start(req.session_id, req.allow, req.bandwidth_mbps)
+        path = await self.sandboxes.egress.start(
+            req.session_id, req.allow, req.bandwidth_mbps, deployment=self.deployment()
+        )
         return await self._io("egress", lambda: path)
 
     @activity.defn(name=c.EGRESS_STOP)
@@ -213,6 +328,7 @@ class AppActivities:
     @activity.defn(name=c.REMOVE)
     async def remove(self, req: c.SessionRef) -> list[str]:
         """Stop and remove the container and its volumes (idempotent)."""
+        self.deployment()
         return await asyncio.to_thread(self.sandboxes.remove, req.session_id)
 
     @activity.defn(name=c.END)
@@ -223,12 +339,17 @@ class AppActivities:
     @activity.defn(name=c.EXEC)
     async def exec(self, req: c.ExecRequest) -> c.RunResult:
         """Run a command in the session (its egress proxy served first) and sample usage."""
+        self.deployment()
         await self.sandboxes.egress.ensure(req.session_id)
 
         def run() -> c.RunResult:
+            if req.persona_id and not self.repo.is_granted(req.persona_id, req.user_id):
+                raise refuse(f"user {req.user_id} may no longer use persona {req.persona_id}")
             try:
                 result: ExecResult = self.sandboxes.exec(req.session_id, list(req.argv))
                 usage: Usage = self._usage(req.session_id)
+            except SandboxGone as exc:
+                raise gone(str(exc)) from None
             except SandboxError as exc:
                 raise refuse(str(exc)) from None
             return c.RunResult(result=result, usage=usage)
@@ -237,9 +358,14 @@ class AppActivities:
 
     @activity.defn(name=c.USAGE)
     async def usage(self, req: c.SessionRef) -> Usage:
-        """A sample of the session's CPU, memory and egress (its proxy served first)."""
+        """A sample of the session's CPU, memory and egress (its proxy served first); a
+        container that is gone or stopped is a non-retryable ``SandboxGone``."""
+        self.deployment()
         await self.sandboxes.egress.ensure(req.session_id)
-        return await asyncio.to_thread(self._usage, req.session_id)
+        try:
+            return await asyncio.to_thread(self._usage, req.session_id)
+        except SandboxGone as exc:
+            raise gone(str(exc)) from None
 
     def _usage(self, session_id: str) -> Usage:
         usage = self.sandboxes.usage(session_id)
@@ -252,16 +378,19 @@ class AppActivities:
 
     @activity.defn(name=c.RECONCILE)
     async def reconcile(self) -> c.ReconcileReport:
-        """Remove containers, volumes, egress proxy directories and reservations whose session
-        workflow is not running."""
+        """Remove this deployment's containers, volumes, egress proxy directories and
+        reservations whose session workflow is not running, and wake the sessions waiting
+        for the capacity freed. Another deployment's objects are never looked at."""
+        deployment = self.deployment()
         await asyncio.to_thread(self._ensure_host)
         docker_ids = await asyncio.to_thread(self.sandboxes.managed_sessions)
         store_ids = await asyncio.to_thread(self.resources.live_sessions)
-        proxy_ids = await asyncio.to_thread(self.sandboxes.egress.sessions)
+        proxy_ids = await asyncio.to_thread(self.sandboxes.egress.sessions, deployment)
         candidates = sorted(docker_ids | store_ids | proxy_ids)
         client = activity.client()
         orphaned: list[str] = []
         removed: list[str] = []
+        waiting: list[str] = []
         for sid in candidates:
             if await _is_running(client, session_workflow_id(sid)):
                 continue
@@ -269,14 +398,26 @@ class AppActivities:
             removed += await asyncio.to_thread(self.sandboxes.remove, sid)
             if await self.sandboxes.egress.stop(sid):
                 removed.append(f"egress proxy {sid}")
-            await asyncio.to_thread(self.resources.release, sid, self.settings.host_id)
+            waiting = await asyncio.to_thread(self.resources.release, sid, self.settings.host_id)
             await asyncio.to_thread(
                 self.repo.end_session, sid, "failed", "reconciled: no live session"
             )
-        return c.ReconcileReport(checked=len(candidates), orphaned=orphaned, removed=removed)
+        if orphaned:
+            await _wake(client, [w for w in waiting if w not in orphaned])
+        return c.ReconcileReport(
+            checked=len(candidates),
+            orphaned=orphaned[: c.MAX_REPORTED],
+            removed=removed[: c.MAX_REPORTED],
+        )
 
     async def close(self) -> None:
-        """Stop serving egress sockets (worker shutdown); the sessions' directories stay."""
+        """Stop serving egress sockets and following engine events (worker shutdown); the
+        sessions' directories stay."""
+        if self._follower is not None:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follower
+            self._follower = None
         await self.sandboxes.egress.close()
 
     def all(self) -> list[Callable[..., Any]]:
@@ -286,6 +427,7 @@ class AppActivities:
             self.reserve,
             self.plan_preemption,
             self.release,
+            self.record_state,
             self.image,
             self.egress_start,
             self.egress_stop,
@@ -299,6 +441,24 @@ class AppActivities:
             self.usage,
             self.reconcile,
         ]
+
+
+async def _heartbeating(step: str, work: asyncio.Future[T]) -> T:
+    """Await ``work``, heartbeating every HEARTBEAT_EVERY_S until it is done."""
+    while True:
+        done, _ = await asyncio.wait({work}, timeout=HEARTBEAT_EVERY_S)
+        if done:
+            return work.result()
+        activity.heartbeat(step)
+
+
+async def _wake(client: Any, sessions: list[str]) -> None:
+    """Signal WAKE to waiting sessions (one that is gone is skipped)."""
+    for sid in sessions:
+        try:
+            await client.get_workflow_handle(session_workflow_id(sid)).signal(messages.WAKE)
+        except RPCError:
+            activity.logger.info("session %s to wake is gone", sid)
 
 
 async def _is_running(client: Any, workflow_id: str) -> bool:

@@ -6,6 +6,7 @@ tokens are refused with one clear line; the verified subject is the user id.
 
 from __future__ import annotations
 
+import logging
 import time
 from uuid import uuid4
 
@@ -13,9 +14,37 @@ import jwt
 
 from activities.app.settings import AppSettings
 
+DEV_KEY = "dev-only-change-me-0123456789abcdef"
+"""The development key: used only with PERSONAS_APP_DEV_MODE and no PERSONAS_APP_JWT_KEYS."""
+
+log = logging.getLogger(__name__)
+
 
 class IdentityError(Exception):
     """A token was refused; the message says why, in one line."""
+
+
+class BrokerNotConfigured(ValueError):
+    """No JWT keys are configured and development mode is off."""
+
+
+def broker_keys(settings: AppSettings) -> list[str]:
+    """The configured keys; the development key only in development mode (with a warning);
+    BrokerNotConfigured otherwise, saying what to set."""
+    keys = [k.get_secret_value() for k in settings.jwt_keys]
+    if keys:
+        return keys
+    if not settings.dev_mode:
+        raise BrokerNotConfigured(
+            "PERSONAS_APP_JWT_KEYS is not set: the app broker will not start without keys"
+            " (set PERSONAS_APP_JWT_KEYS, or PERSONAS_APP_DEV_MODE=true to use the development"
+            " key, never in production)"
+        )
+    log.warning(
+        "PERSONAS_APP_DEV_MODE: app tokens are signed with the development key in the source;"
+        " anyone can forge them"
+    )
+    return [DEV_KEY]
 
 
 class Broker:
@@ -23,9 +52,7 @@ class Broker:
 
     def __init__(self, settings: AppSettings) -> None:
         """Use the settings' keys (first signs, all verify), audience and issuer."""
-        if not settings.jwt_keys:
-            raise ValueError("PERSONAS_APP_JWT_KEYS must hold at least one key")
-        self.keys = [k.get_secret_value() for k in settings.jwt_keys]
+        self.keys = broker_keys(settings)
         self.audience = settings.jwt_audience
         self.issuer = settings.jwt_issuer
 

@@ -155,22 +155,37 @@ class EgressProxies:
         """The directory mounted at /run/egress in the container."""
         return self.session_dir(session_id) / "run"
 
-    def sessions(self) -> set[str]:
-        """Sessions that have a proxy directory on disk."""
+    def sessions(self, deployment: str | None = None) -> set[str]:
+        """Sessions that have a proxy directory on disk (only ``deployment``'s when given: the
+        root may be shared by deployments on one host)."""
         if not self.root.is_dir():
             return set()
-        return {p.name for p in self.root.iterdir() if p.is_dir()}
+        found = {p.name for p in self.root.iterdir() if p.is_dir()}
+        if deployment is None:
+            return found
+        return {s for s in found if (self._policy(s) or {}).get("deployment") == deployment}
 
-    async def start(self, session_id: str, allow: tuple[str, ...], bandwidth_mbps: int = 0) -> str:
-        """Record the session's allowlist and bandwidth cap and serve its socket (idempotent);
-        returns the socket's path."""
+    async def start(
+        self,
+        session_id: str,
+        allow: tuple[str, ...],
+        bandwidth_mbps: int = 0,
+        deployment: str = "",
+    ) -> str:
+        """Record the session's allowlist, bandwidth cap and owning deployment and serve its
+        socket (idempotent); returns the socket's path."""
         run = self.mount_dir(session_id)
         run.mkdir(parents=True, exist_ok=True)
         for d in (self.root, self.session_dir(session_id), run):
             d.chmod(0o711)
         policy = self.session_dir(session_id) / "policy.json"
         tmp = policy.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"allow": list(allow), "bandwidth_mbps": bandwidth_mbps}))
+        policy_body = {
+            "allow": list(allow),
+            "bandwidth_mbps": bandwidth_mbps,
+            "deployment": deployment,
+        }
+        tmp.write_text(json.dumps(policy_body))
         tmp.replace(policy)
         await self.ensure(session_id)
         return str(run / SOCKET)

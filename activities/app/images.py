@@ -228,6 +228,9 @@ class ImageBuilder:
         """Keep downloaded packages and locks under ``cache_dir``."""
         self.cache = cache_dir
         self._client = client
+        self.labels: dict[str, str] = {}
+        """Extra labels of the images this builds (the building deployment's ownership label;
+        images are shared by content, so the label names who built one, not who uses it)."""
 
     @property
     def client(self) -> Any:
@@ -248,7 +251,9 @@ class ImageBuilder:
                 _download_and_unpack(pins, root, self.cache)
                 _base_files(root)
                 self._keep_rootfs(root, ref)
-                return _import(self.client, root, BASE_REPO, ref.split(":")[1], {LABEL: "base"})
+                return _import(
+                    self.client, root, BASE_REPO, ref.split(":")[1], {LABEL: "base", **self.labels}
+                )
 
     def persona(self, applications: list[str]) -> str:
         """The image with ``applications`` installed; PackageNotFound names a missing one."""
@@ -265,7 +270,11 @@ class ImageBuilder:
                 root = Path(tmp) / "root"
                 shutil.copytree(self._rootfs(base), root, symlinks=True)
                 _download_and_unpack(pins, root, self.cache)
-                labels = {LABEL: "persona", "persona-app.packages": ",".join(pins)[:4000]}
+                labels = {
+                    LABEL: "persona",
+                    "persona-app.packages": ",".join(pins)[:4000],
+                    **self.labels,
+                }
                 return _import(self.client, root, PERSONA_REPO, tag, labels)
 
     def _rootfs_dir(self, ref: str) -> Path:

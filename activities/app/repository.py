@@ -125,6 +125,25 @@ class AppRepository:
                 },
             )
 
+    def set_state(self, session_id: str, state: str) -> None:
+        """Follow the workflow's state (queued, running, releasing) until the end is recorded."""
+        with tx(self._engine) as s:
+            s.execute(
+                update(AppSessionRow)
+                .where(AppSessionRow.session_id == session_id, AppSessionRow.ended_at.is_(None))
+                .values(state=state[:32])
+            )
+
+    def live_sessions_of(self, persona_id: str, user_id: str) -> list[str]:
+        """Sessions of the user on the persona that have not ended (for a revocation)."""
+        with tx(self._engine) as s:
+            stmt = select(AppSessionRow.session_id).where(
+                AppSessionRow.persona_id == persona_id,
+                AppSessionRow.user_id == user_id,
+                AppSessionRow.ended_at.is_(None),
+            )
+            return list(s.scalars(stmt))
+
     def end_session(self, session_id: str, state: str, reason: str) -> None:
         """Record the end once; later calls keep the first end (idempotent)."""
         with tx(self._engine) as s:

@@ -233,6 +233,18 @@ class ResourceManager:
             s.execute(delete(AppQueueEntry).where(AppQueueEntry.session_id == session_id))
             return [w.session_id for w in sorted(self._waiters(s, host_id), key=queue_key)]
 
+    def head(self, host_id: str) -> str | None:
+        """The session at the head of the host's queue, or None when nobody waits."""
+        with tx(self.engine) as s:
+            waiters = self._waiters(s, host_id)
+            return min(waiters, key=queue_key).session_id if waiters else None
+
+    def leave_queue(self, session_id: str) -> bool:
+        """Remove a session's queue entry (a dead head skipped); True if it was queued."""
+        with tx(self.engine) as s:
+            done = s.execute(delete(AppQueueEntry).where(AppQueueEntry.session_id == session_id))
+            return rowcount(done) > 0
+
     def plan_preemption(
         self, session_id: str, host_id: str, priority: int, amount: Amount
     ) -> list[str]:

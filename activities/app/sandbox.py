@@ -1,19 +1,22 @@
 """Sandboxes on the Docker engine: one container and its volumes per session.
 
 The container runs as a non-root user on a read-only root file system with tmpfs scratch
-(/tmp, /home/app), a session volume for /workspace and one for /config; all capabilities
-dropped, no-new-privileges, pids/CPU/memory limits, ``network_mode="none"``, data sources
-bind-mounted read-only or read-write. Every operation is idempotent by session id.
+(/tmp, /home/app, capped by ``tmp_mb`` and ``home_mb``), a session volume for /workspace
+and one for /config; all capabilities dropped, no-new-privileges, pids/CPU/memory limits,
+``network_mode="none"``, data sources bind-mounted read-only or read-write.
+Every operation is idempotent by session id.
 
 Storage quota: the user's writable storage is capped. /workspace is a size-capped tmpfs
 volume of the local driver of ``storage_mb`` (writes beyond it fail with ENOSPC); /tmp and
 /home/app are capped tmpfs mounts; /config is a plain volume written by the configure step
-and read-only to the user (its configuration files are validated, at most 1 MB each). A
-tmpfs volume is mounted when the container starts, so the workspace is fresh at each start,
-and tmpfs pages are charged to the container's memory cgroup: what is written there also
-counts against ``memory_mb``. Egress (see ``activities.app.egress``) never gives the
-container a network: its main process is a socat forwarder on 127.0.0.1:3128 to the host
-proxy's Unix socket, mounted read-only at /run/egress.
+and read-only to the user (its configuration files are validated and bounded, see
+``personas.app.models``). A tmpfs volume is mounted when the container starts, so the
+workspace is fresh at each start, and tmpfs pages are charged to the container's memory
+cgroup: what is written there also counts against ``memory_mb`` (so the caps must fit in
+it, which ``ResourceRequirements`` checks at definition). Egress (see
+``activities.app.egress``) never gives the container a network: its main process is a
+socat forwarder on 127.0.0.1:3128 to the host proxy's Unix socket, mounted read-only at
+/run/egress.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import docker
 import docker.errors
 from pydantic import BaseModel, ConfigDict
 
+from activities import ownership
 from activities.app import egress
 from activities.app.images import APP_UID, PATH
 from personas.app.models import AccessControls, AppConfiguration, ResourceRequirements
@@ -40,6 +44,11 @@ LISTENING = f" 0100007F:{egress.PROXY_PORT:04X} 00000000:0000 0A "
 
 class SandboxError(Exception):
     """A sandbox operation failed; the message is one clear line."""
+
+
+class SandboxGone(SandboxError):
+    """The session's container no longer exists or no longer runs (removed from outside, or
+    every process in it killed): the session cannot go on."""
 
 
 class SandboxSpec(BaseModel):
@@ -99,6 +108,14 @@ class Sandboxes:
         self.data_root = data_root
         self._client = client
         self.egress = egress.EgressProxies(egress_root or Path("/tmp/persona-app-egress"))
+        self.deployment: str | None = None
+        """The deployment owning what this creates and the only one whose objects it lists or
+        removes (``activities.ownership``); set by the activities before first use."""
+
+    def _owner(self) -> str:
+        if self.deployment is None:
+            raise SandboxError("no deployment id is set: sandboxes would have no owner")
+        return self.deployment
 
     @property
     def client(self) -> Any:
@@ -114,10 +131,12 @@ class Sandboxes:
                 raise SandboxError(f"data source {source.name} not found")
 
     def _container(self, session_id: str) -> Any | None:
+        """The session's container when it exists and is this deployment's."""
         try:
-            return self.client.containers.get(container_name(session_id))
+            found = self.client.containers.get(container_name(session_id))
         except docker.errors.NotFound:
             return None
+        return found if ownership.is_owned(found.labels, self._owner()) else None
 
     def create(self, spec: SandboxSpec) -> str:
         """Create (not start) the session's container and volumes; returns the container id."""
@@ -125,7 +144,12 @@ class Sandboxes:
         existing = self._container(spec.session_id)
         if existing is not None:
             return str(existing.id)
-        labels = {MANAGED: "1", SESSION: spec.session_id, "persona-app.persona": spec.persona_id}
+        labels = {
+            MANAGED: "1",
+            SESSION: spec.session_id,
+            "persona-app.persona": spec.persona_id,
+            **ownership.labels(self._owner()),
+        }
         if spec.access.network_egress:
             labels[EGRESS] = "1"
         work, config = volume_names(spec.session_id)
@@ -168,8 +192,8 @@ class Sandboxes:
                 user=f"{APP_UID}:{APP_UID}",
                 read_only=True,
                 tmpfs={
-                    "/tmp": "rw,nosuid,nodev,size=64m,mode=1777",
-                    "/home/app": f"rw,nosuid,nodev,size=16m,uid={APP_UID},gid={APP_UID}",
+                    "/tmp": f"rw,nosuid,nodev,size={r.tmp_mb}m,mode=1777",
+                    "/home/app": f"rw,nosuid,nodev,size={r.home_mb}m,uid={APP_UID},gid={APP_UID}",
                 },
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges:true"],
@@ -218,7 +242,21 @@ class Sandboxes:
     def _require(self, session_id: str) -> Any:
         container = self._container(session_id)
         if container is None:
-            raise SandboxError(f"session {session_id} has no container")
+            raise SandboxGone(f"the container of session {session_id} is gone")
+        return container
+
+    def require_running(self, session_id: str) -> Any:
+        """The session's container when it runs; SandboxGone when it is gone or stopped."""
+        container = self._require(session_id)
+        try:
+            container.reload()
+        except docker.errors.NotFound:
+            raise SandboxGone(f"the container of session {session_id} is gone") from None
+        if container.status != "running":
+            code = container.attrs.get("State", {}).get("ExitCode")
+            raise SandboxGone(
+                f"the container of session {session_id} is {container.status} (exit code {code})"
+            )
         return container
 
     def start(self, session_id: str) -> None:
@@ -252,16 +290,23 @@ class Sandboxes:
     def exec(self, session_id: str, argv: list[str]) -> ExecResult:
         """Run ``argv`` inside the session as the session's user."""
         container = self._require(session_id)
+        if container.status != "running":
+            container = self.require_running(session_id)
         try:
             code, out = container.exec_run(argv, user=f"{APP_UID}:{APP_UID}", workdir="/workspace")
+        except docker.errors.NotFound:
+            raise SandboxGone(f"the container of session {session_id} is gone") from None
         except docker.errors.APIError as exc:
+            if exc.status_code == 409:
+                raise SandboxGone(f"the container of session {session_id} is not running") from exc
             raise SandboxError(f"exec failed: {exc.explanation or exc}") from exc
         text = (out or b"").decode(errors="replace")
         return ExecResult(exit_code=int(code if code is not None else -1), output=text[-65536:])
 
     def usage(self, session_id: str) -> Usage:
-        """One sample of CPU time, memory use and limit, and processes."""
-        container = self._require(session_id)
+        """One sample of CPU time, memory use and limit, and processes; SandboxGone when the
+        container is gone or no longer runs."""
+        container = self.require_running(session_id)
         stats = container.stats(stream=False, one_shot=True)
         mem = stats.get("memory_stats", {})
         cpu = stats.get("cpu_stats", {}).get("cpu_usage", {})
@@ -284,18 +329,22 @@ class Sandboxes:
                 pass
         for name in volume_names(session_id):
             try:
-                self.client.volumes.get(name).remove(force=True)
+                volume = self.client.volumes.get(name)
+                if not ownership.is_owned(volume.attrs.get("Labels"), self._owner()):
+                    continue  # another deployment's: never ours to remove
+                volume.remove(force=True)
                 removed.append(name)
             except docker.errors.NotFound:
                 pass
         return removed
 
     def managed_sessions(self) -> set[str]:
-        """Session ids that own a container or a volume on this engine."""
+        """Session ids that own a container or a volume of this deployment on this engine."""
         found = set()
-        for c in self.client.containers.list(all=True, filters={"label": MANAGED}):
-            found.add(c.labels.get(SESSION, ""))
-        for v in self.client.volumes.list(filters={"label": MANAGED}):
+        owned = ownership.owned_filter(self._owner(), MANAGED)
+        for c in self.client.containers.list(all=True, filters=owned, sparse=True):
+            found.add((c.attrs.get("Labels") or {}).get(SESSION, ""))  # sparse: no inspect race
+        for v in self.client.volumes.list(filters=owned):
             found.add((v.attrs.get("Labels") or {}).get(SESSION, ""))
         found.discard("")
         return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,8 +19,22 @@ class AppSettings(BaseSettings):
     )
 
     jwt_keys: list[SecretStr] = Field(
-        default_factory=lambda: [SecretStr("dev-only-change-me-0123456789abcdef")],
-        description="HS256 keys; the first signs, every one verifies (rotation).",
+        default_factory=list,
+        description="HS256 keys; the first signs, every one verifies (rotation). Required"
+        " unless dev_mode is set.",
+    )
+    dev_mode: bool = Field(
+        default=False,
+        description="PERSONAS_APP_DEV_MODE: with no jwt_keys, sign and verify with the"
+        " development key in the source (a warning is logged). Never in production.",
+    )
+    deployment_id: str = Field(
+        default="",
+        max_length=63,
+        validation_alias=AliasChoices("deployment_id", "PERSONAS_DEPLOYMENT_ID"),
+        description="PERSONAS_DEPLOYMENT_ID: the deployment owning this worker's Docker"
+        " objects; empty derives it from the Temporal address, namespace and store"
+        " (activities.ownership)",
     )
     jwt_audience: str = "persona-app-broker"
     jwt_issuer: str = "personas"

@@ -14,9 +14,11 @@ import subprocess
 import tarfile
 from typing import Any, Protocol
 
+from activities import ownership
 from personas.instance.evolution import Utilisation
 from personas.instance.instances import ProvisionedInstance
 from personas.instance.proposals import Proposal
+from runtime.settings import get_settings
 
 LABEL = "persona.instance"
 IMAGE = "persona-instance:local"
@@ -61,7 +63,9 @@ class LocalDockerProvider:
     """Runs each replica as a Docker container with CPU and memory limits, network disabled.
 
     ``cpu_scale`` / ``memory_scale`` map proposal sizes to local limits (the host is smaller
-    than a cloud instance); CPUs are capped at the host's count.
+    than a cloud instance); CPUs are capped at the host's count. Every container carries the
+    deployment's label (``activities.ownership``; ``deployment`` or ``PERSONAS_DEPLOYMENT_ID``,
+    else derived from the process's settings) and only those are found and removed.
     """
 
     name = "docker"
@@ -72,9 +76,11 @@ class LocalDockerProvider:
         cpu_scale: float = 1.0,
         memory_scale: float = 1.0,
         image: str = IMAGE,
+        deployment: str = "",
     ) -> None:
         """Use ``client`` (a ``docker.DockerClient``; from the environment on first use)."""
         self._client = client
+        self._deployment = deployment
         self.cpu_scale = cpu_scale
         self.memory_scale = memory_scale
         self.image = image
@@ -106,8 +112,19 @@ class LocalDockerProvider:
         memory = max(6 * 2**20, int(proposal.memory_gib * self.memory_scale * 2**30))
         return int(cpus * 1e9), memory
 
+    @property
+    def deployment(self) -> str:
+        """The deployment owning this provider's containers."""
+        if not self._deployment:
+            s = get_settings()
+            self._deployment = ownership.resolve(
+                "", s.temporal_address, s.temporal_namespace, s.resolved_database_url()
+            )
+        return self._deployment
+
     def _containers(self, key: str) -> list[Any]:
-        return list(self.client.containers.list(all=True, filters={"label": f"{LABEL}={key}"}))
+        owned = ownership.owned_filter(self.deployment, f"{LABEL}={key}")
+        return list(self.client.containers.list(all=True, filters=owned))
 
     def provision(self, key: str, proposal: Proposal) -> ProvisionedInstance:
         """Start one container per replica (reusing those a previous attempt started)."""
@@ -123,7 +140,7 @@ class LocalDockerProvider:
                     self.image,
                     ["/bin/sleep", "86400"],
                     name=name,
-                    labels={LABEL: key},
+                    labels={LABEL: key, **ownership.labels(self.deployment)},
                     nano_cpus=nano,
                     mem_limit=memory,
                     network_mode="none",

@@ -1,10 +1,25 @@
-"""What clients see of a session, and the messages they send it."""
+"""What clients see of a session, and the messages they send it.
+
+Every message is bounded here (``MAX_*``); the view a session carries is bounded too: its
+reason is cut to ``MAX_REASON``, its steps and compensations are short fixed lists, and its
+usage history is capped by the settings (at most 1000 samples).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+MAX_REASON = 500
+"""Longest reason a session keeps or a message carries."""
+MAX_ARGS = 256
+MAX_ARG = 8192
+MAX_USER = 128
+MAX_SESSION_ID = 63
+
+UserId = Annotated[str, Field(min_length=1, max_length=MAX_USER)]
+Reason = Annotated[str, Field(min_length=1, max_length=MAX_REASON)]
 
 
 class UsageSample(BaseModel):
@@ -50,8 +65,8 @@ class ReleaseCommand(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    user_id: str
-    reason: str = "released by the user"
+    user_id: UserId
+    reason: Reason = "released by the user"
 
 
 class RunCommand(BaseModel):
@@ -59,8 +74,11 @@ class RunCommand(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    user_id: str
-    argv: Annotated[tuple[str, ...], Field(min_length=1, max_length=256)]
+    user_id: UserId
+    argv: Annotated[
+        tuple[Annotated[str, Field(max_length=MAX_ARG)], ...],
+        Field(min_length=1, max_length=MAX_ARGS),
+    ]
 
 
 class UsageQuery(BaseModel):
@@ -68,7 +86,7 @@ class UsageQuery(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    user_id: str
+    user_id: UserId
 
 
 class PreemptNotice(BaseModel):
@@ -76,6 +94,22 @@ class PreemptNotice(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    by_session: str
-    priority: int
-    reason: str = "preempted by a higher-priority request"
+    by_session: Annotated[str, Field(min_length=1, max_length=MAX_SESSION_ID)]
+    priority: int = Field(ge=0, le=9)
+    reason: Reason = "preempted by a higher-priority request"
+
+
+class RevokeNotice(BaseModel):
+    """The session's user lost the grant of its persona."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    by: Annotated[str, Field(min_length=1, max_length=MAX_USER)] = "an administrator"
+
+
+class GoneNotice(BaseModel):
+    """The engine reported that the session's container died or was removed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    why: Reason

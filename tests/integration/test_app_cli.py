@@ -53,10 +53,15 @@ async def test_cli_request_run_release(rig: Rig, tmp_path: Path) -> None:
     ctx = CliContext(PersonaClient(rig.client, rig.store, rig.task_queue))
     spec = tmp_path / "reviewer.json"
     spec.write_text(json.dumps(code_reviewer()))
-    assert (await run(ctx, ["app", "define", str(spec), "--entity", "acme"]))[1] == (
+    with pytest.raises(PersonaError, match="needs credentials"):
+        await run(ctx, ["app", "define", str(spec), "--entity", "acme"])
+    key = ["--key", rig.admin]
+    assert (await run(ctx, ["app", "define", str(spec), "--entity", "acme", *key]))[1] == (
         "code-reviewer v1"
     )
-    await run(ctx, ["app", "grant", "code-reviewer", "alice"])
+    with pytest.raises(PersonaError, match="granting code-reviewer needs credentials"):
+        await run(ctx, ["app", "grant", "code-reviewer", "alice"])
+    await run(ctx, ["app", "grant", "code-reviewer", "alice", *key])
     token = (await run(ctx, ["app", "token", "alice"]))[0]["token"]
     view, text = await run(ctx, ["app", "request", "code-reviewer", "--token", token])
     rig.started.add(view.session_id)
@@ -73,6 +78,14 @@ async def test_cli_request_run_release(rig: Rig, tmp_path: Path) -> None:
         await run(ctx, ["app", "usage", view.session_id, "--token", bob])
     with pytest.raises(PersonaError, match="bad signature"):
         await run(ctx, ["app", "release", view.session_id, "--token", token[:-4] + "AAAA"])
+    with pytest.raises(PersonaError, match="needs the user's token"):
+        await run(ctx, ["app", "show", view.session_id])
+    with pytest.raises(PersonaError, match="is not yours"):
+        await run(ctx, ["app", "show", view.session_id, "--token", bob])
+    assert (await run(ctx, ["app", "show", view.session_id, "--token", token]))[0].state == (
+        "running"
+    )
+    assert (await run(ctx, ["app", "show", view.session_id, *key]))[0].user_id == "alice"
     final, text = await run(ctx, ["app", "release", view.session_id, "--token", token])
     assert final.state == "released"
     assert leaks(rig.store, {view.session_id}).total() == 0

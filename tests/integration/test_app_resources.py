@@ -163,3 +163,31 @@ def test_repository_keeps_versions(store: Store) -> None:
     assert not repo.is_granted("analyst", "bob")
     repo.revoke("analyst", "alice")
     assert not repo.is_granted("analyst", "alice")
+
+
+def test_fifty_concurrent_reservations_against_room_for_ten(store: Store) -> None:
+    """50 concurrent attempts on a host that admits exactly 10: exactly 10 are reserved."""
+    manager = ResourceManager(store.url)
+    try:
+        manager.set_capacity("h10", Amount(cpu_millis=10_000, memory_mb=1000, storage_mb=100))
+        statuses = _concurrently(
+            lambda i: (
+                manager.reserve(
+                    session_id=f"c{i}",
+                    host_id="h10",
+                    persona_id="p",
+                    user_id="u",
+                    priority=5,
+                    amount=ONE,
+                    now_ms=i,
+                ).status
+            ),
+            n=50,
+        )
+        assert statuses.count("reserved") == 10
+        assert statuses.count("queued") == 40
+        usage = manager.usage("h10")
+        assert usage.used == Amount(cpu_millis=10_000, memory_mb=1000, storage_mb=100)
+        assert (usage.active, usage.queued) == (10, 40)
+    finally:
+        manager.dispose()

@@ -12,6 +12,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.instance.providers import LABEL, LocalDockerProvider
+from activities.ownership import DEPLOYMENT
 from activities.store import Store
 from clients.api import PersonaError
 from personas.instance.negotiation import NegotiationConfig
@@ -71,6 +72,7 @@ async def test_signals_negotiate_and_a_real_container_is_provisioned_and_release
         c.reload()  # type: ignore[attr-defined]
         host = c.attrs["HostConfig"]  # type: ignore[attr-defined]
         assert c.status == "running"  # type: ignore[attr-defined]
+        assert c.labels[DEPLOYMENT]  # type: ignore[attr-defined]  # owned by one deployment
         assert host["NetworkMode"] == "none"
         assert host["NanoCpus"] == int(chosen.vcpu * 0.25 * 1e9)
         assert host["Memory"] == int(chosen.memory_gib * 0.05 * 2**30)

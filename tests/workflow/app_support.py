@@ -1,5 +1,6 @@
-"""Support for app session tests: a store, settings, a worker with optional faults, a broker
-client on its queue, and a leak check; teardown terminates sessions and removes containers."""
+"""Support for app session tests: a store, settings (each with its own deployment id), a
+worker with optional faults, a broker client on its queue holding an administrator's secret,
+and a leak check; teardown terminates sessions and removes containers."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from activities.app.resources import ResourceManager
 from activities.app.sandbox import MANAGED, SESSION, Sandboxes
 from activities.app.settings import AppSettings
 from activities.app.tables import AppQueueEntry, AppReservation
+from activities.funding.admins import AdminStore, NotAuthorized
+from activities.funding.db import Database
 from activities.store import Store
 from clients.app_api import AppClient
 from personas.ids import session_workflow_id
@@ -49,6 +52,7 @@ def app_settings(tmp_path: Path, **over: Any) -> AppSettings:
         "cache_dir": CACHE,
         "data_root": data,
         "usage_interval_s": 900,
+        "deployment_id": f"test-{uuid.uuid4().hex[:10]}",
     }
     fields.update(over)
     return AppSettings(**fields)
@@ -73,9 +77,10 @@ def leaks(store: Store, sessions: set[str], egress_root: Path = EGRESS_ROOT) -> 
     """Containers, volumes, live reservations, queue entries and proxy dirs of ``sessions``."""
     client = docker.from_env()
     found = Leaks(proxies={s for s in sessions if (egress_root / s).exists()})
-    for c in client.containers.list(all=True, filters={"label": MANAGED}):
-        if c.labels.get(SESSION) in sessions:
-            found.docker.add(c.name)
+    # sparse: no inspection of each container, which another test may remove meanwhile
+    for c in client.containers.list(all=True, filters={"label": MANAGED}, sparse=True):
+        if (c.attrs.get("Labels") or {}).get(SESSION) in sessions:
+            found.docker.add(str(c.attrs["Names"][0]).lstrip("/"))
     for v in client.volumes.list(filters={"label": MANAGED}):
         if (v.attrs.get("Labels") or {}).get(SESSION) in sessions:
             found.docker.add(v.name)
@@ -93,10 +98,45 @@ def leaks(store: Store, sessions: set[str], egress_root: Path = EGRESS_ROOT) -> 
     return found
 
 
+_ADMINS: dict[str, str] = {}
+
+
+def admin_secret(store: Store) -> str:
+    """An administrator's secret on ``store`` (the first bootstraps without credentials; later
+    ones are created by it)."""
+    admins, name = AdminStore(Database(store.engine)), f"admin-{uuid.uuid4().hex[:8]}"
+    try:
+        secret = admins.create(name, _ADMINS.get(store.url))
+    except NotAuthorized:  # a fresh database at a URL seen before
+        secret = admins.create(name, None)
+    _ADMINS[store.url] = secret
+    return secret
+
+
 class Rig(AppClient):
-    """A broker client that remembers the sessions it started, for checks and teardown."""
+    """A broker client that remembers the sessions it started, for checks and teardown, and
+    manages personas with an administrator's secret unless given other credentials."""
 
     started: set[str]
+    admin: str
+
+    async def define(
+        self, entity_id: str, created_by: str, credential: str | None = None, **fields: Any
+    ) -> Any:
+        """Define with ``credential`` (the rig's administrator by default)."""
+        return await super().define(entity_id, created_by, credential or self.admin, **fields)
+
+    async def grant(self, persona_id: str, user_id: str, credential: str | None = None) -> None:
+        """Grant with ``credential`` (the rig's administrator by default)."""
+        await super().grant(persona_id, user_id, credential or self.admin)
+
+    async def view(
+        self, session_id: str, token: str | None = None, credential: str | None = None
+    ) -> Any:
+        """Show a session (as the rig's administrator unless a token or credential is given)."""
+        if token is None and credential is None:
+            credential = self.admin
+        return await super().view(session_id, token, credential)
 
     def token(self, user: str, ttl_s: int = 600) -> str:
         """A valid token for ``user``."""
@@ -123,6 +163,7 @@ async def app_rig(
     worker = Worker(client, task_queue=queue, **registry.app_of(acts).worker_options())
     rig = Rig(client, store, queue, settings)
     rig.started = set()
+    rig.admin = admin_secret(store)
     try:
         async with worker:
             try:
@@ -138,6 +179,7 @@ async def end_sessions(
 ) -> None:
     """Terminate the sessions' workflows and remove whatever they left (test teardown)."""
     sandboxes = Sandboxes(settings.data_root, egress_root=settings.egress_root)
+    sandboxes.deployment = settings.deployment_id
     rm = ResourceManager(store.url)
     for sid in sessions:
         with contextlib.suppress(RPCError):
@@ -160,7 +202,7 @@ def code_reviewer(persona_id: str = "code-reviewer", **over: Any) -> dict[str, A
                 "env": {"REVIEW_MODE": "strict"},
             }
         },
-        "resource_requirements": {"cpu_millis": 500, "memory_mb": 64, "storage_mb": 64},
+        "resource_requirements": {"cpu_millis": 500, "memory_mb": 64, "storage_mb": 16},
         "access_controls": {
             "data_sources": [{"name": "docs", "mode": "ro"}, {"name": "scratch", "mode": "rw"}]
         },

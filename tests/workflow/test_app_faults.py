@@ -1,9 +1,11 @@
-"""Failures injected at every saga step, crashes after a step's side effect, cancellation
-and the reconciler: nothing is left behind (no container, volume, reservation)."""
+"""Failures injected at every saga step, crashes after a step's side effect, a worker gone
+silent (retried after the heartbeat timeout), several deaths in a row, cancellation and the
+reconciler: nothing is left behind (no container, volume, reservation)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import timedelta
 
@@ -25,6 +27,7 @@ from personas.app.policy import Amount
 from personas.ids import session_workflow_id
 from tests.helpers import eventually
 from tests.workflow.app_support import app_rig, code_reviewer, fetcher, leaks
+from workflows.app_session import STEP_ATTEMPTS, STEP_TIMEOUT
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -60,7 +63,7 @@ async def test_crash_after_side_effect_is_retried_idempotently(
         assert len(held.docker) == 3
         assert len(held.reservations) == 1
         usage = ResourceManager(sqlite_store.url).usage(settings.host_id)
-        assert usage.used == Amount(cpu_millis=500, memory_mb=64, storage_mb=64)
+        assert usage.used == Amount(cpu_millis=500, memory_mb=64, storage_mb=16)
         await rig.release(view.session_id, token)
         assert leaks(sqlite_store, {view.session_id}).total() == 0
         assert ResourceManager(sqlite_store.url).usage(settings.host_id).used == Amount()
@@ -143,6 +146,7 @@ async def test_reconciler_schedule_removes_orphans(
         orphan = f"orphan-{uuid.uuid4().hex[:8]}"
         rig.started.add(orphan)
         sandboxes = Sandboxes(settings.data_root)
+        sandboxes.deployment = settings.deployment_id
         sandboxes.create(
             SandboxSpec(
                 session_id=orphan,
@@ -154,7 +158,7 @@ async def test_reconciler_schedule_removes_orphans(
             )
         )
         stale = EgressProxies(settings.egress_root)
-        await stale.start(orphan, ("example.com:443",))
+        await stale.start(orphan, ("example.com:443",), deployment=settings.deployment_id)
         await stale.close()  # as a dead worker leaves it
         assert leaks(sqlite_store, {dead.session_id, orphan}).total() == 8
         schedule_id = await rig.ensure_reconciler(
@@ -178,3 +182,35 @@ async def test_reconciler_schedule_removes_orphans(
         assert (
             docker.from_env().containers.get(f"persona-app-{live.session_id}").status == "running"
         )
+
+
+async def test_a_step_whose_worker_went_silent_is_retried_in_seconds(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, settings: AppSettings
+) -> None:
+    async with app_rig(dev_env.client, sqlite_store, settings, faults={"create": "hang"}) as rig:
+        await rig.define("acme", "admin", **code_reviewer())
+        await rig.grant("code-reviewer", "alice")
+        token = rig.token("alice")
+        began = time.monotonic()
+        view = await rig.request("code-reviewer", token)
+        took = time.monotonic() - began
+        assert view.state == "running"
+        assert took < STEP_TIMEOUT.total_seconds() / 2, took  # the heartbeat timeout, not 60 s
+        assert len(leaks(sqlite_store, {view.session_id}).docker) == 3
+        await rig.release(view.session_id, token)
+        assert leaks(sqlite_store, {view.session_id}).total() == 0
+
+
+@pytest.mark.parametrize("step", ["create", "configure", "health"])
+async def test_a_few_worker_deaths_never_fail_a_session(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, settings: AppSettings, step: str
+) -> None:
+    assert STEP_ATTEMPTS > 4
+    async with app_rig(dev_env.client, sqlite_store, settings, faults={step: "crash_4"}) as rig:
+        await rig.define("acme", "admin", **code_reviewer())
+        await rig.grant("code-reviewer", "alice")
+        token = rig.token("alice")
+        view = await rig.request("code-reviewer", token)
+        assert view.state == "running"
+        await rig.release(view.session_id, token)
+        assert leaks(sqlite_store, {view.session_id}).total() == 0

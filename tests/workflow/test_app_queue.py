@@ -1,8 +1,12 @@
-"""Queueing by priority and age, preemption by policy, and release while queued, on a host
-that fits one session at a time (dev server, real Docker)."""
+"""Queueing by priority and age, preemption by policy, release while queued, dead queue
+heads skipped and waiters woken when capacity frees, on a host that fits one session at a
+time (dev server, real Docker)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,6 +18,8 @@ from personas.app.views import SessionView
 from personas.ids import session_workflow_id
 from tests.helpers import eventually
 from tests.workflow.app_support import Rig, app_rig, app_settings, code_reviewer, leaks
+from workflows.app_reconciler import AppReconciler
+from workflows.app_session import QUEUE_RECHECK
 
 
 @pytest.fixture
@@ -88,3 +94,46 @@ async def test_waking_a_session_that_is_gone_does_not_break_release(rig: Rig) ->
     assert final.state == "released"
     assert leaks(rig.store, {first.session_id}).total() == 0
     assert leaks(rig.store, {gone.session_id}).queued == {gone.session_id}  # for the reconciler
+
+
+async def test_a_dead_queue_head_is_skipped_at_once(rig: Rig) -> None:
+    token = rig.token("alice")
+    first = await rig.request("code-reviewer", token)
+    dead = await rig.request("code-reviewer", token, priority=8, wait=False)
+    await _state(rig, dead.session_id, "queued")
+    waiter = await rig.request("code-reviewer", token, priority=3, wait=False)
+    await _state(rig, waiter.session_id, "queued")
+    record = rig.repo.session(waiter.session_id)
+    assert record is not None
+    assert record.state == "queued"  # the stored record follows the workflow
+    await rig.client.get_workflow_handle(session_workflow_id(dead.session_id)).terminate()
+    began = time.monotonic()
+    await rig.release(first.session_id, token)  # wakes both; the dead head is skipped
+    running = await rig.wait_settled(waiter.session_id)
+    assert running.state == "running"
+    assert time.monotonic() - began < QUEUE_RECHECK.total_seconds()
+    assert leaks(rig.store, {dead.session_id}).queued == set()
+    stored = await eventually(
+        lambda: asyncio.to_thread(rig.repo.session, waiter.session_id),
+        lambda r: r is not None and r.state == "running",
+    )
+    assert stored is not None
+    await rig.release(waiter.session_id, token)
+    assert leaks(rig.store, rig.started).total() == 0
+
+
+async def test_the_reconciler_wakes_waiters_when_it_frees_capacity(rig: Rig) -> None:
+    token = rig.token("alice")
+    holder = await rig.request("code-reviewer", token)
+    waiter = await rig.request("code-reviewer", token, wait=False)
+    await _state(rig, waiter.session_id, "queued")
+    await rig.client.get_workflow_handle(session_workflow_id(holder.session_id)).terminate()
+    began = time.monotonic()
+    report = await rig.client.execute_workflow(
+        AppReconciler.run, id=f"rec-{uuid.uuid4().hex[:8]}", task_queue=rig.task_queue
+    )
+    assert holder.session_id in report.orphaned
+    assert (await rig.wait_settled(waiter.session_id)).state == "running"
+    assert time.monotonic() - began < QUEUE_RECHECK.total_seconds()
+    await rig.release(waiter.session_id, token)
+    assert leaks(rig.store, rig.started).total() == 0

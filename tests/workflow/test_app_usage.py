@@ -71,7 +71,7 @@ async def test_usage_is_sampled_while_the_session_runs(
             assert samples == v.usage
             assert len(text.splitlines()) == 4
             assert "processes" in text
-            _view, text = await run_cli(ctx, ["app", "show", sid])
+            _view, text = await run_cli(ctx, ["app", "show", sid, "--token", token])
             assert "usage (9 samples, 0 missed)" in text
             final = await rig.release(sid, token)
             assert final.state == "released"
