@@ -9,6 +9,7 @@ answers a repeat with the first outcome instead of applying it twice.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -33,6 +34,13 @@ def raced_a_new_run(err: BaseException) -> bool:
     return False
 
 
+def _cancelled() -> bool:
+    # The SDK turns the caller's cancellation (a deadline) into the same error as an RPC
+    # timeout: sending again would swallow the cancellation and outlive the deadline.
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def new_update_id() -> str:
     """A fresh update id."""
     return uuid.uuid4().hex
@@ -53,6 +61,6 @@ async def execute_update_once(
         try:
             return await handle.execute_update(update, arg, id=update_id)
         except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
-            if attempt == attempts or not raced_a_new_run(err):
+            if attempt == attempts or _cancelled() or not raced_a_new_run(err):
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
