@@ -4,6 +4,8 @@ and the hand-written table of descriptions (data/workload_texts.csv)."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from activities.instance.texts import load_texts, text_accuracy
 from personas.instance.workload import UnreadableWorkload, parse_text, read_text
@@ -79,3 +81,30 @@ def test_unreadable_text_is_refused_naming_what_was_not_understood() -> None:
         parse_text("make it nice for 5 bananas")
     with pytest.raises(UnreadableWorkload, match="name the application"):
         parse_text("rapid prototype for a therapist")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(min_value=1, max_value=9_999_999),
+    period=st.sampled_from([("second", 1), ("minute", 60), ("hour", 3600), ("day", 86400)]),
+    noun=st.sampled_from(["requests", "orders", "messages", "events", "queries"]),
+)
+def test_any_rate_written_with_thousands_separators_is_read_exactly(
+    n: int, period: tuple[str, int], noun: str
+) -> None:
+    word, seconds = period
+    text = f"an API handling {n:,} {noun} per {word}"
+    assert read_text(text).requests_per_s == pytest.approx(n / seconds, rel=1e-9)
+    assert read_text(text).kind == "api"
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    size=st.integers(min_value=1, max_value=999),
+    unit=st.sampled_from([("GB", 1.0), ("TB", 1000.0), ("MB", 0.001), ("PB", 1e6)]),
+)
+def test_any_data_size_is_read_in_gigabytes(size: int, unit: tuple[str, float]) -> None:
+    symbol, factor = unit
+    assert read_text(f"a database with {size} {symbol} of data").data_gb == pytest.approx(
+        size * factor, rel=1e-6
+    )
