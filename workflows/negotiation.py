@@ -18,6 +18,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
     from activities.instance.contracts import (
         ANALYZE,
         DEPROVISION,
@@ -36,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         SavePersonaRequest,
     )
     from personas import messages
+    from personas.errors import first_error
     from personas.instance.catalog import Vocabulary
     from personas.instance.evolution import EvolutionProposal, Utilisation
     from personas.instance.instances import ProvisionedInstance
@@ -90,12 +93,25 @@ def _describe(answer: Answer) -> str:
             assert_never(answer)
 
 
+_PLACEHOLDER = NegotiationInput(
+    negotiation_id="invalid-input", entity_id="unknown", name="invalid", base="web_server"
+)
+
+
 @workflow.defn
 class InstanceNegotiation:
     """One negotiation. Its id is ``negotiation-<negotiation_id>``."""
 
     @workflow.init
-    def __init__(self, input: NegotiationInput) -> None:
+    def __init__(self, raw: Any) -> None:
+        """Take the start input as sent: one that does not validate ends the negotiation as
+        failed (saying why) instead of failing every workflow task."""
+        self.refused: str | None = None
+        try:
+            input = NegotiationInput.model_validate(raw)
+        except ValidationError as err:
+            self.refused = clip(f"invalid negotiation input: {first_error(err, 'input')}")
+            input = _PLACEHOLDER
         self.input = input
         self.status = "analyzing"
         self.reason = ""
@@ -116,8 +132,13 @@ class InstanceNegotiation:
 
     # ------------------------------------------------------------------ main line
     @workflow.run
-    async def run(self, input: NegotiationInput) -> NegotiationView:
-        """Negotiate to agreement, rejection or expiry; provision on agreement."""
+    async def run(self, raw: Any) -> NegotiationView:
+        """Negotiate to agreement, rejection or expiry; provision on agreement. ``raw`` is a
+        :class:`NegotiationInput` (validated in ``__init__``)."""
+        if self.refused is not None:
+            self._end("failed", self.refused)
+            return self.view()
+        input = self.input
         self._publish()
         if await self._prepare():
             await self._negotiate()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from activities.instance.contracts import (
     SavedPersona,
     SavePersonaRequest,
 )
+from activities.instance.pricelist import import_ec2_instances
 from activities.instance.providers import InstanceProvider, ProvisionFailed
 from activities.instance.solver import ProposalSolver
 from activities.store import Store, UnknownEntity, UnknownPersona
@@ -52,9 +54,18 @@ CATALOG = Path(__file__).resolve().parents[2] / "data" / "instance_catalog.json"
 KIND = "instance"
 
 
-def load_catalog(path: Path = CATALOG) -> Catalog:
-    """The catalog stored at ``path``."""
-    return Catalog.model_validate(json.loads(path.read_text()))
+def load_catalog(path: Path | None = None) -> Catalog:
+    """The catalog at ``path`` (default: ``PERSONAS_INSTANCE_CATALOG`` or the shipped one):
+    a catalog as shipped, or a provider's price list in the ec2-instances-info shape (a JSON
+    list), imported with the shipped catalog's storage options and RAID levels."""
+    path = path or Path(os.environ.get("PERSONAS_INSTANCE_CATALOG") or CATALOG)
+    data = json.loads(path.read_text())
+    if isinstance(data, list):
+        shipped = Catalog.model_validate(json.loads(CATALOG.read_text()))
+        return import_ec2_instances(
+            data, shipped, f"ec2-instances-info price list {path.name}"
+        ).catalog
+    return Catalog.model_validate(data)
 
 
 def _refuse(err: Exception, kind: str) -> ApplicationError:
@@ -98,6 +109,7 @@ class InstanceActivities:
         self.vocabulary = self.catalog.vocabulary()
         self.dataset = dataset
         shipped_model(dataset)
+        parse_text("warm the quantity reader up: 1 GB")  # loads its unit tables once
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity, for a worker."""

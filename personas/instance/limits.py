@@ -72,5 +72,7 @@ Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX), AfterValidat
 """A free-text reason, 1-500 characters of valid Unicode."""
 Text = Annotated[str, Field(max_length=TEXT_MAX), AfterValidator(_encodable)]
 """A workload description, at most 2000 characters of valid Unicode."""
+RoundNumber = Annotated[int, Field(ge=1, le=1000, strict=True)]
+"""A round number: a whole number from 1 (``true`` or ``1.5`` are not round numbers)."""
 Overrides = Annotated[dict[str, Any], AfterValidator(_small_mapping)]
 """Persona overrides: a JSON object of at most 8 KiB."""

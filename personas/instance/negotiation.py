@@ -20,6 +20,7 @@ from personas.instance.limits import (
     Name,
     Overrides,
     Reason,
+    RoundNumber,
     Text,
     clip,
     quote,
@@ -100,7 +101,7 @@ class NegotiationInput(BaseModel):
 class Changes(BaseModel):
     """What a modify answer changes, relative to the proposal it names."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     instance_type: Name | None = None
     storage: Name | None = None
@@ -133,20 +134,20 @@ class Changes(BaseModel):
 class Accept(BaseModel):
     """Accept one proposal of the current round."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     kind: Literal["accept"] = "accept"
-    round: int = Field(ge=1, le=1000)
+    round: RoundNumber
     proposal_id: Name
 
 
 class Modify(BaseModel):
     """Ask for a round like a proposal (or, with none, like now) with changes."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     kind: Literal["modify"] = "modify"
-    round: int = Field(ge=1, le=1000)
+    round: RoundNumber
     proposal_id: Name | None = None
     changes: Changes
 
@@ -154,10 +155,10 @@ class Modify(BaseModel):
 class Reject(BaseModel):
     """Reject this round's proposals (new ones follow) or, when final, the negotiation."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     kind: Literal["reject"] = "reject"
-    round: int = Field(ge=1, le=1000)
+    round: RoundNumber
     reason: Reason
     final: bool = False
 
@@ -165,10 +166,10 @@ class Reject(BaseModel):
 class AddConstraint(BaseModel):
     """Add a hard constraint; a new round follows."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     kind: Literal["add_constraint"] = "add_constraint"
-    round: int = Field(ge=1, le=1000)
+    round: RoundNumber
     constraint: Constraint
 
 
@@ -177,10 +178,10 @@ class CounterOffer(BaseModel):
     at this price: the next round offers the configuration closest to it within the price,
     or explains why none exists."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     kind: Literal["counter_offer"] = "counter_offer"
-    round: int = Field(ge=1, le=1000)
+    round: RoundNumber
     proposal_id: Name
     max_hourly: float | None = Field(default=None, gt=0, le=1e6)
     max_monthly: float | None = Field(default=None, gt=0, le=1e9)

@@ -63,7 +63,15 @@ async def test_start_show_constrain_and_accept(neg: Negotiator) -> None:
     assert sent == "sent"
     v2 = await eventually(lambda: neg.view(nid), lambda v: v.round == 2)
     assert all(p.vcpu >= 8 for p in v2.proposals)
-    done, text = await run(ctx, ["instance", "accept", nid, "2", v2.proposals[0].proposal_id])
+    dear = max(v2.proposals, key=lambda p: p.hourly)
+    v3, text = await run(
+        ctx, ["instance", "counter", nid, "2", dear.proposal_id, "--max-hourly", "100"]
+    )
+    assert v3.proposals[0].label == "counter_offer"
+    assert v3.proposals[0].instance_type == dear.instance_type  # it already fits the price
+    assert "counter_offer" in text
+    assert "/month" in text
+    done, text = await run(ctx, ["instance", "accept", nid, "3", v3.proposals[0].proposal_id])
     assert done.status == "agreed"
     assert "agreed" in text
     records, listing = await run(ctx, ["instance", "personas", "--entity", "acme"])

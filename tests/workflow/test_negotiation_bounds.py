@@ -4,6 +4,7 @@ the history), and the negotiation still answers queries and ends normally afterw
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -169,3 +170,32 @@ async def test_unknown_region_in_the_start_constraints_ends_it_naming_the_valid_
     final = await neg.result(nid)
     assert final.status == "failed"
     assert "unknown region 'atlantis'; valid: ap-south, eu-west, us-east" in final.reason
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"negotiation_id": "raw-cost", "entity_id": "acme", "name": "shop", "base": "web_server",
+         "persona_overrides": {"cost": {"max_hourly": -1}}},
+        {"negotiation_id": "raw-big", "entity_id": "acme", "name": "shop", "text": MB},
+        {"negotiation_id": "raw-type", "entity_id": "acme", "name": 7},
+        "garbage",
+    ],
+)  # fmt: skip
+async def test_a_raw_start_with_bad_input_ends_failed_without_failing_a_task(
+    neg: Negotiator, raw: object
+) -> None:
+    nid = f"raw-{uuid.uuid4().hex[:8]}"
+    handle = await neg.client.start_workflow(
+        "InstanceNegotiation",
+        raw,
+        id=f"negotiation-{nid}",
+        task_queue=neg.task_queue,
+        result_type=NegotiationView,
+    )
+    neg.started.append(nid)
+    final = await handle.result()
+    assert final.status == "failed"
+    assert final.reason.startswith("invalid negotiation input: ")
+    assert len(final.reason) <= REFUSAL_MAX
+    assert await failed_tasks(neg, nid) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from activities.instance.analyzer import DATASET, fit, load_rows, shipped_model
+from activities.instance.analyzer import DATASET, baseline_mape, fit, load_rows, shipped_model
 from personas.instance.analyzer import predict, predict_peaks
 from personas.instance.workload import Pattern, WorkloadSpec
 from tests.reference.gen_data import workloads
@@ -51,3 +51,14 @@ def test_more_load_predicts_more_resources_with_a_band() -> None:
     assert len(cpu.points) == 24
     assert all(lo < p < hi for lo, p, hi in zip(cpu.lower, cpu.points, cpu.upper, strict=True))
     assert cpu.peak > cpu.sustained > 0
+
+
+def test_the_kept_model_beats_a_gradient_boosted_baseline_on_held_out_rows() -> None:
+    rows = load_rows()
+    baseline = baseline_mape(rows)
+    kept = fit(rows)
+    assert set(baseline) == set(kept.heldout_mape_pct)
+    assert all(0 < v < 100 for v in baseline.values())
+    mean_baseline = sum(baseline.values()) / len(baseline)
+    # the log-linear fit is kept because it is the better of the two over the resources
+    assert kept.mape_pct <= mean_baseline

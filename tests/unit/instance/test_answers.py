@@ -166,3 +166,26 @@ def test_unknown_storage_in_a_modify_is_refused_with_the_options() -> None:
     assert err.value.kind == "UnknownName"
     ok = parse_answer({"kind": "modify", "round": 1, "changes": {"storage": "net-ssd-io"}})
     check_answer(ok, "awaiting_answer", ROUND, PERSONA, Terms(), VOCAB)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"kind": "modify", "round": 1, "changes": {"min_vcpu": float("nan")}},
+        {"kind": "modify", "round": 1, "changes": {"max_hourly": float("inf")}},
+        {"kind": "counter_offer", "round": 1, "proposal_id": "r1-p1", "max_hourly": -1},
+        {"kind": "add_constraint", "round": 1, "constraint": {"kind": "min_vcpu", "value": 1e300}},
+        {"kind": "accept", "round": True, "proposal_id": "r1-p1"},
+        {"kind": "accept", "round": 1.5, "proposal_id": "r1-p1"},
+        {"kind": "accept", "round": 10**30, "proposal_id": "r1-p1"},
+        {"kind": "accept", "round": 1, "proposal_id": "r1-p1", "extra": 1},
+        {"kind": "modify", "round": 1, "changes": {"drop": [[["deep"]]]}},
+    ],
+)
+def test_non_finite_non_integer_and_malformed_answers_are_refused_in_one_line(
+    raw: object,
+) -> None:
+    with pytest.raises(InvalidAnswer) as err:
+        parse_answer(raw)
+    assert "\n" not in str(err.value)
+    assert len(str(err.value)) <= 300
