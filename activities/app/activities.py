@@ -226,8 +226,10 @@ class AppActivities:
                 priority=req.priority,
                 amount=req.amount,
                 now_ms=req.now_ms,
+                deployment=deployment,
             )
 
+        deployment = self.deployment()
         got = await self._io("reserve", attempt)
         client = activity.client()
         for _ in range(MAX_DEAD_HEADS):
@@ -384,7 +386,7 @@ class AppActivities:
         deployment = self.deployment()
         await asyncio.to_thread(self._ensure_host)
         docker_ids = await asyncio.to_thread(self.sandboxes.managed_sessions)
-        store_ids = await asyncio.to_thread(self.resources.live_sessions)
+        store_ids = await asyncio.to_thread(self.resources.live_sessions, deployment)
         proxy_ids = await asyncio.to_thread(self.sandboxes.egress.sessions, deployment)
         candidates = sorted(docker_ids | store_ids | proxy_ids)
         client = activity.client()

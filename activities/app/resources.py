@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from activities.app.tables import AppHost, AppQueueEntry, AppReservation
@@ -119,14 +119,20 @@ class ResourceManager:
                 queued=len(queued),
             )
 
-    def live_sessions(self) -> set[str]:
-        """Sessions holding a reservation or waiting in a queue, on any host."""
+    def live_sessions(self, deployment: str | None = None) -> set[str]:
+        """Sessions holding a reservation or waiting in a queue, on any host (only those of
+        ``deployment``, and rows that name none, when given)."""
+        held_q = select(AppReservation.session_id).where(AppReservation.state.in_(LIVE))
+        wait_q = select(AppQueueEntry.session_id)
+        if deployment is not None:
+            held_q = held_q.where(
+                or_(AppReservation.deployment == deployment, AppReservation.deployment.is_(None))
+            )
+            wait_q = wait_q.where(
+                or_(AppQueueEntry.deployment == deployment, AppQueueEntry.deployment.is_(None))
+            )
         with tx(self.engine) as s:
-            held = s.scalars(
-                select(AppReservation.session_id).where(AppReservation.state.in_(LIVE))
-            ).all()
-            waiting = s.scalars(select(AppQueueEntry.session_id)).all()
-            return set(held) | set(waiting)
+            return set(s.scalars(held_q).all()) | set(s.scalars(wait_q).all())
 
     def reserve(
         self,
@@ -138,8 +144,10 @@ class ResourceManager:
         priority: int,
         amount: Amount,
         now_ms: int,
+        deployment: str | None = None,
     ) -> Reservation:
-        """Reserve ``amount`` for the session if it heads the queue and fits; else queue it."""
+        """Reserve ``amount`` for the session if it heads the queue and fits; else queue it
+        (both rows name ``deployment``, the deployment whose reconciler may free them)."""
         with tx(self.engine) as s:
             host = self._host(s, host_id)
             existing = s.get(AppReservation, session_id)
@@ -160,6 +168,7 @@ class ResourceManager:
                     "host_id": host_id,
                     "priority": priority,
                     "enqueued_ms": now_ms,
+                    "deployment": deployment,
                 },
             )
             waiters = self._waiters(s, host_id)
@@ -194,6 +203,7 @@ class ResourceManager:
                     priority=priority,
                     state="active",
                     reserved_ms=now_ms,
+                    deployment=deployment,
                     **amount.model_dump(),
                 )
             )

@@ -1,8 +1,9 @@
 """Tables of app personas: host capacity, reservations, the wait queue, sessions, grants.
 
-Created only by migration 0003_app_personas; declared on the store's declarative base so
-one metadata describes the whole schema. Persona records themselves live in the generic
-``personas`` / ``persona_versions`` tables with ``kind="app"``.
+Created only by migration 0003_app_personas (0006 adds the deployment columns); declared on
+the store's declarative base so one metadata describes the whole schema. Persona records
+themselves live in the generic ``personas`` / ``persona_versions`` tables with
+``kind="app"``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class AppReservation(Base):
     state: Mapped[str] = mapped_column(String(16))
     reserved_ms: Mapped[int] = mapped_column(BigInteger)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    deployment: Mapped[str | None] = mapped_column(String(63), nullable=True)
 
 
 class AppQueueEntry(Base):
@@ -60,6 +62,7 @@ class AppQueueEntry(Base):
     host_id: Mapped[str] = mapped_column(ID)
     priority: Mapped[int] = mapped_column(Integer)
     enqueued_ms: Mapped[int] = mapped_column(BigInteger)
+    deployment: Mapped[str | None] = mapped_column(String(63), nullable=True)
 
 
 class AppSessionRow(Base):

@@ -191,3 +191,33 @@ def test_fifty_concurrent_reservations_against_room_for_ten(store: Store) -> Non
         assert (usage.active, usage.queued) == (10, 40)
     finally:
         manager.dispose()
+
+
+def test_live_sessions_of_one_deployment_on_a_shared_store(rm: ResourceManager) -> None:
+    """Two deployments sharing one store: each sees its own rows (and rows naming none)."""
+    for sid, deployment in (("a1", "dep-a"), ("b1", "dep-b"), ("old", None)):
+        rm.reserve(
+            session_id=sid,
+            host_id=HOST,
+            persona_id="p",
+            user_id="u",
+            priority=5,
+            amount=ONE,
+            now_ms=0,
+            deployment=deployment,
+        )
+    big = Amount(cpu_millis=4000, memory_mb=1, storage_mb=1)
+    queued = rm.reserve(
+        session_id="b2",
+        host_id=HOST,
+        persona_id="p",
+        user_id="u",
+        priority=5,
+        amount=big,
+        now_ms=1,
+        deployment="dep-b",
+    )
+    assert queued.status == "queued"
+    assert rm.live_sessions("dep-a") == {"a1", "old"}
+    assert rm.live_sessions("dep-b") == {"b1", "b2", "old"}
+    assert rm.live_sessions() == {"a1", "b1", "b2", "old"}
