@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from temporalio.client import WorkflowHandle, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 #: How many times an update is sent before the error is given to the caller.
@@ -24,8 +24,6 @@ _RACED = ("abort", "closing", "completed before the update", "continued as new")
 def raced_a_new_run(err: BaseException) -> bool:
     """Whether an update's error says only that the run it reached was closing (so the
     update may or may not have been applied, and sending it again with its id is safe)."""
-    if isinstance(err, WorkflowUpdateRPCTimeoutOrCancelledError):
-        return True
     if isinstance(err, RPCError):
         if err.status == RPCStatusCode.FAILED_PRECONDITION:
             return True
@@ -52,7 +50,7 @@ async def execute_update_once(
     for attempt in range(1, attempts + 1):
         try:
             return await handle.execute_update(update, arg, id=update_id)
-        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
+        except RPCError as err:  # a timeout or cancellation is the caller's, never retried
             if attempt == attempts or not raced_a_new_run(err):
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
