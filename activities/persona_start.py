@@ -8,16 +8,17 @@ imports the workflow's code.
 from __future__ import annotations
 
 from pydantic import BaseModel
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.store import PersonaRecord
 from personas.ids import persona_workflow_id
-from personas.life import LifeConfig, PersonaLifeInput
+from personas.life import LifeConfig, LifeStats, PersonaLifeInput
 from personas.models import AIPersonaProfile
 from runtime import search_attributes as sa
 
@@ -34,10 +35,26 @@ class PersonaDocument(BaseModel):
     life: LifeConfig = LifeConfig()
 
 
-def life_input(record: PersonaRecord) -> PersonaLifeInput:
-    """The start input of a persona's life workflow, from its stored version."""
+def life_input(record: PersonaRecord, stats: LifeStats | None = None) -> PersonaLifeInput:
+    """The start input of a persona's life workflow, from its stored version (and the
+    lifetime counters of its previous life, when it had one)."""
     document = PersonaDocument.model_validate(record.body)
-    return PersonaLifeInput(profile=document.profile, config=document.life)
+    return PersonaLifeInput(profile=document.profile, config=document.life, stats=stats)
+
+
+async def previous_stats(client: Client, record: PersonaRecord) -> LifeStats | None:
+    """The final counters of the persona's last life, when it ended by a stop (a completed
+    workflow); None when it never ran, is running, or ended otherwise."""
+    handle = client.get_workflow_handle(persona_workflow_id(record.persona_id))
+    try:
+        described = await handle.describe()
+        if described.status != WorkflowExecutionStatus.COMPLETED:
+            return None
+        return LifeStats.model_validate(await handle.result(follow_runs=False))
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
 
 
 def start_attributes(record: PersonaRecord) -> TypedSearchAttributes:
@@ -46,6 +63,7 @@ def start_attributes(record: PersonaRecord) -> TypedSearchAttributes:
         [
             SearchAttributePair(sa.PERSONA_KIND, AI_KIND),
             SearchAttributePair(sa.PERSONA_ID, record.persona_id),
+            SearchAttributePair(sa.PERSONA_NAME, record.name),
             SearchAttributePair(sa.ENTITY_ID, record.entity_id),
             SearchAttributePair(sa.PERSONA_STATUS, "live"),
         ]
@@ -59,10 +77,11 @@ def summary(record: PersonaRecord) -> str:
 
 
 async def start_life(client: Client, task_queue: str, record: PersonaRecord) -> str:
-    """Start a persona's life, or keep the running one; returns its workflow id."""
+    """Start a persona's life, or keep the running one; returns its workflow id. A life
+    started after a stop keeps the lifetime counters of the one before."""
     handle = await client.start_workflow(
         PERSONA_LIFE_WORKFLOW,
-        life_input(record),
+        life_input(record, await previous_stats(client, record)),
         id=persona_workflow_id(record.persona_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

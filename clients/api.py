@@ -19,7 +19,6 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     WorkflowIDConflictPolicy,
@@ -58,6 +57,9 @@ def explain(err: ValidationError) -> str:
     return all_errors(err)
 
 
+#: Seconds between looks at a persona's inbox while it drains before a stop.
+DRAIN_POLL_S = 0.5
+
 #: How long one query may wait for its answer before it is asked again.
 QUERY_TIMEOUT = timedelta(seconds=5)
 _QUERY_ATTEMPTS = 4
@@ -76,6 +78,11 @@ async def query_live(handle: WorkflowHandle[Any, Any], query: Any, *args: Any) -
             if err.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
                 raise
     return await handle.query(query, *args, rpc_timeout=QUERY_TIMEOUT)
+
+
+def named(record: PersonaRecord) -> str:
+    """How messages name a persona: its name, then its id."""
+    return f"{record.name} ({record.persona_id})"
 
 
 def _raise_not_found(err: RPCError, message: str) -> NoReturn:
@@ -119,6 +126,18 @@ class PersonaClient:
         """Validate and store a new persona; its access scope must be permitted."""
         valid = await self._validated(profile)
         document = PersonaDocument(profile=valid, life=life or LifeConfig())
+        try:
+            existing = await asyncio.to_thread(
+                self.store.find_persona_by_name, valid.entity_id, valid.name
+            )
+        except UnknownPersona:
+            pass
+        else:
+            raise PersonaError(
+                f"entity {valid.entity_id} already has a persona named {valid.name!r}: "
+                f"{named(existing)}, version {existing.version}, {existing.life_status}; "
+                "use it, or choose another name"
+            )
         try:
             return await asyncio.to_thread(
                 lambda: self.store.create_persona(
@@ -169,9 +188,29 @@ class PersonaClient:
         await asyncio.to_thread(self.store.record_usage, persona_id, record.version)
         return workflow_id
 
+    async def queued_work(self, persona_id: str) -> tuple[int, int]:
+        """(waiting, held) items of a running persona: what a stop would shed."""
+        view = await self.view(persona_id)
+        return view.inbox_size, view.held
+
+    async def drain(self, persona_id: str, timeout_s: float = 600.0) -> None:
+        """Wait until a running persona has no waiting or held items (or refuse after
+        ``timeout_s``), so that a stop sheds nothing."""
+        record = await self.persona(persona_id)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while await self.queued_work(persona_id) != (0, 0):
+            if asyncio.get_running_loop().time() > deadline:
+                waiting, held = await self.queued_work(persona_id)
+                raise PersonaError(
+                    f"persona {named(record)} still has {waiting} waiting and {held} held "
+                    f"item(s) after {timeout_s:g}s; not stopped"
+                )
+            await asyncio.sleep(DRAIN_POLL_S)
+
     async def stop_life(self, persona_id: str) -> LifeStats:
-        """Stop a persona's life and wait for it to end; returns its final counters."""
-        await self.persona(persona_id)
+        """Stop a persona's life and wait for it to end; returns its final counters. Items
+        still waiting go to the overflow record with reason ``stopped``."""
+        record = await self.persona(persona_id)
         handle = self.client.get_workflow_handle_for(
             PersonaLife.run, persona_workflow_id(persona_id)
         )
@@ -179,9 +218,11 @@ class PersonaClient:
             await handle.signal(PersonaLife.stop)
             stats = await handle.result()
         except RPCError as err:
-            _raise_not_found(err, f"persona {persona_id} is not running")
+            _raise_not_found(err, f"persona {named(record)} is not running")
         except WorkflowFailureError as err:
-            raise PersonaError(f"persona {persona_id} ended with a failure: {err.cause}") from None
+            raise PersonaError(
+                f"persona {named(record)} ended with a failure: {err.cause}"
+            ) from None
         await asyncio.to_thread(self.store.set_life_status, persona_id, "stopped")
         return stats
 
@@ -249,7 +290,7 @@ class PersonaClient:
         record = await self.persona(persona_id)
         if record.life_status == "stopped":
             raise PersonaError(
-                f"persona {persona_id} is stopped; start it with 'personas start {persona_id}'"
+                f"persona {named(record)} is stopped; start it with 'personas start {record.name}'"
             )
         item = await self._item(
             text,
@@ -269,17 +310,16 @@ class PersonaClient:
 
     async def post_checked(self, persona_id: str, item: InboxItem) -> DeliveryReceipt:
         """Deliver an item through the validated update and return the receipt."""
-        await self.persona(persona_id)
-        return await self._update(persona_id, PersonaLife.post, item)
+        record = await self.persona(persona_id)
+        return await self._update(record, PersonaLife.post, item)
 
-    async def _update(self, persona_id: str, update: Any, arg: Any) -> Any:
+    async def _update(self, record: PersonaRecord, update: Any, arg: Any) -> Any:
         """Execute an update once (one update id, sent again across a continue-as-new)."""
+        handle = self._handle(record.persona_id)
         try:
-            return await execute_update_once(self._handle(persona_id), update, arg)
-        except WorkflowUpdateRPCTimeoutOrCancelledError:
-            raise PersonaError(f"persona {persona_id} did not answer; try again") from None
+            return await execute_update_once(handle, update, arg)
         except RPCError as err:
-            _raise_not_found(err, f"persona {persona_id} is not running")
+            _raise_not_found(err, f"persona {named(record)} is not running")
         except WorkflowUpdateFailedError as err:
             raise PersonaError(str(getattr(err.cause, "message", None) or err.cause)) from None
 
@@ -289,34 +329,41 @@ class PersonaClient:
         An activation event starts the persona's life when it is not running.
         """
         record = await self.persona(persona_id)
-        if event in PersonaDocument.model_validate(record.body).profile.activation_triggers:
+        profile = PersonaDocument.model_validate(record.body).profile
+        known = sorted({*profile.activation_triggers, *profile.deactivation_triggers})
+        if event not in known:
+            raise PersonaError(
+                f"unknown trigger {event!r} for persona {named(record)}; it knows "
+                f"{', '.join(known) or 'none'}"
+            )
+        if event in profile.activation_triggers:
             await self.start_life(persona_id)
-        return str(await self._update(persona_id, PersonaLife.fire_trigger, event))
+        return str(await self._update(record, PersonaLife.fire_trigger, event))
 
     async def set_compute_budget(self, persona_id: str, fraction: float) -> float:
         """Set the remaining compute budget of a persona (a fraction in [0, 1])."""
-        await self.persona(persona_id)
-        return float(await self._update(persona_id, PersonaLife.set_compute_budget, fraction))
+        record = await self.persona(persona_id)
+        return float(await self._update(record, PersonaLife.set_compute_budget, fraction))
 
     async def view(self, persona_id: str) -> PersonaView:
         """State, mood and counters of a persona's life."""
-        await self.persona(persona_id)
+        record = await self.persona(persona_id)
         try:
             view: PersonaView = await query_live(self._handle(persona_id), PersonaLife.view)
             return view
         except RPCError as err:
-            _raise_not_found(err, f"persona {persona_id} has no life yet")
+            _raise_not_found(err, f"persona {named(record)} has no life yet")
 
     async def inbox(self, persona_id: str, n: int = 10) -> list[InboxView]:
         """The next ``n`` items a persona will take."""
-        await self.persona(persona_id)
+        record = await self.persona(persona_id)
         try:
             top: list[InboxView] = await query_live(
                 self._handle(persona_id), PersonaLife.inbox_top, n
             )
             return top
         except RPCError as err:
-            _raise_not_found(err, f"persona {persona_id} has no life yet")
+            _raise_not_found(err, f"persona {named(record)} has no life yet")
 
     # ------------------------------------------------------------ rooms
     async def create_room(

@@ -38,6 +38,7 @@ from clients.app_cli import add_app_commands
 from clients.fleet_cli import add_fleet_commands
 from clients.funding_cli import add_funding_commands
 from clients.instance_cli import add_instance_commands
+from clients.life_cli import add_life_commands, search_attribute_hint
 from personas.coordination import FloorPolicy
 from personas.items import item_kind_names
 from personas.life import InboxView, LifeStats, PersonaView
@@ -65,7 +66,7 @@ class CliError(Exception):
 def _unreachable(settings: Settings) -> CliError:
     return CliError(
         f"cannot reach Temporal at {settings.temporal_address}: is the dev server running? "
-        "(personas-demo starts one)"
+        "('personas server' starts one, so does personas-demo)"
     )
 
 
@@ -291,15 +292,6 @@ async def _start(ctx: _Context, args: argparse.Namespace) -> None:
     ctx.emit({"persona_id": pid, "workflow_id": workflow_id}, f"started {workflow_id}")
 
 
-async def _stop(ctx: _Context, args: argparse.Namespace) -> None:
-    pid = await ctx.resolve(args.persona)
-    stats = LifeStats.model_validate(await (await ctx.personas()).stop_life(pid))
-    ctx.emit(
-        {"persona_id": pid, "stats": stats},
-        _lines([("stopped", pid), *_stats_pairs(stats)]),
-    )
-
-
 def _wait_for(value: str) -> tuple[str, str]:
     persona, sep, task_key = value.partition(":")
     if not sep or not persona or not task_key:
@@ -501,8 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(sub, "start", _start, "start a persona's life")
     p.add_argument("persona", metavar="PERSONA")
 
-    p = command(sub, "stop", _stop, "stop a persona's life; prints its final counters")
-    p.add_argument("persona", metavar="PERSONA")
+    add_life_commands(sub, command)
 
     p = command(sub, "post", _post, "post a message to a persona")
     p.add_argument("persona", metavar="PERSONA")
@@ -595,6 +586,8 @@ def _describe(err: BaseException, settings: Settings | None) -> str:
     if settings is not None and _is_connect_failure(err):
         return str(_unreachable(settings))
     if isinstance(err, RPCError):
+        if settings is not None and "no mapping defined for search attribute" in err.message:
+            return search_attribute_hint(settings.temporal_address)
         return f"temporal refused: {err.message}"
     if isinstance(err, SQLAlchemyError):
         where = ""

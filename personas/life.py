@@ -139,6 +139,9 @@ class PersonaLifeInput(BaseModel):
     profile: AIPersonaProfile
     config: LifeConfig = LifeConfig()
     snapshot: LifeSnapshot | None = None
+    stats: LifeStats | None = Field(
+        default=None, description="lifetime counters of the life that ended before this one"
+    )
 
 
 class InboxView(BaseModel):

@@ -37,6 +37,12 @@ CAST = {
 }
 
 
+#: Seconds the worker is given to shut down once the demo is told to stop.
+WORKER_STOP_S = 15.0
+#: Seconds the dev server is given to stop before it is killed.
+SERVER_STOP_S = 10.0
+
+
 def _listening(address: str) -> bool:
     host, port = address.rsplit(":", 1)
     with socket.socket() as sock:
@@ -55,7 +61,11 @@ def dev_server(settings: Settings) -> Iterator[None]:
     port = int(settings.temporal_address.rsplit(":", 1)[1])
     command = dev_server_command(settings.state_dir / "temporal.db", port, settings.ui_port)
     log = (settings.state_dir / "temporal.log").open("ab")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    # Its own session: a SIGTERM to the demo's process group (timeout, supervisors,
+    # terminals) reaches the demo, which stops its worker first and then this server.
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 60
         while not _listening(settings.temporal_address):
@@ -66,8 +76,13 @@ def dev_server(settings: Settings) -> Iterator[None]:
         yield
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=SERVER_STOP_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=SERVER_STOP_S)
         log.close()
+        print("stopped the Temporal dev server", flush=True)
 
 
 async def _client(settings: Settings) -> Client:
@@ -117,68 +132,72 @@ async def scenario(settings: Settings, keep_running: bool) -> None:
     store.migrate()
     client = await _client(settings)
     worker = build_worker(client, store, provider_from_settings(settings), settings.task_queue)
-    async with worker:
-        personas = PersonaClient(client, store, settings.task_queue)
-        ids = await _cast(personas)
-        before = {name: (await _processed(personas, pid)) for name, pid in ids.items()}
-        run = f"{int(time.time())}"
-        analysis = {"persona_id": ids["Helper"], "task_key": f"analysis-{run}"}
-        review = {"persona_id": ids["Reviewer"], "task_key": f"review-{run}"}
-        print("\nposting a dependency chain: Planner waits for Reviewer, who waits for Helper")
-        await personas.post_to_persona(
-            ids["Planner"],
-            "@Planner plan the release of PR 42",
-            "alice",
-            waits_for=[analysis, review],
-        )
-        await personas.post_to_persona(
-            ids["Reviewer"],
-            "@Reviewer review PR 42",
-            "alice",
-            task_key=review["task_key"],
-            waits_for=[analysis],
-        )
-        await personas.post_to_persona(
-            ids["Helper"],
-            "@Helper analyse PR 42 for python errors",
-            "alice",
-            task_key=analysis["task_key"],
-        )
-        room_id = "standup"
-        await personas.create_room(
-            room_id, list(ids.values()), FloorPolicy(responders=1, decision_deadline_s=30)
-        )
-        message = await personas.post_to_room(
-            room_id, "Which python code review should go first?", "alice"
-        )
-        print(f"posted to room {room_id}: {message.item_id}")
-        for name, pid in ids.items():
-            await _wait(personas, pid, before[name] + (2 if name != "Planner" else 1))
-        deadline = time.monotonic() + 60
-        while not (
-            posts := [p for p in store.room_transcript(room_id) if p.message_id == message.item_id]
-        ):
-            if time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.5)
-        for post in posts:
-            speaker = next(n for n, pid in ids.items() if pid == post.persona_id)
-            print(
-                f"\n{speaker} answered in {room_id}:\n  {store.get_content(post.content_ref).text}"
+    try:
+        async with worker:
+            personas = PersonaClient(client, store, settings.task_queue)
+            ids = await _cast(personas)
+            before = {name: (await _processed(personas, pid)) for name, pid in ids.items()}
+            run = f"{int(time.time())}"
+            analysis = {"persona_id": ids["Helper"], "task_key": f"analysis-{run}"}
+            review = {"persona_id": ids["Reviewer"], "task_key": f"review-{run}"}
+            print("\nposting a dependency chain: Planner waits for Reviewer, who waits for Helper")
+            await personas.post_to_persona(
+                ids["Planner"],
+                "@Planner plan the release of PR 42",
+                "alice",
+                waits_for=[analysis, review],
             )
-        print()
-        for name, pid in ids.items():
-            view = await personas.view(pid)
-            print(
-                f"  {name:<9} mood={view.mood.value:<11} energy={view.energy:.2f} "
-                f"processed={view.stats.processed} bids={view.stats.bids} "
-                f"floors={view.stats.floors_taken} shed={view.stats.shed}"
+            await personas.post_to_persona(
+                ids["Reviewer"],
+                "@Reviewer review PR 42",
+                "alice",
+                task_key=review["task_key"],
+                waits_for=[analysis],
             )
-        ui = f"http://127.0.0.1:{settings.ui_port}/namespaces/{settings.temporal_namespace}"
-        print(f"\nweb UI: {ui}/workflows?query=PersonaKind%3D%22ai%22")
-        if keep_running:
-            print("worker running; Ctrl-C to stop")
-            await asyncio.Event().wait()
+            await personas.post_to_persona(
+                ids["Helper"],
+                "@Helper analyse PR 42 for python errors",
+                "alice",
+                task_key=analysis["task_key"],
+            )
+            room_id = "standup"
+            await personas.create_room(
+                room_id, list(ids.values()), FloorPolicy(responders=1, decision_deadline_s=30)
+            )
+            message = await personas.post_to_room(
+                room_id, "Which python code review should go first?", "alice"
+            )
+            print(f"posted to room {room_id}: {message.item_id}")
+            for name, pid in ids.items():
+                await _wait(personas, pid, before[name] + (2 if name != "Planner" else 1))
+            deadline = time.monotonic() + 60
+            while not (
+                posts := [
+                    p for p in store.room_transcript(room_id) if p.message_id == message.item_id
+                ]
+            ):
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.5)
+            for post in posts:
+                speaker = next(n for n, pid in ids.items() if pid == post.persona_id)
+                said = store.get_content(post.content_ref).text
+                print(f"\n{speaker} answered in {room_id}:\n  {said}")
+            print()
+            for name, pid in ids.items():
+                view = await personas.view(pid)
+                print(
+                    f"  {name:<9} mood={view.mood.value:<11} energy={view.energy:.2f} "
+                    f"processed={view.stats.processed} bids={view.stats.bids} "
+                    f"floors={view.stats.floors_taken} shed={view.stats.shed}"
+                )
+            ui = f"http://127.0.0.1:{settings.ui_port}/namespaces/{settings.temporal_namespace}"
+            print(f"\nweb UI: {ui}/workflows?query=PersonaKind%3D%22ai%22")
+            if keep_running:
+                print("worker running; Ctrl-C to stop")
+                await asyncio.Event().wait()
+    finally:
+        print("stopped the worker", flush=True)  # before the server: it needs the server
 
 
 async def _processed(personas: PersonaClient, pid: str) -> int:
@@ -200,7 +219,26 @@ def main() -> None:
     settings = get_settings()
     signal.signal(signal.SIGTERM, _interrupt)  # stop the dev server on SIGTERM too
     with dev_server(settings), contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(scenario(settings, keep_running=not args.once))
+        asyncio.run(_until_terminated(settings, keep_running=not args.once))
+
+
+async def _until_terminated(settings: Settings, keep_running: bool) -> None:
+    """The scenario, cancelled by SIGTERM or SIGINT: the worker shuts down (within
+    ``WORKER_STOP_S``) while the server still runs; the server is stopped after."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+
+    def stop() -> None:
+        task.cancel()  # the worker shuts down while the server still runs ...
+        loop.call_later(WORKER_STOP_S, task.cancel)  # ... and is cut short after the bound
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop)
+    try:
+        await scenario(settings, keep_running)
+    except asyncio.CancelledError:
+        print("terminated", flush=True)
 
 
 if __name__ == "__main__":

@@ -93,9 +93,11 @@ class PersonaLife:
         self.config = input.config
         self.persona_id = str(input.profile.persona_id)
         # Everything the persona lives by, changed in place; continue-as-new carries it whole.
+        # A new life (started again after a stop) goes on counting where the last one ended.
         self.life = input.snapshot or LifeSnapshot(
             inbox=Inbox(capacity=self.config.inbox_capacity, weights=self.config.priority),
             state=PersonaState(),
+            stats=input.stats or LifeStats(),
         )
         # Sets derived from the life for quick lookups, rebuilt on every run, never carried.
         self.recent_set = set(self.life.recent_ids)
@@ -501,6 +503,7 @@ class PersonaLife:
             [
                 sa.PERSONA_KIND.value_set("ai"),
                 sa.PERSONA_ID.value_set(self.persona_id),
+                sa.PERSONA_NAME.value_set(self.profile.name),
                 sa.ENTITY_ID.value_set(self.profile.entity_id),
                 sa.PERSONA_MOOD.value_set(self.life.state.mood.value),
                 sa.PERSONA_STATUS.value_set(status),
@@ -638,6 +641,11 @@ class PersonaLife:
         if dependency not in self.satisfied_set:
             self.satisfied_set.add(dependency)
             self.life.satisfied.append(dependency)
+            # Bounded like ``completed``: the oldest are forgotten (an item arriving later
+            # that waits for one of them subscribes again and is told at once).
+            for forgotten in self.life.satisfied[: -self.config.remembered_ids]:
+                self.satisfied_set.discard(forgotten)
+            del self.life.satisfied[: -self.config.remembered_ids]
         for shed in self.life.inbox.release_ready(self.satisfied_set):
             self._record_shed(shed)
 

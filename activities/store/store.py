@@ -456,6 +456,18 @@ class Store:
         with read_tx(self._engine) as s:
             return [ShedRecord.model_validate(row) for row in s.scalars(stmt)]
 
+    def recent_shed(
+        self, persona_id: str, limit: int, reason: str | None = None
+    ) -> list[ShedRecord]:
+        """The persona's latest ``limit`` shed items, newest first; with ``reason``, only
+        those whose reason starts with it (``unfunded`` matches ``unfunded: ...``)."""
+        stmt = select(ShedItem).where(ShedItem.persona_id == persona_id)
+        if reason is not None:
+            stmt = stmt.where(ShedItem.reason.startswith(reason, autoescape=True))
+        stmt = stmt.order_by(ShedItem.id.desc()).limit(max(0, limit))
+        with read_tx(self._engine) as s:
+            return [ShedRecord.model_validate(row) for row in s.scalars(stmt)]
+
     def count_shed(self, persona_id: str) -> int:
         """How many items the persona has shed."""
         with read_tx(self._engine) as s:
@@ -499,6 +511,17 @@ class Store:
         with read_tx(self._engine) as s:
             row = s.scalars(stmt).one_or_none()
             return None if row is None else OutcomeRecord.model_validate(row)
+
+    def recent_outcomes(self, persona_id: str, limit: int) -> list[OutcomeRecord]:
+        """The persona's latest ``limit`` outcomes, newest first."""
+        stmt = (
+            select(Outcome)
+            .where(Outcome.persona_id == persona_id)
+            .order_by(Outcome.recorded_at.desc(), Outcome.item_id)
+            .limit(max(0, limit))
+        )
+        with read_tx(self._engine) as s:
+            return [OutcomeRecord.model_validate(row) for row in s.scalars(stmt)]
 
     def count_outcomes(self, persona_id: str, outcome: str | None = None) -> int:
         """How many outcomes the persona has recorded (of one kind when given)."""

@@ -12,17 +12,19 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.providers import OfflineDeterministicProvider
 from activities.store import Store
 from clients.cli import run_async
 from personas.parts import BlobRef, JsonPart, TextPart
+from runtime.servers import temporal_cli_path
 from runtime.settings import Settings
 from tests.helpers import eventually
 from workers.main import build_worker
 
-UNREACHABLE = "is the dev server running? (personas-demo starts one)"
+UNREACHABLE = "is the dev server running? ('personas server' starts one, so does personas-demo)"
 
 
 @dataclass
@@ -254,13 +256,14 @@ async def test_stop_prints_counters_then_post_is_refused(cli: Cli) -> None:
 
     stopped = (await cli.ok("stop", "Ada")).out
     counters = dict(line.split(":", 1) for line in stopped.splitlines())
-    assert counters["stopped"].strip() == ada
+    assert counters["stopped"].strip() == f"Ada ({ada})"
     assert int(counters["delivered"]) >= 1
     assert int(counters["processed"]) >= 1
 
     message = await cli.fails("post", "Ada", "are you there?")
     assert "is stopped" in message
-    assert f"personas start {ada}" in message
+    assert f"Ada ({ada}) is stopped" in message
+    assert "personas start Ada" in message
     listed = (await cli.ok("--json", "list")).json()
     assert listed[0]["life_status"] == "stopped"
     assert "status:          stopped" in (await cli.ok("state", "Ada")).out
@@ -407,3 +410,85 @@ async def test_usage_errors_keep_argparse_behaviour(
         await run_async(["post", "Ada", "hi", "--wait-for", "no-colon"], settings=settings)
     assert exit_info.value.code == 2
     assert "PERSONA:TASK_KEY" in capsys.readouterr().err
+
+
+async def test_stop_with_queued_work_says_where_it_goes_or_drains_it(cli: Cli) -> None:
+    await cli.create("Ada")
+    await cli.ok("start", "Ada")
+    await cli.ok("trigger", "Ada", "shift_end")  # paused: the posts wait
+    for i in range(3):
+        await cli.ok("post", "Ada", f"status {i}", "--bot", "--priority", "0.5")
+    stopped = (await cli.ok("stop", "Ada")).out
+    assert "3 waiting and 0 held item(s) went to the overflow record" in stopped
+    assert "personas stop Ada --drain" in stopped
+    overflow = (await cli.ok("overflow", "Ada", "--reason", "stopped")).out
+    assert "3 shed in all" in overflow
+    assert len((await cli.ok("--json", "overflow", "Ada", "-n", "2")).json()) == 2
+    assert (
+        "shed nothing with reason 'inbox_full'"
+        in (await cli.ok("overflow", "Ada", "--reason", "inbox_full")).out
+    )
+
+    await cli.create("Bob")
+    await cli.ok("start", "Bob")
+    for i in range(2):
+        await cli.ok("post", "Bob", f"@Bob status {i}", "--bot")
+    drained = await cli("--timeout", "60", "stop", "Bob", "--drain")
+    assert drained.code == 0, drained.err
+    assert "went to the overflow record" not in drained.out
+    assert int(dict(line.split(":", 1) for line in drained.out.splitlines())["processed"]) == 2
+    assert "has shed nothing" in (await cli.ok("overflow", "Bob")).out
+
+
+async def test_answers_show_what_a_persona_said_per_item(cli: Cli) -> None:
+    await cli.create("Ada")
+    assert "has not answered anything yet" in (await cli.ok("answers", "Ada")).out
+    posted = (await cli.ok("--json", "post", "Ada", "@Ada review the login form")).json()
+    await eventually(lambda: cli.state("Ada"), lambda v: v["stats"]["processed"] >= 1)
+    answers = (await cli.ok("--json", "answers", "Ada")).json()
+    assert [a["item_id"] for a in answers] == [posted["item_id"]]
+    assert answers[0]["text"]
+    assert posted["item_id"] in (await cli.ok("answers", "Ada")).out
+
+
+async def test_names_in_messages_create_again_unknown_trigger_and_lifetime_counters(
+    cli: Cli,
+) -> None:
+    ada = await cli.create("Ada")
+    again = await cli.fails(
+        "create", "--entity", "acme", "--name", "Ada", "--model", "m", "--specialization", "s"
+    )
+    assert f"already has a persona named 'Ada': Ada ({ada})" in again
+    # An unknown trigger is named as such, running or not.
+    assert "unknown trigger 'lunch' for persona Ada" in await cli.fails("trigger", "Ada", "lunch")
+    assert f"Ada ({ada}) is not running" in await cli.fails("stop", "Ada")
+    await cli.ok("post", "Ada", "@Ada hello")
+    await eventually(lambda: cli.state("Ada"), lambda v: v["stats"]["processed"] >= 1)
+    await cli.ok("stop", "Ada")
+    await cli.ok("start", "Ada")
+    view = await cli.state("Ada")
+    assert view["stats"]["processed"] >= 1  # stop then start keeps the lifetime counters
+    assert view["stats"]["delivered"] >= 1
+
+
+async def test_a_server_without_the_search_attributes_is_explained(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = await WorkflowEnvironment.start_local(  # a plain dev server: no search attributes
+        dev_server_existing_path=temporal_cli_path(), data_converter=pydantic_data_converter
+    )
+    try:
+        bare = Settings(
+            temporal_address=env.client.service_client.config.target_host,
+            task_queue="bare",
+            state_dir=tmp_path / "var",
+            database_url=f"sqlite:///{tmp_path / 'bare.db'}",
+        )
+        runner = Cli(bare, env.client, capsys)
+        await runner.ok("entity", "add", "acme", "--name", "Acme", "--resource", "repo:web")
+        await runner.create("Ada")
+        message = await runner.fails("start", "Ada")
+        assert "has no search attributes for personas" in message
+        assert "personas server" in message
+    finally:
+        await env.shutdown()

@@ -65,7 +65,9 @@ async def test_search_attributes_and_details_show_the_persona(
     await eventually(lambda: personas.view(pid), lambda v: v.stats.processed == 1)
 
     async def listed() -> list[str]:
-        query = f'PersonaKind="ai" AND EntityId="{entity}" AND PersonaMood="idle"'
+        query = (
+            f'PersonaKind="ai" AND EntityId="{entity}" AND PersonaMood="idle" AND PersonaName="Ada"'
+        )
         return [w.id async for w in dev_env.client.list_workflows(query)]
 
     assert await eventually(listed, lambda ids: len(ids) == 1) == [persona_workflow_id(pid)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -145,6 +146,12 @@ async def test_overwhelmed_persona_sheds_low_priority_and_serves_urgent_first(
     # Everything delivered is accounted for once the persona stops.
     stats = await time_personas.stop_life(pid)
     assert stats.processed + stats.passed + store.count_shed(pid) == stats.delivered == 45
+    # A stopped persona shows as idle with an empty inbox, not as the overwhelmed one it was.
+    shown = (await handle.describe()).typed_search_attributes
+    assert shown.get(sa.PERSONA_STATUS) == "stopped"
+    assert shown.get(sa.PERSONA_MOOD) == "idle"
+    assert shown.get(sa.INBOX_SIZE) == 0
+    assert shown.get(sa.PERSONA_NAME) == "Ada"
 
 
 async def test_continue_as_new_loses_nothing_and_processes_nothing_twice(
@@ -175,3 +182,30 @@ async def test_continue_as_new_loses_nothing_and_processes_nothing_twice(
     assert view.stats.processed + view.stats.passed == 80
     assert time_personas.store.count_outcomes(pid) == view.stats.processed
     assert time_personas.store.count_shed(pid) == 0
+
+
+async def test_satisfied_dependencies_are_bounded_like_completed_tasks(
+    time_env: WorkflowEnvironment, time_personas: PersonaClient
+) -> None:
+    life = LifeConfig(max_history_events=100, remembered_ids=10)
+    record = await time_personas.create_persona(profile(), created_by="test", life=life)
+    pid = record.persona_id
+    handle = time_env.client.get_workflow_handle(persona_workflow_id(pid))
+    await time_personas.start_life(pid)
+    first_run = (await handle.describe()).run_id
+    for i in range(60):
+        done = {"task_key": f"t{i}", "provider_id": "other-persona"}
+        await handle.signal(messages.DEPENDENCY_DONE, done)
+    described = await eventually(
+        handle.describe, lambda d: d.run_id != first_run, advance=lambda: time_env.sleep(1)
+    )
+    started = None
+    async for event in time_env.client.get_workflow_handle(
+        handle.id, run_id=described.run_id
+    ).fetch_history_events():
+        started = event.workflow_execution_started_event_attributes
+        break
+    assert started is not None
+    carried = json.loads(started.input.payloads[0].data)["snapshot"]
+    assert 0 < len(carried["satisfied"]) <= 10
+    assert carried["satisfied"][-1]["task_key"].startswith("t")
