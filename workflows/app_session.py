@@ -65,8 +65,6 @@ STEP_RETRY = RetryPolicy(
     maximum_attempts=STEP_ATTEMPTS,
     maximum_interval=timedelta(seconds=5),
 )
-PATCH = "app-session-robust-1"
-"""Sessions started before this patch replay without the state records."""
 COMP_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
 )  # until it succeeds
@@ -107,13 +105,11 @@ class AppSession:
         self.usage_interval_s = 60
         self.history_len = 60
         self.revoked = False
-        self.robust = False
 
     # ------------------------------------------------------------------ main line
     @workflow.run
     async def run(self, req: SessionRequest) -> SessionView:
         """Provision, run until the end, then compensate in reverse; returns the final view."""
-        self.robust = workflow.patched(PATCH)
         self._set("validating")
         final_state, reason = "released", ""
         try:
@@ -142,8 +138,6 @@ class AppSession:
 
     async def _record(self, state: str) -> None:
         """Make the stored session record follow the workflow's state."""
-        if not self.robust:
-            return
         await workflow.execute_activity(
             contracts.RECORD_STATE,
             contracts.StateRequest(session_id=self.req.session_id, state=state),
@@ -185,7 +179,7 @@ class AppSession:
         except ActivityError as err:
             if _cancelled(err):
                 raise
-            if self.robust and _is_gone(err):
+            if _is_gone(err):
                 self._lost(failure_cause(err))
                 return
             self.view_.samples_missed += 1
@@ -502,7 +496,7 @@ class AppSession:
                 retry_policy=RetryPolicy(maximum_attempts=1),
             )
         except ActivityError as err:
-            if self.robust and _is_gone(err):
+            if _is_gone(err):
                 self._lost(failure_cause(err))
             raise ApplicationError(failure_cause(err), type="CommandFailed") from None
         return result
