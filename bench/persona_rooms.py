@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from functools import partial
@@ -32,7 +31,7 @@ from bench._common import (
 )
 from clients.api import PersonaClient
 from personas.coordination import FloorPolicy, jain_index
-from personas.ids import persona_workflow_id
+from personas.ids import persona_workflow_id, room_workflow_id
 from personas.rooms import RoomView
 
 POST_CONCURRENCY = 16
@@ -123,35 +122,52 @@ async def cap1_phase(env: WorkflowEnvironment, personas: PersonaClient, waves: i
 # ----------------------------------------------------------------------------- mentions
 
 
-def _payload_item_id(attrs: Any) -> str | None:
-    """The item id in a think activity's input, if it is one."""
-    for payload in attrs.input.payloads:
-        try:
-            request = json.loads(payload.data)
-        except ValueError:
-            continue
-        if isinstance(request, dict):
-            item = request.get("item") or {}
-            return item.get("item_id")
-    return None
+def _carries(payloads: Any, item_id: str) -> bool:
+    needle = item_id.encode()
+    return any(needle in p.data for p in payloads.payloads)
 
 
-async def think_started(client: Client, persona_id: str, item_id: str) -> datetime | None:
-    """When the persona's think activity on ``item_id`` started, from its history."""
-    handle = client.get_workflow_handle(persona_workflow_id(persona_id))
-    scheduled: int | None = None
-    async for event in handle.fetch_history_events():
+def _at(event: Any) -> datetime:
+    return event.event_time.ToDatetime(tzinfo=UTC)
+
+
+async def mention_trace(
+    client: Client, room_id: str, persona_id: str, item_id: str
+) -> dict[str, datetime]:
+    """Where a mention's time went: when the room scheduled its delivery, when the persona
+    received it, scheduled its think, and when the think started (from the histories)."""
+    trace: dict[str, datetime] = {}
+    room = client.get_workflow_handle(room_workflow_id(room_id))
+    async for event in room.fetch_history_events():
         if event.HasField("activity_task_scheduled_event_attributes"):
+            delivery = event.activity_task_scheduled_event_attributes
+            if _carries(delivery.input, item_id):
+                trace["delivery_scheduled"] = _at(event)
+                break
+    persona = client.get_workflow_handle(persona_workflow_id(persona_id))
+    scheduled: int | None = None
+    async for event in persona.fetch_history_events():
+        if event.HasField("workflow_execution_signaled_event_attributes"):
+            signaled = event.workflow_execution_signaled_event_attributes
+            if "received" not in trace and _carries(signaled.input, item_id):
+                trace["received"] = _at(event)
+        elif event.HasField("workflow_execution_started_event_attributes"):
+            started = event.workflow_execution_started_event_attributes
+            if "received" not in trace and _carries(started.input, item_id):
+                trace["received"] = _at(event)
+        elif event.HasField("activity_task_scheduled_event_attributes"):
             attrs = event.activity_task_scheduled_event_attributes
-            if attrs.activity_type.name == THINK and _payload_item_id(attrs) == item_id:
+            if attrs.activity_type.name == THINK and _carries(attrs.input, item_id):
                 scheduled = event.event_id
+                trace["think_scheduled"] = _at(event)
         elif (
             scheduled is not None
             and event.HasField("activity_task_started_event_attributes")
             and event.activity_task_started_event_attributes.scheduled_event_id == scheduled
         ):
-            return event.event_time.ToDatetime(tzinfo=UTC)
-    return None
+            trace["think_started"] = _at(event)
+            break
+    return trace
 
 
 async def mention_phase(client: Client, personas: PersonaClient, rounds: int, burst: int) -> dict:
@@ -163,6 +179,7 @@ async def mention_phase(client: Client, personas: PersonaClient, rounds: int, bu
     await personas.create_room(room_id, ids, FloorPolicy(responders=1))
     log(f"mention: room of 15; {rounds} bursts of {burst} AI posts, a human @mention in each")
     latencies: list[float] = []
+    parts: dict[str, list[float]] = {}
     missing = 0
     t0 = time.monotonic()
     for r in range(rounds):
@@ -184,18 +201,21 @@ async def mention_phase(client: Client, personas: PersonaClient, rounds: int, bu
             room_id, f"@{names[target]} can you look at the failing test? ({r})", "alice"
         )
         await bounded_gather([chatter(i) for i in range(half, burst)], POST_CONCURRENCY)
-        started, ok = await wait_for(
-            partial(think_started, client, ids[target], mention.item_id),
-            lambda at: at is not None,
+        trace, ok = await wait_for(
+            partial(mention_trace, client, room_id, ids[target], mention.item_id),
+            lambda t: "think_started" in t,
             timeout_s=120,
             interval_s=0.2,
         )
-        if not ok or started is None:
+        if not ok:
             missing += 1
             continue
-        latency = (started - mention.sent_at).total_seconds()
-        latencies.append(latency)
-        log(f"mention: round {r}: post -> think started {latency:.3f}s")
+        steps = {k: (at - mention.sent_at).total_seconds() for k, at in trace.items()}
+        latencies.append(steps["think_started"])
+        for step, seconds in steps.items():
+            parts.setdefault(step, []).append(seconds)
+        shown = ", ".join(f"{k} {v:.3f}s" for k, v in steps.items())
+        log(f"mention: round {r}: after the post: {shown}")
     view = await personas.room(room_id)
     p95, worst = percentile(latencies, 95), max(latencies, default=None)
     log(
@@ -210,4 +230,5 @@ async def mention_phase(client: Client, personas: PersonaClient, rounds: int, bu
         "room_mention_missing": missing,
         "room_mention_burst": burst,
         "room_mention_room_shed": view.shed,
+        "room_mention_steps_p95_s": {k: rounded(percentile(v, 95), 3) for k, v in parts.items()},
     }

@@ -7,8 +7,9 @@ overflow record (owner ``room-<room_id>``). Two delivery lanes run side by side:
 *priority* lane takes mentions and persons' posts the moment they arrive, the *chatter*
 lane takes the best chatter in batches. Each delivery is one activity that signals every
 member once (signal-with-start of ``deliver_batch``), concurrently, mentioned members
-first, so a human's @mention never waits behind AI-to-AI posts: it waits for at most one
-workflow task of the room and one signal.
+first; a member a post mentions is also signalled by the room itself the moment the post
+enters its lane (no activity to schedule), so a human's @mention never waits behind AI-to-AI
+posts: it waits for one workflow task of the room and one signal.
 
 **Fair turns.** A floor opens when its post enters a lane and its deadline is set when the
 delivery returns: the latest member's expected answer (its declared next free time plus the
@@ -88,6 +89,7 @@ class RoomCoordinator:
         self.room = input.snapshot or RoomSnapshot(members=list(input.members))
         # Delivery lanes in flight (priority, chatter) and the overflow writer; never carried.
         self.lanes: dict[str, asyncio.Task[None]] = {}
+        self.direct: set[asyncio.Task[None]] = set()
 
     @workflow.run
     async def run(self, input: RoomInput) -> RoomView:
@@ -111,7 +113,9 @@ class RoomCoordinator:
                     timeout=timeout,
                     timeout_summary="decision-deadline",
                 )
-        await workflow.wait_condition(lambda: not self.lanes and workflow.all_handlers_finished())
+        await workflow.wait_condition(
+            lambda: not self.lanes and not self.direct and workflow.all_handlers_finished()
+        )
         workflow.continue_as_new(input.model_copy(update={"snapshot": self.room}))
 
     # ----------------------------------------------------------------- delivery
@@ -144,8 +148,31 @@ class RoomCoordinator:
             posts, self.room.backlog = take(self.room.backlog, priority, messages.DELIVER_BATCH_MAX)
             if posts:
                 self._run_lane(lane, self._deliver([p.item for p in posts]))
+                if priority:
+                    self._direct([p.item for p in posts])
         if "shed" not in self.lanes and self.room.pending_shed:
             self._run_lane("shed", self._write_shed())
+
+    def _direct(self, items: list[InboxItem]) -> None:
+        """A mentioned member hears the post at once, signalled by the room itself (no
+        activity, no queue): the batch delivery that follows is a duplicate it ignores, and
+        delivers the post if this signal could not (a member whose life is not running)."""
+        by_name = {name.lower(): pid for pid, name in self.room.names.items()}
+        for item in items:
+            for name in dict.fromkeys(m.lower() for m in item.mentions):
+                member = by_name.get(name)
+                if member is not None and member != item.sender_id:
+                    task = asyncio.create_task(self._signal(member, messages.DELIVER, item))
+                    self.direct.add(task)
+                    task.add_done_callback(self.direct.discard)
+
+    async def _signal(self, persona_id: str, signal: str, payload: Any) -> None:
+        try:
+            await workflow.get_external_workflow_handle(persona_workflow_id(persona_id)).signal(
+                signal, payload
+            )
+        except FailureError as err:
+            workflow.logger.warning("%s to %s failed: %s", signal, persona_id, err)
 
     def _run_lane(self, lane: str, work: Any) -> None:
         task: asyncio.Task[None] = asyncio.create_task(work)
@@ -252,15 +279,9 @@ class RoomCoordinator:
                         )
                     )
         if grants:
-            await asyncio.gather(*(self._grant(pid, grant) for pid, grant in grants))
-
-    async def _grant(self, persona_id: str, grant: FloorGrant) -> None:
-        try:
-            await workflow.get_external_workflow_handle(persona_workflow_id(persona_id)).signal(
-                messages.FLOOR_GRANTED, grant
+            await asyncio.gather(
+                *(self._signal(pid, messages.FLOOR_GRANTED, grant) for pid, grant in grants)
             )
-        except FailureError as err:
-            workflow.logger.warning("grant to %s failed: %s", persona_id, err)
 
     def _show(self) -> None:
         workflow.set_current_details(
