@@ -7,6 +7,7 @@ here, before anything reaches a workflow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import uuid
 from collections.abc import Sequence
@@ -42,7 +43,7 @@ from personas.life import (
 )
 from personas.models import AIPersonaProfile, check_access_scope, keywords
 from personas.parts import ContentPart, TextPart
-from personas.rooms import RoomInput, RoomView
+from personas.rooms import MAX_MEMBERS, RoomInput, RoomView
 from workflows.persona_life import PersonaLife
 from workflows.room_coordinator import RoomCoordinator
 
@@ -352,11 +353,46 @@ class PersonaClient:
             text, sender_id, human=human, priority=priority, kind="chat", room_id=room_id
         )
         handle = self.client.get_workflow_handle(room_workflow_id(room_id))
+
+        async def direct() -> None:
+            # A mentioned member hears it at once, beside the room's own (later) delivery.
+            for record in await self._mentioned_members(handle, item):
+                await signal_with_start(
+                    self.client, self.task_queue, record, messages.DELIVER, item
+                )
+
         try:
-            await handle.signal(RoomCoordinator.post, item)
+            await asyncio.gather(handle.signal(RoomCoordinator.post, item), direct())
         except RPCError as err:
             _raise_not_found(err, f"no room {room_id}; create it first")
         return item
+
+    async def _mentioned_members(
+        self, handle: WorkflowHandle[Any, Any], item: InboxItem
+    ) -> list[PersonaRecord]:
+        """The room's running members a post mentions by name (the room's memo lists them)."""
+        if not item.mentions:
+            return []
+        members: list[Any] = await (await handle.describe()).memo_value(
+            "members", [], type_hint=list
+        )
+        names = {m.lower() for m in item.mentions}
+
+        def mentioned() -> list[PersonaRecord]:
+            found = []
+            for persona_id in [str(m) for m in members][:MAX_MEMBERS]:
+                with contextlib.suppress(UnknownPersona):
+                    record = self.store.get_persona(persona_id)
+                    name = PersonaDocument.model_validate(record.body).profile.name
+                    if (
+                        name.lower() in names
+                        and persona_id != item.sender_id
+                        and record.life_status != "stopped"
+                    ):
+                        found.append(record)
+            return found
+
+        return await asyncio.to_thread(mentioned)
 
     async def room(self, room_id: str) -> RoomView:
         """A room's members, open floors and grants."""

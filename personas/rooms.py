@@ -8,6 +8,9 @@ from personas.coordination import Bid, FloorPolicy
 from personas.coordination_floor import MemberPace, PendingPost
 from personas.items import IDENTIFIER, InboxItem
 
+MAX_MEMBERS = 1000
+"""The most members a room has."""
+
 RECENT_FLOORS = 100
 """How many decided floors a room remembers, to credit the bids that arrive late."""
 
@@ -59,6 +62,7 @@ class RoomSnapshot(BaseModel):
     names: dict[str, str] = Field(default_factory=dict)
     closed: list[ClosedFloor] = Field(default_factory=list)
     pending_shed: list[PendingPost] = Field(default_factory=list)
+    early_bids: list[Bid] = Field(default_factory=list)
     decided: int = 0
     late_bids: int = 0
     late_credited: int = 0
@@ -69,7 +73,7 @@ class RoomInput(BaseModel):
     """How a room coordinator starts."""
 
     room_id: str = Field(pattern=IDENTIFIER)
-    members: list[str] = Field(default_factory=list, max_length=1000)
+    members: list[str] = Field(default_factory=list, max_length=MAX_MEMBERS)
     policy: FloorPolicy = FloorPolicy()
     snapshot: RoomSnapshot | None = None
     max_history_events: int = Field(default=10_000, ge=100, le=50_000)

@@ -7,9 +7,11 @@ overflow record (owner ``room-<room_id>``). Two delivery lanes run side by side:
 *priority* lane takes mentions and persons' posts the moment they arrive, the *chatter*
 lane takes the best chatter in batches. Each delivery is one activity that signals every
 member once (signal-with-start of ``deliver_batch``), concurrently, mentioned members
-first; a member a post mentions is also signalled by the room itself the moment the post
-enters its lane (no activity to schedule), so a human's @mention never waits behind AI-to-AI
-posts: it waits for one workflow task of the room and one signal.
+first, so a human's @mention never waits behind AI-to-AI posts. The room's members are in
+its memo (``members``): a client posting a mention signals the mentioned members itself,
+beside the post (:meth:`clients.api.PersonaClient.post_to_room`), so the mention does not
+even wait for the room; the room's delivery that follows is a duplicate the member ignores,
+and a bid that reaches the room before the post's floor opened is kept for it.
 
 **Fair turns.** A floor opens when its post enters a lane and its deadline is set when the
 delivery returns: the latest member's expected answer (its declared next free time plus the
@@ -89,7 +91,7 @@ class RoomCoordinator:
         self.room = input.snapshot or RoomSnapshot(members=list(input.members))
         # Delivery lanes in flight (priority, chatter) and the overflow writer; never carried.
         self.lanes: dict[str, asyncio.Task[None]] = {}
-        self.direct: set[asyncio.Task[None]] = set()
+        self.shown_members: list[str] | None = None
 
     @workflow.run
     async def run(self, input: RoomInput) -> RoomView:
@@ -107,15 +109,14 @@ class RoomCoordinator:
                 await workflow.wait_condition(
                     lambda: (
                         self._can_start()
+                        or self.shown_members != self.room.members
                         or self._next_deadline() != wake_at  # noqa: B023 (awaited here)
                         or any(f.complete() for f in self.room.open_floors)
                     ),
                     timeout=timeout,
                     timeout_summary="decision-deadline",
                 )
-        await workflow.wait_condition(
-            lambda: not self.lanes and not self.direct and workflow.all_handlers_finished()
-        )
+        await workflow.wait_condition(lambda: not self.lanes and workflow.all_handlers_finished())
         workflow.continue_as_new(input.model_copy(update={"snapshot": self.room}))
 
     # ----------------------------------------------------------------- delivery
@@ -148,23 +149,8 @@ class RoomCoordinator:
             posts, self.room.backlog = take(self.room.backlog, priority, messages.DELIVER_BATCH_MAX)
             if posts:
                 self._run_lane(lane, self._deliver([p.item for p in posts]))
-                if priority:
-                    self._direct([p.item for p in posts])
         if "shed" not in self.lanes and self.room.pending_shed:
             self._run_lane("shed", self._write_shed())
-
-    def _direct(self, items: list[InboxItem]) -> None:
-        """A mentioned member hears the post at once, signalled by the room itself (no
-        activity, no queue): the batch delivery that follows is a duplicate it ignores, and
-        delivers the post if this signal could not (a member whose life is not running)."""
-        by_name = {name.lower(): pid for pid, name in self.room.names.items()}
-        for item in items:
-            for name in dict.fromkeys(m.lower() for m in item.mentions):
-                member = by_name.get(name)
-                if member is not None and member != item.sender_id:
-                    task = asyncio.create_task(self._signal(member, messages.DELIVER, item))
-                    self.direct.add(task)
-                    task.add_done_callback(self.direct.discard)
 
     async def _signal(self, persona_id: str, signal: str, payload: Any) -> None:
         try:
@@ -188,6 +174,15 @@ class RoomCoordinator:
             for item in items
         ]
         self.room.open_floors.extend(floors)
+        if self.room.early_bids:
+            for floor in floors:
+                floor.bids = [
+                    b
+                    for b in self.room.early_bids
+                    if b.message_id == floor.message_id and b.persona_id in floor.expected
+                ]
+            opened = {f.message_id for f in floors}
+            self.room.early_bids = [b for b in self.room.early_bids if b.message_id not in opened]
         try:
             report: RoomDeliveryReport = await workflow.execute_activity(
                 DELIVER_BATCH,
@@ -284,6 +279,9 @@ class RoomCoordinator:
             )
 
     def _show(self) -> None:
+        if self.shown_members != self.room.members:
+            self.shown_members = list(self.room.members)
+            workflow.upsert_memo({"members": self.shown_members})
         workflow.set_current_details(
             f"room {self.room_id}: {len(self.room.members)} members, "
             f"{len(self.room.backlog)} undelivered, {len(self.room.open_floors)} open, "
@@ -317,8 +315,13 @@ class RoomCoordinator:
                 floor.bids.append(bid)
                 self._learn(bid, floor.starts.get(bid.persona_id, floor.delivered_ms), at)
             return
-        self.room.late_bids += 1
         closed = next((c for c in self.room.closed if c.message_id == bid.message_id), None)
+        if closed is None and floor is None and bid.persona_id in self.room.members:
+            # Heard directly (a mention) before the room opened the post's floor: kept for it.
+            self.room.early_bids.append(bid)
+            del self.room.early_bids[:-RECENT_FLOORS]
+            return
+        self.room.late_bids += 1
         if closed is None or bid.persona_id in closed.answered:
             return
         closed.answered.append(bid.persona_id)

@@ -163,8 +163,8 @@ async def test_a_mention_in_a_busy_room_goes_first_and_every_floor_is_decided(
         store.get_outcome(cal, c.item_id) for c in chatter if store.get_outcome(cal, c.item_id)
     ]
     assert len(before) < len(chatter) // 2
-    # The room signalled Cal directly once it knew the members' names: the batch delivery
-    # that followed was a duplicate Cal ignored.
+    # The client signalled Cal directly (a member the post mentions, from the room's memo):
+    # the room's batch delivery that followed was a duplicate Cal ignored.
     assert (await time_personas.view(cal)).stats.duplicates >= 1
     # Every floor is decided, by its members' answers or by its deadline, with the defaults.
     room = await eventually(
