@@ -524,7 +524,8 @@ async def _phase(
 
 
 async def time_skipping_part(scale: Scale) -> dict[str, Any]:
-    """The idle and fairness phases, side by side, each on its own time-skipping server.
+    """The idle and fairness phases, side by side, each on its own time-skipping server, then
+    the one-responder room on a third.
 
     The result line is printed as soon as the phases end, before the server and worker
     shut down, so the parent can go on; shutdown problems go to standard error.
@@ -553,12 +554,14 @@ async def time_skipping_part(scale: Scale) -> dict[str, Any]:
                         errors,
                         partial(fairness_phase, room_env, room_personas, store, scale),
                     ),
-                    _phase(
-                        "room_cap1",
-                        result,
-                        errors,
-                        partial(cap1_phase, cap_env, cap_personas, ROOM_WAVES[scale.mode]),
-                    ),
+                )
+                # After the fairness phase, not beside it: its real-time bounds would feel the
+                # load of 14 more personas in this process.
+                await _phase(
+                    "room_cap1",
+                    result,
+                    errors,
+                    partial(cap1_phase, cap_env, cap_personas, ROOM_WAVES[scale.mode]),
                 )
                 emit(result)
     except Exception as err:

@@ -348,18 +348,34 @@ class PersonaClient:
         human: bool = True,
         priority: float = 0.0,
     ) -> InboxItem:
-        """Post a message to a room; its members hear it and the coordinator picks responders."""
-        item = await self._item(
-            text, sender_id, human=human, priority=priority, kind="chat", room_id=room_id
-        )
+        """Post a message to a room; its members hear it and the coordinator picks responders.
+
+        Members the post @mentions are signalled directly as well, beside the post, so a
+        mention does not wait for the room (whose delivery is then a duplicate they ignore).
+        """
         handle = self.client.get_workflow_handle(room_workflow_id(room_id))
+        # The room's roster is read while the item is built, when the text may mention someone.
+        roster = asyncio.ensure_future(self._roster(handle)) if _MENTION.search(text) else None
+        try:
+            item = await self._item(
+                text, sender_id, human=human, priority=priority, kind="chat", room_id=room_id
+            )
+        except BaseException:
+            if roster is not None:
+                roster.cancel()
+                with contextlib.suppress(BaseException):
+                    await roster
+            raise
 
         async def direct() -> None:
-            # A mentioned member hears it at once, beside the room's own (later) delivery.
-            for record in await self._mentioned_members(handle, item):
-                await signal_with_start(
-                    self.client, self.task_queue, record, messages.DELIVER, item
-                )
+            if roster is None:
+                return
+            names = {m.lower() for m in item.mentions}
+            for name, record in await roster:
+                if name.lower() in names and record.persona_id != item.sender_id:
+                    await signal_with_start(
+                        self.client, self.task_queue, record, messages.DELIVER, item
+                    )
 
         try:
             await asyncio.gather(handle.signal(RoomCoordinator.post, item), direct())
@@ -367,32 +383,23 @@ class PersonaClient:
             _raise_not_found(err, f"no room {room_id}; create it first")
         return item
 
-    async def _mentioned_members(
-        self, handle: WorkflowHandle[Any, Any], item: InboxItem
-    ) -> list[PersonaRecord]:
-        """The room's running members a post mentions by name (the room's memo lists them)."""
-        if not item.mentions:
-            return []
+    async def _roster(self, handle: WorkflowHandle[Any, Any]) -> list[tuple[str, PersonaRecord]]:
+        """The room's members that are not stopped, with their names (from the room's memo)."""
         members: list[Any] = await (await handle.describe()).memo_value(
             "members", [], type_hint=list
         )
-        names = {m.lower() for m in item.mentions}
 
-        def mentioned() -> list[PersonaRecord]:
+        def records() -> list[tuple[str, PersonaRecord]]:
             found = []
             for persona_id in [str(m) for m in members][:MAX_MEMBERS]:
                 with contextlib.suppress(UnknownPersona):
                     record = self.store.get_persona(persona_id)
-                    name = PersonaDocument.model_validate(record.body).profile.name
-                    if (
-                        name.lower() in names
-                        and persona_id != item.sender_id
-                        and record.life_status != "stopped"
-                    ):
-                        found.append(record)
+                    if record.life_status != "stopped":
+                        profile = PersonaDocument.model_validate(record.body).profile
+                        found.append((profile.name, record))
             return found
 
-        return await asyncio.to_thread(mentioned)
+        return await asyncio.to_thread(records)
 
     async def room(self, room_id: str) -> RoomView:
         """A room's members, open floors and grants."""
