@@ -336,6 +336,7 @@ class PersonaClient:
             id=room_workflow_id(room_id),
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            memo={"members": list(room.members)},
         )
         return handle.id
 

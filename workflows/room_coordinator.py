@@ -91,7 +91,9 @@ class RoomCoordinator:
         self.room = input.snapshot or RoomSnapshot(members=list(input.members))
         # Delivery lanes in flight (priority, chatter) and the overflow writer; never carried.
         self.lanes: dict[str, asyncio.Task[None]] = {}
-        self.shown_members: list[str] | None = None
+        # The memo the room started with lists its members (the client sets it, and so does
+        # continue-as-new); it is upserted only when members join or leave.
+        self.shown_members: list[str] = list(self.room.members)
 
     @workflow.run
     async def run(self, input: RoomInput) -> RoomView:
@@ -117,7 +119,10 @@ class RoomCoordinator:
                     timeout_summary="decision-deadline",
                 )
         await workflow.wait_condition(lambda: not self.lanes and workflow.all_handlers_finished())
-        workflow.continue_as_new(input.model_copy(update={"snapshot": self.room}))
+        workflow.continue_as_new(
+            input.model_copy(update={"snapshot": self.room}),
+            memo={"members": list(self.room.members)},
+        )
 
     # ----------------------------------------------------------------- delivery
     def _adopt_carried(self) -> None:
