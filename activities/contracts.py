@@ -17,6 +17,7 @@ RECORD_SHED = "record_shed"
 POST_TO_ROOM = "post_to_room"
 DELIVER = "deliver"
 SIGNAL_PERSONA = "signal_persona"
+DELIVER_BATCH = "deliver_batch"
 
 
 class ThinkRequest(BaseModel):
@@ -74,3 +75,20 @@ class DeliveryReport(BaseModel):
 
     delivered: list[str]
     skipped: dict[str, str]
+
+
+class RoomDelivery(BaseModel):
+    """A room's posts for its members: each member gets, in one signal, those it did not
+    send; members mentioned by a post are signalled first."""
+
+    room_id: str
+    members: list[str] = Field(max_length=1000)
+    items: list[InboxItem] = Field(min_length=1, max_length=messages.DELIVER_BATCH_MAX)
+
+
+class RoomDeliveryReport(BaseModel):
+    """Which members got their batch, which were skipped and why, and members' names."""
+
+    delivered: list[str]
+    skipped: dict[str, str]
+    names: dict[str, str]

@@ -18,6 +18,7 @@ from temporalio.client import Client
 
 from activities.contracts import (
     DELIVER,
+    DELIVER_BATCH,
     POST_TO_ROOM,
     RECORD_SHED,
     SIGNAL_PERSONA,
@@ -25,6 +26,8 @@ from activities.contracts import (
     Delivery,
     DeliveryReport,
     PersonaSignal,
+    RoomDelivery,
+    RoomDeliveryReport,
     RoomPostRequest,
     ShedBatch,
     ThinkRequest,
@@ -32,13 +35,16 @@ from activities.contracts import (
 )
 from activities.funding.audit_log import calling_activity_key
 from activities.persona_audit import PersonaAudit, batch_key
-from activities.persona_start import signal_with_start
+from activities.persona_start import PersonaDocument, signal_with_start
 from activities.providers import ModelProvider
-from activities.store import Store, UnknownContent, UnknownPersona
+from activities.store import PersonaRecord, Store, UnknownContent, UnknownPersona
 from personas import messages
 from personas.ids import persona_of_workflow
-from personas.items import item_kind
+from personas.items import InboxItem, item_kind
 from personas.parts import PromptPart, text_part
+
+FAN_OUT = 32
+"""How many signals one room delivery has in flight at once."""
 
 
 class PersonaActivities:
@@ -53,7 +59,14 @@ class PersonaActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity, for a worker."""
-        return [self.think, self.record_shed, self.post_to_room, self.deliver, self.signal_persona]
+        return [
+            self.think,
+            self.record_shed,
+            self.post_to_room,
+            self.deliver,
+            self.deliver_batch,
+            self.signal_persona,
+        ]
 
     def _prompt(self, request: ThinkRequest) -> tuple[PromptPart, ...]:
         """The item's content, rendered by its kind; a line naming the item when it has none."""
@@ -174,6 +187,48 @@ class PersonaActivities:
         report = DeliveryReport(delivered=[], skipped={})
         for persona_id, item in delivery.items:
             await self._signal(persona_id, messages.DELIVER, item, report)
+        return report
+
+    def _members(self, members: list[str]) -> dict[str, PersonaRecord | str]:
+        """Each member's record, or why it cannot be delivered to."""
+        found: dict[str, PersonaRecord | str] = {}
+        for persona_id in members:
+            try:
+                record = self.store.get_persona(persona_id)
+            except UnknownPersona:
+                found[persona_id] = "unknown persona"
+                continue
+            found[persona_id] = "stopped" if record.life_status == "stopped" else record
+        return found
+
+    @activity.defn(name=DELIVER_BATCH)
+    async def deliver_batch(self, delivery: RoomDelivery) -> RoomDeliveryReport:
+        """A room's posts to its members, concurrently: one signal-with-start per member
+        carrying the posts it did not send; mentioned members are signalled first."""
+        found = await asyncio.to_thread(self._members, delivery.members)
+        report = RoomDeliveryReport(delivered=[], skipped={}, names={})
+        targets: list[tuple[PersonaRecord, list[InboxItem]]] = []
+        for persona_id, record in found.items():
+            if isinstance(record, str):
+                report.skipped[persona_id] = record
+                continue
+            name = PersonaDocument.model_validate(record.body).profile.name
+            report.names[persona_id] = name
+            items = [i for i in delivery.items if i.sender_id != persona_id]
+            if items:
+                targets.append((record, items))
+        mentioned = {m.lower() for i in delivery.items for m in i.mentions}
+        targets.sort(key=lambda t: report.names[t[0].persona_id].lower() not in mentioned)
+        gate = asyncio.Semaphore(FAN_OUT)
+
+        async def send(record: PersonaRecord, items: list[InboxItem]) -> None:
+            async with gate:
+                await signal_with_start(
+                    self.client, self.task_queue, record, messages.DELIVER_BATCH, items
+                )
+
+        await asyncio.gather(*(send(r, items) for r, items in targets))
+        report.delivered = [r.persona_id for r, _ in targets]
         return report
 
     @activity.defn(name=SIGNAL_PERSONA)

@@ -15,7 +15,11 @@ temporary directories and the offline deterministic provider:
   costs per hour, and the fairness of floor grants in a room;
 * meanwhile this process starts the dev server and one worker in a child process (its own
   interpreter lock, as in production) and floods one persona in real time (urgent latency,
-  shedding); once the child is done it starts many personas on that one worker.
+  shedding), then @mentions members of a room flooded with AI posts; once the child is done
+  it starts many personas on that one worker.
+
+The room scenarios (one responder among 14 members, mentions in a busy room of 15) are in
+``bench/persona_rooms.py``.
 
 ``--sequential`` runs the simulated-time phases before the flood instead of beside it.
 Progress lines come first; the last line is one JSON object with every figure. Every figure
@@ -63,6 +67,7 @@ from bench._common import (  # noqa: E402
     worker_process,
 )
 from bench.life_load import pacing_phase, urgent_during_shed_phase  # noqa: E402
+from bench.persona_rooms import cap1_phase, mention_phase  # noqa: E402
 from clients.api import PersonaClient, PersonaError  # noqa: E402
 from personas.coordination import FloorPolicy, jain_index  # noqa: E402
 from personas.ids import persona_workflow_id  # noqa: E402
@@ -72,6 +77,10 @@ from personas.state import StateRules  # noqa: E402
 from runtime.servers import dev_server_env as dev_env  # noqa: E402
 from runtime.servers import time_skipping_env  # noqa: E402
 
+#: Waves of the one-responder room (two rounds of its 14 members in the quick run).
+ROOM_WAVES = {"quick": 28, "full": 70}
+#: Bursts with a human @mention each, and AI posts per burst, in the room of 15.
+ROOM_MENTIONS = {"quick": (5, 40), "full": (20, 80)}
 QUERY_CONCURRENCY = 16
 POST_CONCURRENCY = 16
 
@@ -525,7 +534,8 @@ async def _phase(
 
 
 async def time_skipping_part(scale: Scale) -> dict[str, Any]:
-    """The idle and fairness phases, side by side, each on its own time-skipping server.
+    """The idle and fairness phases, side by side, each on its own time-skipping server, then
+    the one-responder room on a third.
 
     The result line is printed as soon as the phases end, before the server and worker
     shut down, so the parent can go on; shutdown problems go to standard error.
@@ -539,8 +549,10 @@ async def time_skipping_part(scale: Scale) -> dict[str, Any]:
             async with (
                 time_skipping_env() as idle_env,
                 time_skipping_env() as room_env,
+                time_skipping_env() as cap_env,
                 persona_worker(idle_env.client, store) as idle_personas,
                 persona_worker(room_env.client, store) as room_personas,
+                persona_worker(cap_env.client, store) as cap_personas,
             ):
                 await asyncio.gather(
                     _phase(
@@ -552,6 +564,14 @@ async def time_skipping_part(scale: Scale) -> dict[str, Any]:
                         errors,
                         partial(fairness_phase, room_env, room_personas, store, scale),
                     ),
+                )
+                # After the fairness phase, not beside it: its real-time bounds would feel the
+                # load of 14 more personas in this process.
+                await _phase(
+                    "room_cap1",
+                    result,
+                    errors,
+                    partial(cap1_phase, cap_env, cap_personas, ROOM_WAVES[scale.mode]),
                 )
                 emit(result)
     except Exception as err:
@@ -621,6 +641,9 @@ def _defaults(mode: str) -> dict[str, Any]:
         "urgent_unprocessed": None,
         "shed_lost": None,
         "jain_fairness": None,
+        "room_mention_p95_s": None,
+        "room_cap1_jain": None,
+        "room_cap1_waves_to_all": None,
         "live_personas": None,
         "urgent_during_shed_p99_s": None,
         "items_per_s_one_persona": None,
@@ -672,6 +695,13 @@ async def run(scale: Scale, overlap: bool) -> dict[str, Any]:
                             result,
                             errors,
                             partial(pacing_phase, personas, store, scale.pacing_items),
+                        )
+                        rounds, burst = ROOM_MENTIONS[scale.mode]
+                        await _phase(
+                            "room_mention",
+                            result,
+                            errors,
+                            partial(mention_phase, env.client, personas, rounds, burst),
                         )
                         if overlap:
                             log("waiting for the time-skipping phases to finish")

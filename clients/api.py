@@ -7,6 +7,7 @@ here, before anything reaches a workflow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -42,7 +43,7 @@ from personas.life import (
 from personas.models import AIPersonaProfile, check_access_scope, keywords
 from personas.parts import ContentPart, TextPart
 from personas.priority import mentions_in
-from personas.rooms import RoomInput, RoomView
+from personas.rooms import MAX_MEMBERS, RoomInput, RoomView
 from runtime.updates import execute_update_once
 from workflows.persona_life import PersonaLife
 from workflows.room_coordinator import RoomCoordinator
@@ -382,6 +383,7 @@ class PersonaClient:
             id=room_workflow_id(room_id),
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            memo={"members": list(room.members)},
         )
         return handle.id
 
@@ -394,16 +396,58 @@ class PersonaClient:
         human: bool = True,
         priority: float = 0.0,
     ) -> InboxItem:
-        """Post a message to a room; its members hear it and the coordinator picks responders."""
-        item = await self._item(
-            text, sender_id, human=human, priority=priority, kind="chat", room_id=room_id
-        )
+        """Post a message to a room; its members hear it and the coordinator picks responders.
+
+        Members the post @mentions are signalled directly as well, beside the post, so a
+        mention does not wait for the room (whose delivery is then a duplicate they ignore).
+        """
         handle = self.client.get_workflow_handle(room_workflow_id(room_id))
+        # The room's roster is read while the item is built, when the text may mention someone.
+        roster = asyncio.ensure_future(self._roster(handle)) if "@" in text else None
         try:
-            await handle.signal(RoomCoordinator.post, item)
+            item = await self._item(
+                text, sender_id, human=human, priority=priority, kind="chat", room_id=room_id
+            )
+        except BaseException:
+            if roster is not None:
+                roster.cancel()
+                with contextlib.suppress(BaseException):
+                    await roster
+            raise
+
+        async def direct() -> None:
+            if roster is None:
+                return
+            names = {m.lower() for m in item.mentions}
+            for name, record in await roster:
+                if name.lower() in names and record.persona_id != item.sender_id:
+                    await signal_with_start(
+                        self.client, self.task_queue, record, messages.DELIVER, item
+                    )
+
+        try:
+            await asyncio.gather(handle.signal(RoomCoordinator.post, item), direct())
         except RPCError as err:
             _raise_not_found(err, f"no room {room_id}; create it first")
         return item
+
+    async def _roster(self, handle: WorkflowHandle[Any, Any]) -> list[tuple[str, PersonaRecord]]:
+        """The room's members that are not stopped, with their names (from the room's memo)."""
+        members: list[Any] = await (await handle.describe()).memo_value(
+            "members", [], type_hint=list
+        )
+
+        def records() -> list[tuple[str, PersonaRecord]]:
+            found = []
+            for persona_id in [str(m) for m in members][:MAX_MEMBERS]:
+                with contextlib.suppress(UnknownPersona):
+                    record = self.store.get_persona(persona_id)
+                    if record.life_status != "stopped":
+                        profile = PersonaDocument.model_validate(record.body).profile
+                        found.append((profile.name, record))
+            return found
+
+        return await asyncio.to_thread(records)
 
     async def room(self, room_id: str) -> RoomView:
         """A room's members, open floors and grants."""

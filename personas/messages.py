@@ -26,6 +26,13 @@ SUBSCRIBE: Final = "subscribe"
 DEPENDENCY_DONE: Final = "dependency_done"
 """Signal: a :class:`personas.life.DependencyDone`, a task the persona waited for is done."""
 
+DELIVER_BATCH: Final = "deliver_batch"
+"""Signal: a list of at most :data:`DELIVER_BATCH_MAX` inbox items (a room's batched
+fan-out); each is delivered as :data:`DELIVER` delivers one."""
+
+DELIVER_BATCH_MAX: Final = 100
+"""The most items one :data:`DELIVER_BATCH` signal carries."""
+
 FLOOR_GRANTED: Final = "floor_granted"
 """Signal: a :class:`personas.life.FloorGrant` from a room's coordinator."""
 
@@ -38,7 +45,7 @@ SET_COMPUTE_BUDGET: Final = "set_compute_budget"
 SET_METERING: Final = "set_metering"
 """Update: whether each model call is held and settled against the persona's funds."""
 
-PERSONA_SIGNALS: Final = (DELIVER, SUBSCRIBE, DEPENDENCY_DONE, FLOOR_GRANTED)
+PERSONA_SIGNALS: Final = (DELIVER, DELIVER_BATCH, SUBSCRIBE, DEPENDENCY_DONE, FLOOR_GRANTED)
 """The signals an activity may send a persona's life (signal-with-start)."""
 
 # ------------------------------------------------------------------ RoomCoordinator

@@ -5,15 +5,28 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from personas.coordination import Bid, FloorPolicy
+from personas.coordination_floor import MemberPace, PendingPost
 from personas.items import IDENTIFIER, InboxItem
+
+MAX_MEMBERS = 1000
+"""The most members a room has."""
+
+RECENT_FLOORS = 100
+"""How many decided floors a room remembers, to credit the bids that arrive late."""
 
 
 class OpenFloor(BaseModel):
-    """A room message whose responders are not decided yet."""
+    """A room message whose responders are not decided yet.
+
+    ``delivered_ms`` and ``deadline_ms`` are set when the delivery returns; ``starts`` is
+    when each member could start on it (its declared pace), to learn its lag.
+    """
 
     message_id: str
-    deadline_ms: int
     expected: list[str]
+    delivered_ms: int | None = None
+    deadline_ms: int | None = None
+    starts: dict[str, int] = Field(default_factory=dict)
     bids: list[Bid] = Field(default_factory=list)
 
     def answered(self) -> set[str]:
@@ -21,8 +34,16 @@ class OpenFloor(BaseModel):
         return {b.persona_id for b in self.bids}
 
     def complete(self) -> bool:
-        """Every expected member has answered."""
-        return set(self.expected) <= self.answered()
+        """Delivered, and every expected member has answered."""
+        return self.delivered_ms is not None and set(self.expected) <= self.answered()
+
+
+class ClosedFloor(BaseModel):
+    """A decided floor, remembered so a late bid earns its member credit once."""
+
+    message_id: str
+    answered: list[str]
+    starts: dict[str, int] = Field(default_factory=dict)
 
 
 class RoomSnapshot(BaseModel):
@@ -30,18 +51,29 @@ class RoomSnapshot(BaseModel):
 
     members: list[str]
     open_floors: list[OpenFloor] = Field(default_factory=list)
-    pending_posts: list[InboxItem] = Field(default_factory=list)
+    backlog: list[PendingPost] = Field(default_factory=list)
+    pending_posts: list[InboxItem] = Field(
+        default_factory=list, description="posts carried by a run of the older room; adopted"
+    )
+    posted: int = 0
     credits: dict[str, int] = Field(default_factory=dict)
     grants_total: dict[str, int] = Field(default_factory=dict)
+    paces: dict[str, MemberPace] = Field(default_factory=dict)
+    names: dict[str, str] = Field(default_factory=dict)
+    closed: list[ClosedFloor] = Field(default_factory=list)
+    pending_shed: list[PendingPost] = Field(default_factory=list)
+    early_bids: list[Bid] = Field(default_factory=list)
     decided: int = 0
     late_bids: int = 0
+    late_credited: int = 0
+    shed: int = 0
 
 
 class RoomInput(BaseModel):
     """How a room coordinator starts."""
 
     room_id: str = Field(pattern=IDENTIFIER)
-    members: list[str] = Field(default_factory=list, max_length=1000)
+    members: list[str] = Field(default_factory=list, max_length=MAX_MEMBERS)
     policy: FloorPolicy = FloorPolicy()
     snapshot: RoomSnapshot | None = None
     max_history_events: int = Field(default=10_000, ge=100, le=50_000)
@@ -56,3 +88,6 @@ class RoomView(BaseModel):
     decided: int
     grants_total: dict[str, int]
     late_bids: int
+    undelivered: int = 0
+    shed: int = 0
+    late_credited: int = 0

@@ -53,8 +53,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.persona_start import PERSONA_LIFE_WORKFLOW
     from personas import messages
-    from personas.cadence import engages, is_urgent, pacing_wait_s
+    from personas.cadence import engages, is_urgent, next_item_at_ms, pacing_wait_s
     from personas.coordination import Bid
+    from personas.coordination_floor import DELIVERY_BATCH
     from personas.ids import room_workflow_id
     from personas.inbox import Inbox, Shed
     from personas.items import Dependency, InboxEntry, InboxItem
@@ -342,6 +343,7 @@ class PersonaLife:
                     persona_id=self.persona_id,
                     score_bp=relevance_bp,
                     thought_ref=thought_ref,
+                    next_free_ms=next_item_at_ms(self.life.state, self.config.cadence),
                 ),
             )
         )
@@ -582,6 +584,17 @@ class PersonaLife:
             self._reject(raw, err)
             return
         self._accept(item)
+
+    @workflow.signal(name=messages.DELIVER_BATCH)
+    def deliver_batch(self, raw: Any) -> None:
+        """Deliver several items at once (a room's fan-out), each as :meth:`deliver` does."""
+        try:
+            batch = DELIVERY_BATCH.validate_python(raw)
+        except ValidationError as err:
+            self._reject(raw, err)
+            return
+        for one in batch:
+            self.deliver(one)
 
     # ----------------------------------------------------------------- updates, once
     def _repeated(self) -> Any:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from personas.coordination import Bid, FloorPolicy, grant_floor, jain_index
+from personas.coordination import Bid, FloorPolicy, grant_floor, jain_index, overdue_after
 
 
 def bid(message: str, persona: str, score: int) -> Bid:
@@ -199,3 +199,86 @@ def test_jain_index_lies_between_one_over_n_and_one(service: list[float]) -> Non
     index = jain_index(service)
     assert 1 / len(service) - 1e-9 <= index <= 1 + 1e-9
     assert jain_index([s * 3.5 for s in service]) == pytest.approx(index)
+
+
+# --- overdue members go first: the bound of 2 x members floors ---------------------------
+
+
+def gaps(history: list[list[str]], persona: str) -> list[int]:
+    """Floors from the start (or the persona's last grant) to each of its grants, and to the
+    end when it is still waiting."""
+    out, since = [], 0
+    for granted in history:
+        since += 1
+        if persona in granted:
+            out.append(since)
+            since = 0
+    return [*out, since] if since else out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.data(),
+    n=st.integers(min_value=2, max_value=20),
+    responders=st.integers(min_value=1, max_value=4),
+)
+def test_every_member_that_bids_is_granted_within_two_rounds_whatever_the_scores(
+    data: st.DataObject, n: int, responders: int
+) -> None:
+    """Scores change on every floor, some members skip floors or bid late (credited); a
+    member that bids on every floor waits at most 2 x members / responders floors."""
+    responders = min(responders, n)
+    policy = FloorPolicy(responders=responders)
+    members = [f"m{i}" for i in range(n)]
+    steady = data.draw(st.sampled_from(members), label="steady")
+    overdue_at = overdue_after(n, responders)
+    credits: dict[str, int] = {}
+    history: list[list[str]] = []
+    floors = data.draw(st.integers(min_value=2 * n, max_value=6 * n), label="floors")
+    for f in range(floors):
+        present = data.draw(st.lists(st.sampled_from(members), unique=True), label="present")
+        late = data.draw(st.lists(st.sampled_from(members), unique=True), label="late")
+        bidders = {steady, *present}
+        scores = data.draw(
+            st.lists(st.integers(0, 10_000), min_size=len(bidders), max_size=len(bidders)),
+            label="scores",
+        )
+        bids = [bid(f"f{f}", p, s) for p, s in zip(sorted(bidders), scores, strict=True)]
+        granted, credits = grant_floor(bids, credits, policy, overdue_at)
+        for p in set(late) - bidders:  # a late bid earns a lost bid's credit
+            credits[p] = credits.get(p, 0) + 1
+        history.append(granted)
+    bound = 2 * overdue_at
+    assert all(gap <= bound for gap in gaps(history, steady)), (gaps(history, steady), bound)
+
+
+def test_fourteen_members_back_to_back_share_the_floor_fairly() -> None:
+    """The benchmark's room: one responder, 14 members, relevance differing per member."""
+    members = {f"m{i}": 2_000 + 500 * i for i in range(14)}
+    policy = FloorPolicy(responders=1)
+    credits: dict[str, int] = {}
+    history = []
+    for f in range(10 * 14):
+        bids = [bid(f"w{f}", p, s) for p, s in members.items()]
+        granted, credits = grant_floor(bids, credits, policy, overdue_after(14, 1))
+        history.append(granted)
+    counts = Counter(p for g in history for p in g)
+    assert jain_index([float(counts[p]) for p in members]) >= 0.95
+    first = {p: next(i for i, g in enumerate(history) if p in g) + 1 for p in members}
+    assert max(first.values()) <= 28
+    assert all(gap <= 28 for p in members for gap in gaps(history, p))
+
+
+def test_overdue_goes_first_most_credit_first() -> None:
+    policy = FloorPolicy(responders=1)
+    bids = [bid("m", "a", 10_000), bid("m", "b", 0), bid("m", "c", 0)]
+    granted, _ = grant_floor(bids, {"b": 3, "c": 4}, policy, overdue_at=3)
+    assert granted == ["c"]
+    granted, _ = grant_floor(bids, {"b": 3, "c": 4}, policy)  # without the rule: relevance
+    assert granted == ["a"]
+
+
+def test_overdue_after_is_one_round() -> None:
+    assert overdue_after(14, 1) == 14
+    assert overdue_after(14, 3) == 5
+    assert overdue_after(0, 1) == 1

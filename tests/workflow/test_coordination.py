@@ -136,3 +136,48 @@ async def test_room_grants_one_responder_per_message_and_silences_nobody(
 
 async def _transcript(personas: PersonaClient, room_id: str) -> list[RoomPost]:
     return personas.store.room_transcript(room_id)
+
+
+async def test_a_mention_in_a_busy_room_goes_first_and_every_floor_is_decided(
+    time_env: WorkflowEnvironment, time_personas: PersonaClient
+) -> None:
+    members = [
+        (await time_personas.create_persona(profile(name), created_by="t")).persona_id
+        for name in ("Ann", "Ben", "Cal")
+    ]
+    ann, _, cal = members
+    await time_personas.create_room("busy", members)  # the default policy
+    chatter = [
+        await time_personas.post_to_room("busy", f"bot status {i}: all green", ann, human=False)
+        for i in range(12)
+    ]
+    mention = await time_personas.post_to_room("busy", "@Cal please look at the build", "alice")
+    store = time_personas.store
+    await eventually(
+        lambda: asyncio.to_thread(store.get_outcome, cal, mention.item_id),
+        lambda outcome: outcome is not None,
+        advance=lambda: time_env.sleep(1),
+    )
+    # Cal takes the mention ahead of the chatter queued before it (an urgent item).
+    before = [
+        store.get_outcome(cal, c.item_id) for c in chatter if store.get_outcome(cal, c.item_id)
+    ]
+    assert len(before) < len(chatter) // 2
+    # The client signalled Cal directly (a member the post mentions, from the room's memo):
+    # the room's batch delivery that followed was a duplicate Cal ignored.
+    assert (await time_personas.view(cal)).stats.duplicates >= 1
+    # Every floor is decided, by its members' answers or by its deadline, with the defaults.
+    room = await eventually(
+        lambda: time_personas.room("busy"),
+        lambda r: r.decided == len(chatter) + 1 and r.open_floors == 0,
+        timeout_s=60,
+        advance=lambda: time_env.sleep(5),
+    )
+    assert room.undelivered == 0
+    # The person's question was answered in the room (chatter may be passed or answered late).
+    transcript = await eventually(
+        lambda: _transcript(time_personas, "busy"),
+        lambda t: mention.item_id in {p.message_id for p in t},
+        advance=lambda: time_env.sleep(5),
+    )
+    assert len(transcript) <= sum((await time_personas.room("busy")).grants_total.values())
