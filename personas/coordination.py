@@ -12,6 +12,7 @@ import hashlib
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from personas.bounds import Identifier, Ref
 from personas.items import BP
 
 
@@ -20,10 +21,10 @@ class Bid(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    message_id: str
-    persona_id: str
+    message_id: Identifier
+    persona_id: Identifier
     score_bp: int = Field(ge=0, le=BP)
-    thought_ref: str | None = None
+    thought_ref: Ref | None = None
 
 
 class FloorPolicy(BaseModel):

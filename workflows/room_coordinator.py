@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -21,23 +22,39 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.contracts import DELIVER, Delivery, DeliveryReport
     from personas import messages
+    from personas.bounds import IDENTIFIER, MAX_IDS
     from personas.coordination import Bid, grant_floor
+    from personas.errors import first_error
     from personas.ids import persona_workflow_id
     from personas.items import InboxItem
     from personas.life import FloorGrant
-    from personas.rooms import OpenFloor, RoomInput, RoomSnapshot, RoomView
+    from personas.rooms import (
+        MAX_OPEN_FLOORS,
+        MAX_PENDING_POSTS,
+        OpenFloor,
+        RoomInput,
+        RoomSnapshot,
+        RoomView,
+    )
+    from runtime.converter import UndecodablePayload
+    from workflows.common import WrongArity, refuse, sole, started_with
+
+
+DELIVERY_BYTES = 500_000
+"""The most one delivery activity's items may take, encoded."""
 
 
 def _now_ms() -> int:
     return int(workflow.now().timestamp() * 1000)
 
 
-@workflow.defn
+@workflow.defn(failure_exception_types=[UndecodablePayload])  # an undecodable start fails once
 class RoomCoordinator:
     """One room. Its id is ``room-<room_id>``."""
 
     @workflow.init
     def __init__(self, input: RoomInput) -> None:
+        input = started_with(input, RoomInput)
         self.room_id = input.room_id
         self.policy = input.policy
         # Everything the room lives by, changed in place; continue-as-new carries it whole.
@@ -75,14 +92,19 @@ class RoomCoordinator:
                 expected=targets,
             )
             self.room.open_floors.append(floor)
-            report: DeliveryReport = await workflow.execute_activity(
-                DELIVER,
-                Delivery(items=[(m, item) for m in targets]),
-                result_type=DeliveryReport,
-                start_to_close_timeout=timedelta(seconds=60),
-            )
-            floor.expected = report.delivered
-            if not report.delivered:
+            # In chunks, so that no delivery's payload nears the server's limit.
+            per = max(1, DELIVERY_BYTES // (len(item.model_dump_json()) + 200))
+            delivered: list[str] = []
+            for start in range(0, len(targets), per):
+                report: DeliveryReport = await workflow.execute_activity(
+                    DELIVER,
+                    Delivery(items=[(m, item) for m in targets[start : start + per]]),
+                    result_type=DeliveryReport,
+                    start_to_close_timeout=timedelta(seconds=60),
+                )
+                delivered += report.delivered
+            floor.expected = delivered
+            if not delivered:
                 self.room.open_floors.remove(floor)
 
     async def _decide(self) -> None:
@@ -119,23 +141,37 @@ class RoomCoordinator:
             f"{len(self.room.open_floors)} open, {self.room.decided} decided"
         )
 
-    @workflow.signal
-    def post(self, raw: Any) -> None:
-        """A message posted to the room, delivered to every member but its sender."""
+    def _parse(self, what: str, model: Any, args: tuple[Any, ...]) -> Any:
+        """The signal's one payload as ``model``, or None (counted) when it is not one."""
         try:
-            item = InboxItem.model_validate(raw)
+            return model.model_validate(sole(args))
         except ValidationError as err:
-            workflow.logger.warning("rejected room post: %s", err)
+            reason = first_error(err, "payload")
+        except (WrongArity, RecursionError) as err:
+            reason = str(err) or "too deeply nested"
+        self.room.rejected += 1
+        workflow.logger.warning("rejected %s: %s", what, reason[:200])
+        return None
+
+    @workflow.signal
+    def post(self, *args: Any) -> None:
+        """A message posted to the room, delivered to every member but its sender."""
+        item = self._parse("room post", InboxItem, args)
+        if item is None:
+            return
+        if (
+            len(self.room.pending_posts) >= MAX_PENDING_POSTS
+            or len(self.room.open_floors) >= MAX_OPEN_FLOORS
+        ):
+            self.room.rejected += 1
             return
         self.room.pending_posts.append(item.model_copy(update={"room_id": self.room_id}))
 
     @workflow.signal(name=messages.BID)
-    def bid(self, raw: Any) -> None:
+    def bid(self, *args: Any) -> None:
         """A member's bid (or pass, with no thought) for a message."""
-        try:
-            bid = Bid.model_validate(raw)
-        except ValidationError as err:
-            workflow.logger.warning("rejected bid: %s", err)
+        bid = self._parse("bid", Bid, args)
+        if bid is None:
             return
         floor = next((f for f in self.room.open_floors if f.message_id == bid.message_id), None)
         if floor is None or bid.persona_id not in floor.expected:
@@ -153,15 +189,23 @@ class RoomCoordinator:
 
     @join.validator
     def _validate_join(self, persona_id: str) -> None:
-        if not persona_id or len(persona_id) > 128:
-            raise ApplicationError("a member is a persona id")
+        if not isinstance(persona_id, str) or not re.fullmatch(IDENTIFIER, persona_id):
+            refuse("a member", persona_id, "a persona id")
+        if persona_id not in self.room.members and len(self.room.members) >= MAX_IDS:
+            raise ApplicationError(f"a room has at most {MAX_IDS} members", type="RoomFull")
 
     @workflow.update
     def leave(self, persona_id: str) -> list[str]:
         """Remove a member."""
         if persona_id in self.room.members:
             self.room.members.remove(persona_id)
+            self.room.forget_departed()
         return self.room.members
+
+    @leave.validator
+    def _validate_leave(self, persona_id: str) -> None:
+        if not isinstance(persona_id, str) or not re.fullmatch(IDENTIFIER, persona_id):
+            refuse("a member", persona_id, "a persona id")
 
     @workflow.query
     def view(self) -> RoomView:
@@ -173,4 +217,5 @@ class RoomCoordinator:
             decided=self.room.decided,
             grants_total=self.room.grants_total,
             late_bids=self.room.late_bids,
+            rejected=self.room.rejected,
         )
