@@ -279,7 +279,12 @@ class FleetAdaptation:
         previous, fleet.current = fleet.current, target
         self.status = "stabilising"
         self._publish()
-        await workflow.sleep(timedelta(seconds=risk.stabilisation_s))
+        with contextlib.suppress(TimeoutError):  # a stop cuts the stabilisation short
+            await workflow.wait_condition(
+                lambda: self.stopping,
+                timeout=timedelta(seconds=risk.stabilisation_s),
+                timeout_summary="stabilisation",
+            )
         after = await self._observe()
         ok, why = guard_check(before, after, fleet.persona.weights, fleet.persona.guard)
         if ok:
