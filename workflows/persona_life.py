@@ -622,8 +622,10 @@ class PersonaLife:
 
     @set_compute_budget.validator
     def _validate_budget(self, fraction: float) -> None:
-        if not is_number(fraction) or not 0.0 <= fraction <= 1.0:
+        if not is_number(fraction):
             refuse("a compute budget", fraction, "a number in [0, 1]")
+        if not 0.0 <= fraction <= 1.0:
+            raise ApplicationError(f"compute budget {quote(fraction)} is outside [0, 1]")
 
     @workflow.update(name=messages.SET_METERING)
     def set_metering(self, on: bool) -> bool:
