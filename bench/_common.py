@@ -21,13 +21,13 @@ from typing import Any, TypeVar
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.providers import OfflineDeterministicProvider
 from activities.store import Store
 from clients.api import PersonaClient
 from personas.models import AIPersonaProfile
+from runtime.converter import data_converter
 from workers.main import build_worker
 
 T = TypeVar("T")
@@ -164,9 +164,7 @@ async def worker_process() -> AsyncIterator[WorkerProcess]:
 
 async def _serve(target: str, namespace: str, task_queue: str, database_url: str) -> None:
     """The worker process: serve ``task_queue`` until SIGTERM or SIGINT."""
-    client = await Client.connect(
-        target, namespace=namespace, data_converter=pydantic_data_converter
-    )
+    client = await Client.connect(target, namespace=namespace, data_converter=data_converter)
     store = Store(database_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

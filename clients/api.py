@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 from temporalio.client import (
     Client,
     WorkflowFailureError,
@@ -29,10 +30,18 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.persona_start import AI_KIND, PersonaDocument, signal_with_start, start_life
 from activities.store import PersonaRecord, Store, StoreError, UnknownEntity, UnknownPersona
 from personas import messages
+from personas.bounds import WORD_CHARS
 from personas.coordination import FloorPolicy
 from personas.errors import all_errors
 from personas.ids import persona_workflow_id, room_workflow_id
-from personas.items import ContentRefused, Dependency, InboxItem, item_kind
+from personas.items import (
+    MAX_MENTIONS,
+    MAX_TOPICS,
+    ContentRefused,
+    Dependency,
+    InboxItem,
+    item_kind,
+)
 from personas.life import (
     DeliveryReceipt,
     InboxView,
@@ -48,9 +57,23 @@ from runtime.updates import execute_update_once
 from workflows.persona_life import PersonaLife
 from workflows.room_coordinator import RoomCoordinator
 
+ERROR_CHARS = 300
+"""The longest a refusal's message is: whatever it quotes, it stays one short line."""
+
+
+def one_line(text: str, limit: int = ERROR_CHARS) -> str:
+    """``text`` on one line (whitespace runs collapsed), at most ``limit`` characters, and
+    encodable (a lone surrogate is escaped)."""
+    flat = " ".join(str(text).split())
+    flat = flat.encode("utf-8", "backslashreplace").decode("utf-8")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
 
 class PersonaError(Exception):
-    """A refusal the user can act on; its message is one line."""
+    """A refusal the user can act on; its message is one bounded line."""
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(one_line(str(message)))
 
 
 def explain(err: ValidationError) -> str:
@@ -60,6 +83,33 @@ def explain(err: ValidationError) -> str:
 
 #: Seconds between looks at a persona's inbox while it drains before a stop.
 DRAIN_POLL_S = 0.5
+
+
+def _cause(err: BaseException) -> str:
+    cause = getattr(err, "cause", None) or err
+    return str(getattr(cause, "message", None) or cause)
+
+
+@contextlib.contextmanager
+def refusals(what: str) -> Iterator[None]:
+    """Turn whatever refuses a message on its way to a workflow (a value that cannot be
+    encoded, a payload the server will not take, an update's validator) into one
+    :class:`PersonaError` line; a missing workflow is reported by the caller."""
+    try:
+        yield
+    except PersonaError:
+        raise
+    except (WorkflowUpdateFailedError, WorkflowFailureError) as err:
+        raise PersonaError(_cause(err)) from None
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise
+        raise PersonaError(f"{what} refused by the server: {err.message}") from None
+    except ValidationError as err:
+        raise PersonaError(f"{what}: {explain(err)}") from None
+    except (PydanticSerializationError, UnicodeError, TypeError, ValueError, RecursionError) as err:
+        raise PersonaError(f"{what} cannot be sent: {err}") from None
+
 
 #: How long one query may wait for its answer before it is asked again.
 QUERY_TIMEOUT = timedelta(seconds=5)
@@ -230,7 +280,7 @@ class PersonaClient:
     async def _mentions(self, text: str, entity_id: str | None) -> tuple[str, ...]:
         """The entity's personas the text mentions as ``@Name`` (a bare name is no mention)."""
         known = await asyncio.to_thread(self.store.persona_names, AI_KIND, entity_id)
-        return mentions_in(text, known)
+        return mentions_in(text, known)[:MAX_MENTIONS]
 
     async def _item(
         self,
@@ -255,7 +305,7 @@ class PersonaClient:
                 sender_is_human=human,
                 room_id=room_id,
                 mentions=await self._mentions(text, entity_id),
-                topics=tuple(keywords(text)[:32]),
+                topics=tuple(w for w in keywords(text) if len(w) <= WORD_CHARS)[:MAX_TOPICS],
                 priority=priority,
                 sent_at=datetime.now(UTC),
                 task_key=task_key,
@@ -318,11 +368,10 @@ class PersonaClient:
         """Execute an update once (one update id, sent again across a continue-as-new)."""
         handle = self._handle(record.persona_id)
         try:
-            return await execute_update_once(handle, update, arg)
+            with refusals(f"update of persona {named(record)}"):
+                return await execute_update_once(handle, update, arg)
         except RPCError as err:
             _raise_not_found(err, f"persona {named(record)} is not running")
-        except WorkflowUpdateFailedError as err:
-            raise PersonaError(str(getattr(err.cause, "message", None) or err.cause)) from None
 
     async def trigger(self, persona_id: str, event: str) -> str:
         """Fire an activation or deactivation event; returns ``live`` or ``paused``.

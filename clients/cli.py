@@ -28,7 +28,6 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.persona_start import AI_KIND
@@ -45,6 +44,7 @@ from personas.life import InboxView, LifeStats, PersonaView
 from personas.models import IDENTIFIER
 from personas.parts import BlobRef, JsonPart
 from personas.rooms import RoomView
+from runtime.converter import data_converter
 from runtime.settings import Settings, get_settings
 from runtime.temporal import connect
 
@@ -132,7 +132,7 @@ class _Context:
             client = await Client.connect(
                 self.settings.temporal_address,
                 namespace=self.settings.temporal_namespace,
-                data_converter=pydantic_data_converter,
+                data_converter=data_converter,
                 lazy=True,
                 connect_timeout=timedelta(seconds=CONNECT_TIMEOUT_S),
             )

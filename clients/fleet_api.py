@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import RootModel, TypeAdapter, ValidationError
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
 from activities.fleet import lab
 from activities.fleet.market import Market, MarketError
 from activities.store import Store, UnknownEntity
-from clients.api import PersonaError, explain
+from clients.api import PersonaError, explain, refusals
 from personas.fleet.config import BadConfig, FleetConfig, parse_config
 from personas.fleet.context import FleetContext
 from personas.fleet.marketplace import SignedListing
@@ -137,9 +137,8 @@ class FleetClient:
     async def _update(self, fleet_id: str, update: Any, arg: Any) -> Any:
         argument = update_argument(update, arg)
         try:
-            return await self._handle(fleet_id).execute_update(update, argument)
-        except WorkflowUpdateFailedError as err:
-            raise PersonaError(str(getattr(err.cause, "message", err.cause))) from None
+            with refusals(f"update of fleet {fleet_id}"):
+                return await self._handle(fleet_id).execute_update(update, argument)
         except RPCError:
             raise PersonaError(f"fleet {fleet_id} is not running") from None
 

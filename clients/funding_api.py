@@ -20,7 +20,6 @@ from temporalio.client import (
     ScheduleIntervalSpec,
     ScheduleSpec,
     WorkflowHandle,
-    WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
@@ -37,7 +36,7 @@ from activities.funding.performance import PerformanceStore
 from activities.funding.service import Funding
 from activities.persona_start import PersonaDocument
 from activities.store import Store, StoreError
-from clients.api import PersonaError, _raise_not_found, explain, query_live
+from clients.api import PersonaError, _raise_not_found, explain, query_live, refusals
 from personas.funding.ads import Ad
 from personas.funding.audit import AuditEntry
 from personas.funding.cycle import CycleConfig, FundingCycleInput, FundingView
@@ -140,12 +139,12 @@ class FundingClient:
 
     async def set_allocation(self, persona_id: str, value: str) -> int:
         """Set the allocation per period; refused beyond the funding limit."""
+        micros = amount(value)
         try:
-            result: int = await self._handle(persona_id).execute_update(
-                FundingCycle.set_allocation, amount(value)
-            )
-        except WorkflowUpdateFailedError as err:
-            raise PersonaError(str(err.cause)) from None
+            with refusals(f"allocation of persona {persona_id}"):
+                result: int = await self._handle(persona_id).execute_update(
+                    FundingCycle.set_allocation, micros
+                )
         except RPCError as err:
             _raise_not_found(err, f"persona {persona_id} has no funding cycle")
         return result

@@ -20,6 +20,7 @@ import hashlib
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from personas.bounds import Identifier, Ref
 from personas.items import BP
 
 
@@ -33,10 +34,10 @@ class Bid(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    message_id: str
-    persona_id: str
+    message_id: Identifier
+    persona_id: Identifier
     score_bp: int = Field(ge=0, le=BP)
-    thought_ref: str | None = None
+    thought_ref: Ref | None = None
     next_free_ms: int | None = Field(default=None, ge=0)
 
 

@@ -12,10 +12,15 @@ import bisect
 
 from pydantic import BaseModel, Field
 
-from personas.items import Dependency, InboxEntry, InboxItem
+from personas.items import ITEM_MAX_BYTES, Dependency, InboxEntry, InboxItem
 from personas.priority import PriorityWeights, effective_bp, sort_key
 
 DEFAULT_CAPACITY = 1_000
+MAX_CAPACITY = 100_000
+INBOX_MAX_BYTES = 600_000
+"""The most the queued and held items of an inbox may take, encoded: a persona's carried
+state must stay well within the server's 2 MB payload limit whatever it is sent. Past it,
+the lowest-ranked queued entry (or the oldest held one) is shed, as when the inbox is full."""
 
 
 class Shed(BaseModel):
@@ -28,7 +33,8 @@ class Shed(BaseModel):
 class Inbox(BaseModel):
     """A bounded inbox ordered by effective priority (aging included), plus held items."""
 
-    capacity: int = Field(default=DEFAULT_CAPACITY, ge=1, le=100_000)
+    capacity: int = Field(default=DEFAULT_CAPACITY, ge=1, le=MAX_CAPACITY)
+    max_bytes: int = Field(default=INBOX_MAX_BYTES, ge=ITEM_MAX_BYTES, le=INBOX_MAX_BYTES)
     weights: PriorityWeights = PriorityWeights()
     entries: list[InboxEntry] = Field(default_factory=list)
     held: list[InboxEntry] = Field(default_factory=list)
@@ -71,6 +77,24 @@ class Inbox(BaseModel):
             return []
         self.held = [e for e in self.held if e not in ready]
         return [shed for e in ready if (shed := self.push(e)) is not None]
+
+    def size(self) -> int:
+        """The queued and held items encoded, in bytes."""
+        return sum(e.size for e in self.entries) + sum(e.size for e in self.held)
+
+    def trim(self) -> list[Shed]:
+        """Shed entries until the inbox is within :attr:`max_bytes`: the oldest held ones
+        first (they may wait forever), then the lowest-ranked queued ones."""
+        sheds: list[Shed] = []
+        size = self.size()
+        while size > self.max_bytes and (self.held or self.entries):
+            if self.held:
+                shed = Shed(entry=self.held.pop(0), reason="held_overflow")
+            else:
+                shed = Shed(entry=self.entries.pop(), reason="inbox_bytes")
+            size -= shed.entry.size
+            sheds.append(shed)
+        return sheds
 
     def peek(self) -> InboxEntry | None:
         """The entry that would be taken next."""

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from personas.models import IDENTIFIER
+from personas.bounds import Identifier, Ref, Word
 from personas.parts import (
     ContentPart,
     JsonPart,
@@ -42,8 +43,8 @@ class Dependency(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    persona_id: str = Field(pattern=IDENTIFIER)
-    task_key: str = Field(pattern=IDENTIFIER)
+    persona_id: Identifier
+    task_key: Identifier
 
 
 KIND_NAME = r"^[a-z][a-z0-9_-]{0,31}$"
@@ -167,23 +168,38 @@ GAME_STATE = register_kind(
 )
 
 
+MAX_MENTIONS = 16
+"""Personas an item may mention (names or ids, each at most ``ID_CHARS``)."""
+MAX_TOPICS = 16
+"""Topic keywords an item may carry (each a ``Word``, at most ``WORD_CHARS``)."""
+MAX_WAITS_FOR = 8
+"""Tasks of other personas an item may wait for."""
+ITEM_MAX_BYTES = 8_192
+"""The largest an item may be, encoded as JSON: every field at its bound fits, and an inbox
+of items stays within its byte budget (see :class:`personas.inbox.Inbox`)."""
+
+
 class InboxItem(BaseModel):
-    """What arrives in a persona's inbox. Large payloads stay in the store (``content_ref``)."""
+    """What arrives in a persona's inbox. Large payloads stay in the store (``content_ref``).
+
+    Every string and tuple is bounded (limits above and in :mod:`personas.bounds`), so an
+    item is at most :data:`ITEM_MAX_BYTES` encoded and is always encodable.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    item_id: str = Field(pattern=IDENTIFIER)
+    item_id: Identifier
     kind: str = Field(default="chat", pattern=KIND_NAME)
-    sender_id: str = Field(pattern=IDENTIFIER)
+    sender_id: Identifier
     sender_is_human: bool = False
-    room_id: str | None = Field(default=None, pattern=IDENTIFIER)
-    content_ref: str | None = Field(default=None, max_length=128)
-    mentions: tuple[str, ...] = Field(default=(), max_length=32)
-    topics: tuple[str, ...] = Field(default=(), max_length=32)
+    room_id: Identifier | None = None
+    content_ref: Ref | None = None
+    mentions: tuple[Identifier, ...] = Field(default=(), max_length=MAX_MENTIONS)
+    topics: tuple[Word, ...] = Field(default=(), max_length=MAX_TOPICS)
     priority: float = Field(default=0.0, ge=0.0, le=1.0, allow_inf_nan=False)
     sent_at: AwareDatetime
-    task_key: str | None = Field(default=None, pattern=IDENTIFIER)
-    waits_for: tuple[Dependency, ...] = Field(default=(), max_length=16)
+    task_key: Identifier | None = None
+    waits_for: tuple[Dependency, ...] = Field(default=(), max_length=MAX_WAITS_FOR)
 
     @field_validator("kind")
     @classmethod
@@ -201,3 +217,8 @@ class InboxEntry(BaseModel):
     base_bp: int = Field(ge=0, le=BP)
     arrived_ms: int
     seq: int
+
+    @cached_property
+    def size(self) -> int:
+        """The entry's item encoded, in bytes (computed once, never carried)."""
+        return len(self.item.model_dump_json())

@@ -6,13 +6,29 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from personas.bounds import LABEL_CHARS, Identifier, Label, Ref
 from personas.cadence import CadenceConfig, EngagementThresholds
 from personas.coordination import Bid
-from personas.inbox import DEFAULT_CAPACITY, Inbox
-from personas.items import IDENTIFIER, Dependency, InboxItem
+from personas.inbox import DEFAULT_CAPACITY, MAX_CAPACITY, Inbox
+from personas.items import Dependency, InboxItem
 from personas.models import AIPersonaProfile
 from personas.priority import PriorityWeights
 from personas.state import Mood, PersonaState, StateRules
+
+MAX_REMEMBERED = 2_000
+"""The most item ids (for duplicates) and completed tasks a persona remembers
+(``LifeConfig.remembered_ids``); older ones are forgotten first."""
+MAX_REMEMBERED_UPDATES = 10_000
+"""The most update ids a persona remembers with their outcomes (``remembered_updates``)."""
+MAX_SATISFIED = 1_000
+"""The most satisfied dependencies a persona remembers; the oldest are forgotten first."""
+MAX_SUBSCRIPTIONS = 1_000
+"""The most (task, subscriber) pairs a persona keeps waiting for its tasks; past it the
+subscription is refused and counted (``stats.rejected``)."""
+MAX_GRANTS = 100
+"""The most floor grants waiting to be taken; past it a grant is refused and counted."""
+MAX_OUTBOX = 10_000
+"""The most signals owed to others before they are sent (each item owes at most a few)."""
 
 
 class LifeConfig(BaseModel):
@@ -20,19 +36,26 @@ class LifeConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    inbox_capacity: int = Field(default=DEFAULT_CAPACITY, ge=1, le=100_000)
+    inbox_capacity: int = Field(default=DEFAULT_CAPACITY, ge=1, le=MAX_CAPACITY)
     priority: PriorityWeights = PriorityWeights()
     cadence: CadenceConfig = CadenceConfig()
     engagement: EngagementThresholds = EngagementThresholds()
     state_rules: StateRules = StateRules()
-    territory_scan_s: float = Field(default=7_200.0, gt=0)
+    territory_scan_s: float = Field(default=7_200.0, gt=0, le=30 * 86_400)
     max_history_events: int = Field(default=10_000, ge=100, le=50_000)
-    remembered_ids: int = Field(default=2_000, ge=10)
+    remembered_ids: int = Field(default=2_000, ge=10, le=MAX_REMEMBERED)
     remembered_updates: int = Field(
-        default=256, ge=1, le=10_000, description="update ids remembered with their outcomes"
+        default=256,
+        ge=1,
+        le=MAX_REMEMBERED_UPDATES,
+        description="update ids remembered with their outcomes",
     )
-    max_tokens_in: int = Field(default=8_192, ge=1, description="ceiling of a metered call")
-    max_tokens_out: int = Field(default=1_024, ge=1, description="ceiling of a metered call")
+    max_tokens_in: int = Field(
+        default=8_192, ge=1, le=10_000_000, description="ceiling of a metered call"
+    )
+    max_tokens_out: int = Field(
+        default=1_024, ge=1, le=10_000_000, description="ceiling of a metered call"
+    )
 
     @model_validator(mode="after")
     def _can_be_overwhelmed(self) -> LifeConfig:
@@ -63,7 +86,7 @@ class LifeStats(BaseModel):
     ads_shown: int = 0
     ad_credit: int = 0
     runs: int = 1
-    last_rejection: str | None = None
+    last_rejection: Label | None = None
 
 
 class Subscription(BaseModel):
@@ -71,8 +94,8 @@ class Subscription(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    task_key: str = Field(pattern=IDENTIFIER)
-    subscriber_id: str = Field(pattern=IDENTIFIER)
+    task_key: Identifier
+    subscriber_id: Identifier
 
 
 class DependencyDone(BaseModel):
@@ -80,9 +103,9 @@ class DependencyDone(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    task_key: str = Field(pattern=IDENTIFIER)
-    provider_id: str = Field(pattern=IDENTIFIER)
-    output_ref: str | None = None
+    task_key: Identifier
+    provider_id: Identifier
+    output_ref: Ref | None = None
 
 
 class FloorGrant(BaseModel):
@@ -90,17 +113,17 @@ class FloorGrant(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    room_id: str
-    message_id: str
-    thought_ref: str | None = None
+    room_id: Identifier
+    message_id: Identifier
+    thought_ref: Ref | None = None
 
 
 class OutgoingSignal(BaseModel):
     """A signal this persona owes another persona or a room, kept until it has been sent."""
 
     target: Literal["persona", "room"]
-    target_id: str
-    signal: str
+    target_id: Identifier
+    signal: Identifier
     payload: Subscription | DependencyDone | Bid
 
 
@@ -108,7 +131,7 @@ class ShedNotice(BaseModel):
     """An item shed from the inbox, waiting to be written to the overflow record."""
 
     item: InboxItem
-    reason: str
+    reason: str = Field(max_length=LABEL_CHARS)
     priority_bp: int
 
 
@@ -121,16 +144,62 @@ class LifeSnapshot(BaseModel):
     stats: LifeStats = LifeStats()
     paused: bool = False
     metered: bool = False
-    satisfied: list[Dependency] = Field(default_factory=list)
-    completed: list[str] = Field(default_factory=list)
-    subscribers: dict[str, list[str]] = Field(default_factory=dict)
-    grants: list[FloorGrant] = Field(default_factory=list)
-    outbox: list[OutgoingSignal] = Field(default_factory=list)
-    pending_shed: list[ShedNotice] = Field(default_factory=list)
-    recent_ids: list[str] = Field(default_factory=list)
-    updates: dict[str, Any] = Field(
-        default_factory=dict, description="outcomes of the latest updates, by update id"
+    satisfied: list[Dependency] = Field(default_factory=list, max_length=MAX_SATISFIED)
+    completed: list[Identifier] = Field(default_factory=list, max_length=MAX_REMEMBERED)
+    subscribers: dict[Identifier, list[Identifier]] = Field(
+        default_factory=dict, max_length=MAX_SUBSCRIPTIONS
     )
+    grants: list[FloorGrant] = Field(default_factory=list, max_length=MAX_GRANTS)
+    outbox: list[OutgoingSignal] = Field(default_factory=list, max_length=MAX_OUTBOX)
+    pending_shed: list[ShedNotice] = Field(default_factory=list)
+    recent_ids: list[Identifier] = Field(default_factory=list, max_length=MAX_REMEMBERED)
+    updates: dict[str, Any] = Field(
+        default_factory=dict,
+        max_length=MAX_REMEMBERED_UPDATES,
+        description="outcomes of the latest updates, by update id",
+    )
+
+    def satisfy(self, dependency: Dependency, satisfied: set[Dependency]) -> None:
+        """Remember a satisfied dependency (``satisfied`` is the set view of the list),
+        forgetting the oldest past :data:`MAX_SATISFIED`."""
+        if dependency in satisfied:
+            return
+        satisfied.add(dependency)
+        self.satisfied.append(dependency)
+        if len(self.satisfied) > MAX_SATISFIED:
+            satisfied.discard(self.satisfied.pop(0))
+
+    def subscribe(self, subscription: Subscription) -> bool:
+        """Keep a subscriber waiting for a task; False (refused) past
+        :data:`MAX_SUBSCRIPTIONS` pairs."""
+        waiting = self.subscribers.get(subscription.task_key, [])
+        if subscription.subscriber_id in waiting:
+            return True
+        if sum(len(v) for v in self.subscribers.values()) >= MAX_SUBSCRIPTIONS:
+            return False
+        self.subscribers.setdefault(subscription.task_key, []).append(subscription.subscriber_id)
+        return True
+
+    def grant(self, grant: FloorGrant) -> bool:
+        """Keep a floor grant to take; False (refused) past :data:`MAX_GRANTS` waiting."""
+        if len(self.grants) >= MAX_GRANTS:
+            return False
+        self.grants.append(grant)
+        return True
+
+
+SHED_BATCH_BYTES = 256_000
+"""The most shed items (encoded) one overflow-record activity carries."""
+
+
+def shed_batch(pending: list[ShedNotice], limit: int = SHED_BATCH_BYTES) -> list[ShedNotice]:
+    """The longest prefix of ``pending`` (at least one notice) within ``limit`` bytes."""
+    total = 0
+    for n, notice in enumerate(pending):
+        total += len(notice.item.model_dump_json()) + len(notice.reason) + 32
+        if total > limit and n > 0:
+            return pending[:n]
+    return list(pending)
 
 
 class PersonaLifeInput(BaseModel):
@@ -144,7 +213,7 @@ class PersonaLifeInput(BaseModel):
     )
 
 
-class InboxView(BaseModel):
+class InboxView(BaseModel):  # every field comes from a bounded item
     """One inbox entry as a user sees it."""
 
     item_id: str
@@ -179,4 +248,4 @@ class DeliveryReceipt(BaseModel):
     priority: float
     held: bool = False
     shed_item_id: str | None = None
-    reason: str | None = None
+    reason: Label | None = None

@@ -8,7 +8,16 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"
+from personas.bounds import IDENTIFIER, LABEL_CHARS, MAX_IDS, PRINTABLE, Keyword
+
+__all__ = ["IDENTIFIER", "AIPersonaProfile", "ScopeRefused", "check_access_scope", "keywords"]
+
+MAX_TRIGGERS = 32
+"""Activation (and, separately, deactivation) events a persona may have."""
+MAX_EXPERTISE = 64
+"""Expertise keywords of a persona."""
+MAX_METRICS = 64
+"""Performance metrics a profile may carry."""
 _WORD = re.compile(r"[a-z0-9][a-z0-9+#.-]*")
 
 
@@ -28,16 +37,20 @@ class AIPersonaProfile(BaseModel):
     persona_id: UUID = Field(default_factory=uuid4)
     entity_id: str = Field(pattern=IDENTIFIER)
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
-    base_persona: str = Field(min_length=1, max_length=128, description="base model name")
-    specialization: str = Field(min_length=1, max_length=256)
-    expertise: tuple[str, ...] = Field(
-        default=(), max_length=64, description="keywords; defaults to the specialization's"
+    base_persona: str = Field(
+        min_length=1, max_length=128, pattern=PRINTABLE, description="base model name"
     )
-    access_scope: tuple[str, ...] = Field(default=(), max_length=1000)
+    specialization: str = Field(min_length=1, max_length=LABEL_CHARS, pattern=PRINTABLE)
+    expertise: tuple[Keyword, ...] = Field(
+        default=(),
+        max_length=MAX_EXPERTISE,
+        description="keywords; defaults to the specialization's",
+    )
+    access_scope: tuple[str, ...] = Field(default=(), max_length=MAX_IDS)
     funding_limit: Decimal = Field(default=Decimal("0"), ge=0, max_digits=18, decimal_places=6)
-    performance_metrics: dict[str, float] = Field(default_factory=dict)
-    activation_triggers: tuple[str, ...] = ()
-    deactivation_triggers: tuple[str, ...] = ()
+    performance_metrics: dict[Keyword, float] = Field(default_factory=dict, max_length=MAX_METRICS)
+    activation_triggers: tuple[str, ...] = Field(default=(), max_length=MAX_TRIGGERS)
+    deactivation_triggers: tuple[str, ...] = Field(default=(), max_length=MAX_TRIGGERS)
 
     @field_validator("access_scope", "activation_triggers", "deactivation_triggers")
     @classmethod

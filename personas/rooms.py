@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from personas.bounds import MAX_IDS, Identifier
 from personas.coordination import Bid, FloorPolicy
 from personas.coordination_floor import MemberPace, PendingPost
-from personas.items import IDENTIFIER, InboxItem
+from personas.items import InboxItem
 
-MAX_MEMBERS = 1000
+MAX_OPEN_FLOORS = 1_000
+"""Room messages whose responders are not decided yet; past it a post is refused, counted."""
+
+MAX_MEMBERS = MAX_IDS
 """The most members a room has."""
 
 RECENT_FLOORS = 100
@@ -22,12 +26,12 @@ class OpenFloor(BaseModel):
     when each member could start on it (its declared pace), to learn its lag.
     """
 
-    message_id: str
-    expected: list[str]
+    message_id: Identifier
+    expected: list[Identifier] = Field(max_length=MAX_IDS)
     delivered_ms: int | None = None
     deadline_ms: int | None = None
     starts: dict[str, int] = Field(default_factory=dict)
-    bids: list[Bid] = Field(default_factory=list)
+    bids: list[Bid] = Field(default_factory=list, max_length=MAX_IDS)
 
     def answered(self) -> set[str]:
         """Members that bid or passed."""
@@ -49,7 +53,7 @@ class ClosedFloor(BaseModel):
 class RoomSnapshot(BaseModel):
     """A room's live state: changed in place, carried whole into its next run."""
 
-    members: list[str]
+    members: list[Identifier] = Field(max_length=MAX_IDS)
     open_floors: list[OpenFloor] = Field(default_factory=list)
     backlog: list[PendingPost] = Field(default_factory=list)
     pending_posts: list[InboxItem] = Field(
@@ -67,13 +71,20 @@ class RoomSnapshot(BaseModel):
     late_bids: int = 0
     late_credited: int = 0
     shed: int = 0
+    rejected: int = 0
+
+    def forget_departed(self) -> None:
+        """Keep credits and grant counts for current members only (bounded by them)."""
+        members = set(self.members)
+        self.credits = {k: v for k, v in self.credits.items() if k in members}
+        self.grants_total = {k: v for k, v in self.grants_total.items() if k in members}
 
 
 class RoomInput(BaseModel):
     """How a room coordinator starts."""
 
-    room_id: str = Field(pattern=IDENTIFIER)
-    members: list[str] = Field(default_factory=list, max_length=MAX_MEMBERS)
+    room_id: Identifier
+    members: list[Identifier] = Field(default_factory=list, max_length=MAX_IDS)
     policy: FloorPolicy = FloorPolicy()
     snapshot: RoomSnapshot | None = None
     max_history_events: int = Field(default=10_000, ge=100, le=50_000)
@@ -91,3 +102,4 @@ class RoomView(BaseModel):
     undelivered: int = 0
     shed: int = 0
     late_credited: int = 0
+    rejected: int = 0

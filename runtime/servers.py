@@ -18,9 +18,9 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from runtime.converter import data_converter
 from runtime.search_attributes import ALL_SEARCH_ATTRIBUTES
 
 
@@ -105,7 +105,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server from its wheel, with the search attributes registered."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=test_server_path(),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
     )
     try:
         await register_search_attributes(env.client)
@@ -120,7 +120,7 @@ async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli_path(),
         search_attributes=ALL_SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
         dev_server_log_level="error",
     )
     try:

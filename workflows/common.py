@@ -1,9 +1,19 @@
-"""Small things every workflow needs: workflow time in milliseconds, a failure in one line."""
+"""Small things every workflow needs: workflow time in milliseconds, a failure in one line,
+and the guards that keep a hostile message from failing a workflow task."""
 
 from __future__ import annotations
 
+import math
+from typing import Any, NoReturn, TypeVar
+
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from personas.bounds import quote
+    from runtime.converter import UndecodablePayload
+
+T = TypeVar("T")
 
 
 def now_ms() -> int:
@@ -21,3 +31,37 @@ def failure_cause(err: BaseException) -> str:
     cause = err.cause if isinstance(err, ActivityError) else err
     text = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
     return text[:CAUSE_LIMIT]
+
+
+class WrongArity(ValueError):
+    """A message carried more or fewer payloads than its one."""
+
+
+def sole(args: tuple[Any, ...]) -> Any:
+    """The one payload of a message whose handler takes ``*args`` (so that no number of
+    payloads can make the call itself fail the workflow task); :class:`WrongArity` else."""
+    if len(args) != 1:
+        raise WrongArity(f"expected one payload, got {len(args)}")
+    return args[0]
+
+
+def refuse(what: str, value: Any, expected: str, kind: str = "InvalidInput") -> NoReturn:
+    """Refuse an update's input in one bounded line (the value quoted, never whole)."""
+    raise ApplicationError(
+        f"{what} must be {expected}, got {quote(value)}", type=kind, non_retryable=True
+    )
+
+
+def is_number(value: Any) -> bool:
+    """A real, finite number (an int or a float, never a bool)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def started_with(value: T, model: type[T]) -> T:
+    """A workflow's start input, checked: a null or binary payload decodes as itself, not as
+    ``model``, and fails the workflow (:class:`UndecodablePayload`) rather than its task."""
+    if not isinstance(value, model):
+        raise UndecodablePayload(f"start input must be a {model.__name__}, got {quote(value)}")
+    return value

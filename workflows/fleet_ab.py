@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from typing import Annotated
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -32,38 +33,49 @@ with workflow.unsafe.imports_passed_through():
         ProposeRequest,
         SplitRequest,
     )
+    from personas.bounds import Identifier, Keyword
     from personas.fleet.abtest import ArmStats, decide
     from personas.fleet.config import FleetConfig
     from personas.fleet.simulator import Scenario
     from runtime import search_attributes as sa
+    from runtime.converter import UndecodablePayload
+    from workflows.common import started_with
 
 RETRY = RetryPolicy(maximum_attempts=3)
 #: A leader is promoted once above the threshold in this many consecutive rounds (peeking guard).
 CONFIRM_ROUNDS = 2
 
 
+VariantName = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+"""A variation's name (it is part of its child workflow's id)."""
+Weight = Annotated[float, Field(ge=0, le=1_000, allow_inf_nan=False)]
+"""A variation's share of the traffic, relative to the others'."""
+
+
 class ABInput(BaseModel):
     """An A/B test: variations, their traffic split, and the decision rule."""
 
-    ab_id: str = Field(min_length=1, max_length=80)
-    fleet_id: str = Field(min_length=1)
-    variants: dict[str, FleetConfig] = Field(min_length=1, max_length=8)
-    split: dict[str, float] = Field(default_factory=dict)
+    ab_id: Identifier = Field(max_length=80)
+    fleet_id: Identifier
+    variants: dict[VariantName, FleetConfig] = Field(min_length=1, max_length=8)
+    split: dict[VariantName, Weight] = Field(default_factory=dict, max_length=12)
     scenario: Scenario = Field(default_factory=Scenario)
     visits_per_round: int = Field(default=2000, ge=10, le=1_000_000)
     max_rounds: int = Field(default=10, ge=1, le=100)
-    threshold: float = Field(default=0.95, gt=0.5, le=1)
+    threshold: float = Field(default=0.95, gt=0.5, le=1, allow_inf_nan=False)
     explore: int = Field(default=0, ge=0, le=4)
-    intents: list[str] = Field(default_factory=list)
-    seed: int | None = Field(default=None, description="fixes every draw (else workflow.random)")
+    intents: list[Keyword] = Field(default_factory=list, max_length=10)
+    seed: int | None = Field(
+        default=None, ge=0, le=2**63, description="fixes every draw (else workflow.random)"
+    )
 
 
 class VariantInput(BaseModel):
     """One variation to deploy."""
 
-    ab_id: str
-    fleet_id: str
-    name: str
+    ab_id: Identifier
+    fleet_id: Identifier
+    name: VariantName
     config: FleetConfig
 
 
@@ -84,13 +96,14 @@ def _not_deployed(err: ActivityError) -> bool:
     return isinstance(err.cause, ApplicationError) and err.cause.type == "NotDeployed"
 
 
-@workflow.defn
+@workflow.defn(failure_exception_types=[UndecodablePayload])
 class FleetVariant:
     """One variation, deployed side by side with the others on the worker's fleet driver."""
 
     @workflow.run
     async def run(self, input: VariantInput) -> str:
         """Deploy the variation; its endpoint."""
+        input = started_with(input, VariantInput)
         workflow.set_current_details(f"{input.name}: {input.config.key()}")
         return await workflow.execute_activity(
             DEPLOY_VARIANT,
@@ -101,13 +114,14 @@ class FleetVariant:
         )
 
 
-@workflow.defn
+@workflow.defn(failure_exception_types=[UndecodablePayload])  # an undecodable start fails once
 class FleetABTest:
     """Run rounds until a variation is promoted or the rounds are spent."""
 
     @workflow.run
     async def run(self, input: ABInput) -> ABResult:
         """Explore (optionally), split, measure with child workflows, decide."""
+        input = started_with(input, ABInput)
         workflow.upsert_search_attributes(
             [
                 sa.PERSONA_KIND.value_set("fleet"),

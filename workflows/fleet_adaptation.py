@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         SavePersonaRequest,
     )
     from personas import messages
+    from personas.bounds import LABEL_CHARS, Identifier, Label, quote
     from personas.fleet.config import FleetConfig
     from personas.fleet.context import FleetContext
     from personas.fleet.objective import Metrics, score
@@ -47,7 +48,15 @@ with workflow.unsafe.imports_passed_through():
     from personas.fleet.simulator import Scenario
     from personas.fleet.steering import RiskTolerance, RiskValue, ShadowMode
     from runtime import search_attributes as sa
-    from workflows.common import failure_cause
+    from runtime.converter import UndecodablePayload
+    from workflows.common import (
+        CAUSE_LIMIT,
+        WrongArity,
+        failure_cause,
+        refuse,
+        sole,
+        started_with,
+    )
 
 RETRY = RetryPolicy(maximum_attempts=3, maximum_interval=timedelta(seconds=10))
 MAX_LOG = 50
@@ -62,7 +71,7 @@ class Change(BaseModel):
     to_config: FleetConfig
     deviation: float
     status: str  # applied | shadow | rolled_back | failed
-    reason: str = ""
+    reason: str = Field(default="", max_length=CAUSE_LIMIT)
 
 
 class FleetState(BaseModel):
@@ -76,9 +85,9 @@ class FleetState(BaseModel):
     scenario: Scenario
     rounds: int = 0
     last_change_s: float | None = None
-    observations: list[Observation] = Field(default_factory=list)
-    changes: list[Change] = Field(default_factory=list)
-    errors: list[str] = Field(default_factory=list)
+    observations: list[Observation] = Field(default_factory=list, max_length=MAX_OBSERVATIONS)
+    changes: list[Change] = Field(default_factory=list, max_length=MAX_LOG)
+    errors: list[Label] = Field(default_factory=list, max_length=MAX_LOG)
 
 
 class FleetInput(BaseModel):
@@ -88,18 +97,22 @@ class FleetInput(BaseModel):
     values; once there is a ``state``, it holds their current values and they are not read.
     """
 
-    fleet_id: str = Field(min_length=1, max_length=80)
-    entity_id: str = Field(min_length=1)
+    fleet_id: Identifier = Field(max_length=80)
+    entity_id: Identifier
     persona: FleetPersona
     current: FleetConfig
     risk_tolerance: RiskValue = 0.3
     cadence_s: float = Field(default=60.0, ge=1, le=86400)
     shadow: bool = False
-    executors: list[ExecutorSpec] = Field(default_factory=lambda: [ExecutorSpec()])
+    executors: list[ExecutorSpec] = Field(
+        default_factory=lambda: [ExecutorSpec()], min_length=1, max_length=8
+    )
     scenario: Scenario = Field(default_factory=Scenario)
-    rounds_per_run: int = Field(default=200, ge=1)
-    max_rounds: int | None = Field(default=None, ge=1)
-    relearn_every: int | None = Field(default=None, ge=1, description="rounds between retrains")
+    rounds_per_run: int = Field(default=200, ge=1, le=10_000)
+    max_rounds: int | None = Field(default=None, ge=1, le=10**9)
+    relearn_every: int | None = Field(
+        default=None, ge=1, le=10**6, description="rounds between retrains"
+    )
     state: FleetState | None = None
 
     def start_state(self) -> FleetState:
@@ -132,14 +145,16 @@ class FleetView(BaseModel):
     objective: float | None
     changes: list[Change]
     errors: list[str]
+    rejected: int = 0
 
 
-@workflow.defn
+@workflow.defn(failure_exception_types=[UndecodablePayload])  # an undecodable start fails once
 class FleetAdaptation:
     """The adaptation of one fleet. Its id is ``fleet-<fleet_id>``."""
 
     @workflow.init
     def __init__(self, input: FleetInput) -> None:
+        input = started_with(input, FleetInput)
         self.input = input
         # Everything the fleet lives by, changed in place; continue-as-new carries it whole.
         # The input is never changed: its start values seed the state of the first run.
@@ -148,6 +163,7 @@ class FleetAdaptation:
         self.stopping = False
         self.objective: float | None = None
         self.wake = False
+        self.rejected = 0
 
     @workflow.run
     async def run(self, input: FleetInput) -> FleetView:
@@ -183,7 +199,7 @@ class FleetAdaptation:
         self.fleet.changes = [*self.fleet.changes, change][-MAX_LOG:]
 
     def _error(self, text: str) -> None:
-        self.fleet.errors = [*self.fleet.errors, text][-MAX_LOG:]
+        self.fleet.errors = [*self.fleet.errors, text[:LABEL_CHARS]][-MAX_LOG:]
 
     async def _observe(self) -> Metrics:
         request = ObserveRequest(
@@ -263,7 +279,12 @@ class FleetAdaptation:
         previous, fleet.current = fleet.current, target
         self.status = "stabilising"
         self._publish()
-        await workflow.sleep(timedelta(seconds=risk.stabilisation_s))
+        with contextlib.suppress(TimeoutError):  # a stop cuts the stabilisation short
+            await workflow.wait_condition(
+                lambda: self.stopping,
+                timeout=timedelta(seconds=risk.stabilisation_s),
+                timeout_summary="stabilisation",
+            )
         after = await self._observe()
         ok, why = guard_check(before, after, fleet.persona.weights, fleet.persona.guard)
         if ok:
@@ -342,6 +363,7 @@ class FleetAdaptation:
             objective=self.objective,
             changes=fleet.changes,
             errors=fleet.errors,
+            rejected=self.rejected,
         )
 
     @workflow.update
@@ -350,11 +372,21 @@ class FleetAdaptation:
         self.fleet.risk_tolerance = tolerance.root
         return self.fleet.risk_tolerance
 
+    @set_risk.validator
+    def _check_risk(self, tolerance: RiskTolerance) -> None:
+        if not isinstance(tolerance, RiskTolerance):  # a null or binary payload
+            refuse("a risk tolerance", tolerance, "a number in [0, 1]")
+
     @workflow.update
     async def set_shadow(self, shadow: ShadowMode) -> bool:
         """Turn shadow mode on or off."""
         self.fleet.shadow = shadow.root
         return self.fleet.shadow
+
+    @set_shadow.validator
+    def _check_shadow(self, shadow: ShadowMode) -> None:
+        if not isinstance(shadow, ShadowMode):
+            refuse("shadow mode", shadow, "true or false")
 
     @workflow.update
     async def set_persona(self, persona: FleetPersona) -> int:
@@ -366,8 +398,12 @@ class FleetAdaptation:
 
     @set_persona.validator
     def _check_persona(self, persona: FleetPersona) -> None:
+        if not isinstance(persona, FleetPersona):
+            refuse("a persona", persona, "a FleetPersona object")
         if persona.fleet_id != self.input.fleet_id:
-            raise ApplicationError(f"persona is for fleet {persona.fleet_id}, not this one")
+            raise ApplicationError(
+                f"persona is for fleet {quote(persona.fleet_id)}, not this one", type="WrongFleet"
+            )
 
     @workflow.update
     async def set_context(self, context: FleetContext) -> int:
@@ -385,22 +421,30 @@ class FleetAdaptation:
         self.wake = True
         return self.fleet.persona.version
 
+    @set_context.validator
+    def _check_context(self, context: FleetContext) -> None:
+        if not isinstance(context, FleetContext):
+            refuse("a context", context, "a FleetContext object")
+
     @workflow.signal(name=messages.RISK)
-    def risk(self, raw: Any) -> None:
+    def risk(self, *args: Any) -> None:
         """Set the risk tolerance by signal; an invalid value is recorded and ignored."""
         try:
-            tolerance = RiskTolerance.model_validate(raw)
-        except ValidationError:
-            self._error(f"ignored risk signal {str(raw)[:60]!r}: must be in [0, 1]")
+            tolerance = RiskTolerance.model_validate(sole(args))
+        except (ValidationError, WrongArity, RecursionError):
+            self.rejected += 1
+            shown = quote(args[0]) if len(args) == 1 else f"{len(args)} payloads"
+            self._error(f"ignored risk signal {shown}: must be in [0, 1]")
             return
         self.fleet.risk_tolerance = tolerance.root
 
     @workflow.signal
-    def observe_now(self) -> None:
-        """Run a round now instead of at the next cadence."""
+    def observe_now(self, *_ignored: Any) -> None:
+        """Run a round now instead of at the next cadence. Any payload is ignored."""
         self.wake = True
 
     @workflow.signal(name=messages.STOP)
-    def stop(self) -> None:
-        """Stop adapting; the workflow's result is the fleet's final view."""
+    def stop(self, *_ignored: Any) -> None:
+        """Stop adapting; the workflow's result is the fleet's final view. Any payload is
+        ignored."""
         self.stopping = True

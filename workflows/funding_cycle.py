@@ -41,13 +41,15 @@ with workflow.unsafe.imports_passed_through():
         TopUpRequest,
     )
     from personas import messages
+    from personas.bounds import LABEL_CHARS
     from personas.funding.cycle import CycleSnapshot, FundingCycleInput, FundingView
     from personas.funding.metrics import describe
     from personas.funding.money import fmt
     from personas.funding.rules import apply_rules
     from personas.funding.topup import TopUpPolicy
     from runtime import search_attributes as sa
-    from workflows.common import now_ms
+    from runtime.converter import UndecodablePayload
+    from workflows.common import now_ms, refuse, started_with
 
 TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(
@@ -62,12 +64,13 @@ RETRY = RetryPolicy(
 )
 
 
-@workflow.defn
+@workflow.defn(failure_exception_types=[UndecodablePayload])  # an undecodable start fails once
 class FundingCycle:
     """One persona's funding cycle. Its id is ``funding-<persona_id>``."""
 
     @workflow.init
     def __init__(self, input: FundingCycleInput) -> None:
+        input = started_with(input, FundingCycleInput)
         self.input = input
         # Everything the cycle lives by, changed in place; continue-as-new carries it whole.
         self.funding = input.snapshot or CycleSnapshot(allocation=input.allocation)
@@ -156,7 +159,7 @@ class FundingCycle:
             if adjustment.rule is not None and allocation != self.funding.allocation:
                 self.funding.adjustments += 1
             self.funding.allocation = allocation
-            self.funding.last_rule = adjustment.rule
+            self.funding.last_rule = adjustment.rule[:LABEL_CHARS] if adjustment.rule else None
             workflow.logger.info(
                 "cycle %d: %s -> %s", self.funding.cycle + 1, describe(metrics), adjustment
             )
@@ -255,15 +258,15 @@ class FundingCycle:
 
     # ----------------------------------------------------------------- messages
     @workflow.signal
-    def run_cycle(self, raw: Any = None) -> None:
-        """Run a cycle now (metrics, rules, top-up)."""
+    def run_cycle(self, *_ignored: Any) -> None:
+        """Run a cycle now (metrics, rules, top-up). Any payload is ignored."""
         self.funding.pending_demand = True
 
     @workflow.signal
-    def funds_arrived(self, raw: Any = None) -> None:
+    def funds_arrived(self, *_ignored: Any) -> None:
         """Funds were added somewhere: top up (and resume) without waiting for the period.
 
-        The payload is ignored, so no payload can fail the workflow task.
+        Any payload (or none, or several) is ignored, so no payload can fail the workflow task.
         """
         self.funding.pending_funds = True
 
@@ -277,7 +280,7 @@ class FundingCycle:
     @set_allocation.validator
     def _validate_allocation(self, amount: int) -> None:
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
-            raise ApplicationError(f"allocation {amount!r} must be a non-negative integer")
+            refuse("an allocation", amount, "a non-negative integer (micro-units)")
         if amount > self.input.funding_limit:
             raise ApplicationError(
                 f"allocation {fmt(amount)} exceeds the funding limit "
@@ -286,8 +289,8 @@ class FundingCycle:
             )
 
     @workflow.signal(name=messages.STOP)
-    def stop(self) -> None:
-        """Stop the cycle; the workflow's result is its final view."""
+    def stop(self, *_ignored: Any) -> None:
+        """Stop the cycle; the workflow's result is its final view. Any payload is ignored."""
         self.stop_requested = True
 
     @workflow.query
@@ -310,13 +313,14 @@ class FundingCycle:
         )
 
 
-@workflow.defn
+@workflow.defn(failure_exception_types=[UndecodablePayload])
 class KeyRotation:
     """Rotate one persona's API key; started by a Temporal Schedule."""
 
     @workflow.run
     async def run(self, req: RotateKeyRequest) -> RotateKeyResult:
         """Issue a new key; the old one keeps working for the overlap window."""
+        req = started_with(req, RotateKeyRequest)
         rotation_id = req.rotation_id or f"{workflow.info().workflow_id}:{workflow.info().run_id}"
         return await workflow.execute_activity(
             FUNDING_ROTATE_KEY,

@@ -53,9 +53,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.persona_start import PERSONA_LIFE_WORKFLOW
     from personas import messages
+    from personas.bounds import ID_CHARS, LABEL_CHARS, quote
     from personas.cadence import engages, is_urgent, next_item_at_ms, pacing_wait_s
     from personas.coordination import Bid
     from personas.coordination_floor import DELIVERY_BATCH
+    from personas.errors import first_error
     from personas.ids import room_workflow_id
     from personas.inbox import Inbox, Shed
     from personas.items import Dependency, InboxEntry, InboxItem
@@ -71,25 +73,29 @@ with workflow.unsafe.imports_passed_through():
         PersonaView,
         ShedNotice,
         Subscription,
+        shed_batch,
     )
     from personas.priority import PriorityContext, base_priority_bp, effective_bp
     from personas.state import Mood, PersonaState, after_work, rested, with_mood
     from runtime import search_attributes as sa
-    from workflows.common import now_ms
+    from runtime.converter import UndecodablePayload
+    from workflows.common import WrongArity, is_number, now_ms, refuse, sole, started_with
 
 THINK_TIMEOUT = timedelta(minutes=2)
 STORE_TIMEOUT = timedelta(seconds=30)
 AD_RETRY = RetryPolicy(maximum_attempts=3)
 THINK_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
-SHED_BATCH = 200
 
 
-@workflow.defn(name=PERSONA_LIFE_WORKFLOW)
+# A start input that does not decode fails the workflow (cleanly, once) rather than its
+# first workflow task over and over.
+@workflow.defn(name=PERSONA_LIFE_WORKFLOW, failure_exception_types=[UndecodablePayload])
 class PersonaLife:
     """One AI persona's life. Its id is ``persona-<persona_id>``."""
 
     @workflow.init
     def __init__(self, input: PersonaLifeInput) -> None:
+        input = started_with(input, PersonaLifeInput)
         self.profile = input.profile
         self.config = input.config
         self.persona_id = str(input.profile.persona_id)
@@ -412,7 +418,7 @@ class PersonaLife:
             await self._send(self.life.outbox[0])
             self.life.outbox.pop(0)
         while self.life.pending_shed:
-            batch = self.life.pending_shed[:SHED_BATCH]
+            batch = shed_batch(self.life.pending_shed)
             await workflow.execute_activity(
                 RECORD_SHED,
                 ShedBatch(
@@ -562,39 +568,50 @@ class PersonaLife:
             receipt.held = True
         else:
             shed = self.life.inbox.push(entry)
-        self._record_shed(shed)
-        if shed is not None:
-            receipt.shed_item_id = shed.entry.item.item_id
-            receipt.accepted = shed.entry.item.item_id != item.item_id
+        for out in [shed, *self.life.inbox.trim()]:  # the count bound, then the byte bound
+            self._record_shed(out)
+            if out is not None:
+                receipt.shed_item_id = out.entry.item.item_id
+                receipt.accepted = receipt.accepted and out.entry.item.item_id != item.item_id
         return receipt
 
-    def _reject(self, raw: Any, err: ValidationError) -> None:
+    def _reject(self, signal: str, reason: str) -> None:
+        """Count and record a refused message, in one bounded line (never the payload)."""
         self.life.stats.rejected += 1
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "payload"
-        self.life.stats.last_rejection = f"{where}: {first['msg']}"
-        workflow.logger.warning("rejected delivery %r: %s", raw, err)
+        self.life.stats.last_rejection = f"{signal}: {reason}"[:LABEL_CHARS]
+        workflow.logger.warning("rejected %s: %s", signal, self.life.stats.last_rejection)
+
+    def _parse(self, signal: str, model: Any, args: tuple[Any, ...]) -> Any:
+        """The signal's one payload as ``model``, or None (counted) when it is not one."""
+        try:
+            return model.model_validate(sole(args))
+        except ValidationError as err:
+            self._reject(signal, first_error(err, "payload"))
+        except (WrongArity, RecursionError) as err:
+            self._reject(signal, str(err) or "too deeply nested")
+        return None
 
     @workflow.signal(name=messages.DELIVER)
-    def deliver(self, raw: Any) -> None:
+    def deliver(self, *args: Any) -> None:
         """Deliver an :class:`InboxItem`. Malformed payloads are counted and dropped."""
-        try:
-            item = InboxItem.model_validate(raw)
-        except ValidationError as err:
-            self._reject(raw, err)
-            return
-        self._accept(item)
+        item = self._parse(messages.DELIVER, InboxItem, args)
+        if item is not None:
+            self._accept(item)
 
     @workflow.signal(name=messages.DELIVER_BATCH)
-    def deliver_batch(self, raw: Any) -> None:
-        """Deliver several items at once (a room's fan-out), each as :meth:`deliver` does."""
+    def deliver_batch(self, *args: Any) -> None:
+        """Deliver several items at once (a room's fan-out), each as :meth:`deliver` does.
+        A malformed batch is counted and dropped whole."""
         try:
-            batch = DELIVERY_BATCH.validate_python(raw)
+            batch = DELIVERY_BATCH.validate_python(sole(args))
         except ValidationError as err:
-            self._reject(raw, err)
+            self._reject(messages.DELIVER_BATCH, first_error(err, "payload"))
+            return
+        except (WrongArity, RecursionError) as err:
+            self._reject(messages.DELIVER_BATCH, str(err) or "too deeply nested")
             return
         for one in batch:
-            self.deliver(one)
+            self._accept(one)
 
     # ----------------------------------------------------------------- updates, once
     def _repeated(self) -> Any:
@@ -624,53 +641,40 @@ class PersonaLife:
 
     @post.validator
     def _validate_post(self, item: InboxItem) -> None:
+        if not isinstance(item, InboxItem):  # a null or binary payload decodes as itself
+            refuse("an item", item, "an InboxItem object")
         if self.stop_requested:
             raise ApplicationError("persona is stopping", type="PersonaStopped")
 
     @workflow.signal(name=messages.SUBSCRIBE)
-    def subscribe(self, raw: Any) -> None:
+    def subscribe(self, *args: Any) -> None:
         """Another persona waits for one of this persona's tasks."""
-        try:
-            subscription = Subscription.model_validate(raw)
-        except ValidationError as err:
-            self._reject(raw, err)
+        subscription = self._parse(messages.SUBSCRIBE, Subscription, args)
+        if subscription is None:
             return
         if subscription.task_key in self.life.completed:
             self._notify(subscription.subscriber_id, subscription.task_key, None)
             return
-        waiting = self.life.subscribers.setdefault(subscription.task_key, [])
-        if subscription.subscriber_id not in waiting:
-            waiting.append(subscription.subscriber_id)
+        if not self.life.subscribe(subscription):
+            self._reject(messages.SUBSCRIBE, "too many subscriptions waiting")
 
     @workflow.signal(name=messages.DEPENDENCY_DONE)
-    def dependency_done(self, raw: Any) -> None:
+    def dependency_done(self, *args: Any) -> None:
         """A dependency finished: release the items that waited only for it."""
-        try:
-            done = DependencyDone.model_validate(raw)
-        except ValidationError as err:
-            self._reject(raw, err)
+        done = self._parse(messages.DEPENDENCY_DONE, DependencyDone, args)
+        if done is None:
             return
         dependency = Dependency(persona_id=done.provider_id, task_key=done.task_key)
-        if dependency not in self.satisfied_set:
-            self.satisfied_set.add(dependency)
-            self.life.satisfied.append(dependency)
-            # Bounded like ``completed``: the oldest are forgotten (an item arriving later
-            # that waits for one of them subscribes again and is told at once).
-            for forgotten in self.life.satisfied[: -self.config.remembered_ids]:
-                self.satisfied_set.discard(forgotten)
-            del self.life.satisfied[: -self.config.remembered_ids]
+        self.life.satisfy(dependency, self.satisfied_set)
         for shed in self.life.inbox.release_ready(self.satisfied_set):
             self._record_shed(shed)
 
     @workflow.signal(name=messages.FLOOR_GRANTED)
-    def floor_granted(self, raw: Any) -> None:
+    def floor_granted(self, *args: Any) -> None:
         """The room coordinator granted this persona the floor for a message."""
-        try:
-            grant = FloorGrant.model_validate(raw)
-        except ValidationError as err:
-            self._reject(raw, err)
-            return
-        self.life.grants.append(grant)
+        grant = self._parse(messages.FLOOR_GRANTED, FloorGrant, args)
+        if grant is not None and not self.life.grant(grant):
+            self._reject(messages.FLOOR_GRANTED, "too many grants waiting")
 
     @workflow.update(name=messages.FIRE_TRIGGER)
     def fire_trigger(self, event: str) -> str:
@@ -686,10 +690,13 @@ class PersonaLife:
 
     @fire_trigger.validator
     def _validate_trigger(self, event: str) -> None:
+        if not isinstance(event, str) or len(event) > ID_CHARS:
+            refuse("a trigger", event, "an event name")
         known = {*self.profile.activation_triggers, *self.profile.deactivation_triggers}
         if event not in known:
             raise ApplicationError(
-                f"unknown trigger {event!r}; this persona knows {sorted(known) or 'none'}",
+                f"unknown trigger {quote(event)}; this persona knows "
+                f"{', '.join(sorted(known)) or 'none'}"[:LABEL_CHARS],
                 type="UnknownTrigger",
             )
 
@@ -705,8 +712,10 @@ class PersonaLife:
 
     @set_compute_budget.validator
     def _validate_budget(self, fraction: float) -> None:
+        if not is_number(fraction):
+            refuse("a compute budget", fraction, "a number in [0, 1]")
         if not 0.0 <= fraction <= 1.0:
-            raise ApplicationError(f"compute budget {fraction} is outside [0, 1]")
+            raise ApplicationError(f"compute budget {quote(fraction)} is outside [0, 1]")
 
     @workflow.update(name=messages.SET_METERING)
     def set_metering(self, on: bool) -> bool:
@@ -718,10 +727,15 @@ class PersonaLife:
         self._applied(on)
         return on
 
+    @set_metering.validator
+    def _validate_metering(self, on: bool) -> None:
+        if not isinstance(on, bool):
+            refuse("metering", on, "true or false")
+
     @workflow.signal(name=messages.STOP)
-    def stop(self) -> None:
+    def stop(self, *_ignored: Any) -> None:
         """Stop the life: waiting items go to the overflow record with reason ``stopped``; the
-        workflow's result is its final counters."""
+        workflow's result is its final counters. Any payload is ignored."""
         self.stop_requested = True
 
     # ----------------------------------------------------------------- queries
@@ -748,7 +762,7 @@ class PersonaLife:
         )
 
     @workflow.query
-    def inbox_top(self, n: int) -> list[InboxView]:
+    def inbox_top(self, n: int = 10) -> list[InboxView]:
         """The next ``n`` items in processing order."""
         now = now_ms()
         return [
@@ -760,5 +774,5 @@ class PersonaLife:
                 priority=effective_bp(e.base_bp, e.arrived_ms, now, self.config.priority) / 10_000,
                 waited_s=max(0, now - e.arrived_ms) / 1000,
             )
-            for e in self.life.inbox.top(max(0, min(n, 1000)))
+            for e in self.life.inbox.top(int(max(0, min(n, 1000))) if is_number(n) else 10)
         ]

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -49,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         ShedBatch,
     )
     from personas import messages
+    from personas.bounds import IDENTIFIER, MAX_IDS
     from personas.coordination import Bid, grant_floor, overdue_after
     from personas.coordination_floor import (
         PendingPost,
@@ -60,10 +62,12 @@ with workflow.unsafe.imports_passed_through():
         post_rank_bp,
         take,
     )
+    from personas.errors import first_error
     from personas.ids import persona_workflow_id
     from personas.items import InboxItem
     from personas.life import FloorGrant
     from personas.rooms import (
+        MAX_OPEN_FLOORS,
         RECENT_FLOORS,
         ClosedFloor,
         OpenFloor,
@@ -71,7 +75,8 @@ with workflow.unsafe.imports_passed_through():
         RoomSnapshot,
         RoomView,
     )
-    from workflows.common import now_ms
+    from runtime.converter import UndecodablePayload
+    from workflows.common import WrongArity, now_ms, refuse, sole, started_with
 
 DELIVERY_TIMEOUT = timedelta(seconds=30)
 DELIVERY_RETRY = RetryPolicy(maximum_attempts=3, maximum_interval=timedelta(seconds=5))
@@ -79,12 +84,13 @@ STORE_TIMEOUT = timedelta(seconds=30)
 SHED_BATCH = 200
 
 
-@workflow.defn
+@workflow.defn(failure_exception_types=[UndecodablePayload])  # an undecodable start fails once
 class RoomCoordinator:
     """One room. Its id is ``room-<room_id>``."""
 
     @workflow.init
     def __init__(self, input: RoomInput) -> None:
+        input = started_with(input, RoomInput)
         self.room_id = input.room_id
         self.policy = input.policy
         # Everything the room lives by, changed in place; continue-as-new carries it whole.
@@ -294,24 +300,35 @@ class RoomCoordinator:
         )
 
     # ----------------------------------------------------------------- messages in
-    @workflow.signal
-    def post(self, raw: Any) -> None:
-        """A message posted to the room, delivered to every member but its sender."""
+    def _parse(self, what: str, model: Any, args: tuple[Any, ...]) -> Any:
+        """The signal's one payload as ``model``, or None (counted) when it is not one."""
         try:
-            item = InboxItem.model_validate(raw)
+            return model.model_validate(sole(args))
         except ValidationError as err:
-            workflow.logger.warning("rejected room post: %s", err)
+            reason = first_error(err, "payload")
+        except (WrongArity, RecursionError) as err:
+            reason = str(err) or "too deeply nested"
+        self.room.rejected += 1
+        workflow.logger.warning("rejected %s: %s", what, reason[:200])
+        return None
+
+    @workflow.signal
+    def post(self, *args: Any) -> None:
+        """A message posted to the room, delivered to every member but its sender."""
+        item = self._parse("room post", InboxItem, args)
+        if item is None:
+            return
+        if len(self.room.open_floors) >= MAX_OPEN_FLOORS:
+            self.room.rejected += 1
             return
         self._enqueue(item.model_copy(update={"room_id": self.room_id}))
 
     @workflow.signal(name=messages.BID)
-    def bid(self, raw: Any) -> None:
+    def bid(self, *args: Any) -> None:
         """A member's bid (or pass, with no thought) for a message. A bid after its floor
         was decided earns the member a lost bid's credit, once."""
-        try:
-            bid = Bid.model_validate(raw)
-        except ValidationError as err:
-            workflow.logger.warning("rejected bid: %s", err)
+        bid = self._parse("bid", Bid, args)
+        if bid is None:
             return
         at = now_ms()
         floor = next((f for f in self.room.open_floors if f.message_id == bid.message_id), None)
@@ -355,15 +372,23 @@ class RoomCoordinator:
 
     @join.validator
     def _validate_join(self, persona_id: str) -> None:
-        if not persona_id or len(persona_id) > 128:
-            raise ApplicationError("a member is a persona id")
+        if not isinstance(persona_id, str) or not re.fullmatch(IDENTIFIER, persona_id):
+            refuse("a member", persona_id, "a persona id")
+        if persona_id not in self.room.members and len(self.room.members) >= MAX_IDS:
+            raise ApplicationError(f"a room has at most {MAX_IDS} members", type="RoomFull")
 
     @workflow.update
     def leave(self, persona_id: str) -> list[str]:
         """Remove a member."""
         if persona_id in self.room.members:
             self.room.members.remove(persona_id)
+            self.room.forget_departed()
         return self.room.members
+
+    @leave.validator
+    def _validate_leave(self, persona_id: str) -> None:
+        if not isinstance(persona_id, str) or not re.fullmatch(IDENTIFIER, persona_id):
+            refuse("a member", persona_id, "a persona id")
 
     @workflow.query
     def view(self) -> RoomView:
@@ -378,4 +403,5 @@ class RoomCoordinator:
             undelivered=len(self.room.backlog),
             shed=self.room.shed,
             late_credited=self.room.late_credited,
+            rejected=self.room.rejected,
         )

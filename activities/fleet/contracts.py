@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from personas.bounds import LABEL_CHARS, PRINTABLE
 from personas.fleet.config import FleetConfig
 from personas.fleet.context import FleetContext
 from personas.fleet.persona import FleetPersona
@@ -27,8 +28,10 @@ class ExecutorSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["fleet", "script", "url"] = "fleet"
-    command: list[str] = Field(default_factory=list, max_length=20)
-    url: str = ""
+    command: list[Annotated[str, Field(max_length=LABEL_CHARS, pattern=PRINTABLE)]] = Field(
+        default_factory=list, max_length=20
+    )
+    url: str = Field(default="", max_length=2_048, pattern=PRINTABLE)
     timeout_s: float = Field(default=10.0, gt=0, le=120)
 
 

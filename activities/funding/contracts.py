@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from personas.bounds import LABEL_CHARS, Identifier
 from personas.funding.rules import RuleSet
 from personas.funding.topup import TopUpPolicy
 
@@ -81,9 +82,11 @@ class LifeControlResult(BaseModel):
 class RotateKeyRequest(BaseModel):
     """Rotate a persona's API key with an overlap window."""
 
-    persona_id: str
-    overlap_s: float = Field(gt=0)
-    rotation_id: str | None = Field(default=None, description="idempotency key of the rotation")
+    persona_id: Identifier
+    overlap_s: float = Field(gt=0, le=366 * 86_400, allow_inf_nan=False)
+    rotation_id: str | None = Field(
+        default=None, max_length=LABEL_CHARS, description="idempotency key of the rotation"
+    )
 
 
 class RotateKeyResult(BaseModel):

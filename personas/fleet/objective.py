@@ -54,7 +54,7 @@ def business(latencies_ms: list[tuple[float, str, bool]]) -> tuple[float, float]
 class Weights(BaseModel):
     """Objective weights: revenue per visit, minus penalties on tail latency, errors, cost."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     revenue: float = Field(default=1.0, ge=0)
     latency: float = Field(default=0.002, ge=0)

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from personas.bounds import PRINTABLE, Keyword, Label
 from personas.fleet.config import ATTRIBUTES, DOMAIN, FleetConfig, attribute_distance
 from personas.fleet.context import FleetContext, as_context
 from personas.fleet.objective import Weights
+
+MAX_ATTRIBUTES = 32
+"""Attributes (and values of each) a persona may weigh."""
 
 
 class Guard(BaseModel):
     """Guard metrics: a change that breaks one of these is rolled back."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     max_error_rate: float = Field(default=0.05, ge=0, le=1)
     max_p95_ms: float = Field(default=1000.0, gt=0)
@@ -25,24 +29,26 @@ class Guard(BaseModel):
 class FleetPersona(BaseModel):
     """A learned, versioned description of how a fleet should be configured."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    fleet_id: str = Field(min_length=1, max_length=80)
-    version: int = Field(default=1, ge=1)
+    fleet_id: str = Field(min_length=1, max_length=80, pattern=PRINTABLE)
+    version: int = Field(default=1, ge=1, le=10**9)
     created_at: datetime
-    author: str = Field(min_length=1, max_length=80)
-    input_sources: list[str] = Field(default_factory=list, max_length=20)
-    intents: list[str] = Field(default_factory=list, max_length=10)
+    author: str = Field(min_length=1, max_length=80, pattern=PRINTABLE)
+    input_sources: list[Label] = Field(default_factory=list, max_length=20)
+    intents: list[Keyword] = Field(default_factory=list, max_length=10)
     context: FleetContext = Field(
         default_factory=FleetContext, description="the context it was learned for"
     )
     weights: Weights = Field(default_factory=Weights)
-    attribute_weights: dict[str, dict[str, float]]
+    attribute_weights: dict[
+        Keyword, Annotated[dict[Keyword, float], Field(max_length=MAX_ATTRIBUTES)]
+    ] = Field(max_length=MAX_ATTRIBUTES)
     optimum: FleetConfig
     confidence: float = Field(ge=0, le=1)
     deviation_trigger: float = Field(default=0.2, ge=0, le=1)
     guard: Guard = Field(default_factory=Guard)
-    expected_objective: float = 0.0
+    expected_objective: float = Field(default=0.0, ge=-1e12, le=1e12)
 
     @field_validator("context", mode="before")
     @classmethod

@@ -31,10 +31,16 @@ SLICES = 20
 _QUANTILES = (np.arange(40) + 0.5) / 40
 
 
+MAX_RATE_RPS = 100_000.0
+"""The highest base rate a scenario may ask for."""
+MAX_DURATION_S = 3_600.0
+"""The longest one observation may last."""
+
+
 class SimParams(BaseModel):
     """Calibrated parameters of the simulator."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     work_ms: float = Field(default=2.5, gt=0)
     overhead_ms: float = Field(default=1.0, ge=0)
@@ -46,8 +52,8 @@ class Scenario(FleetContext):
     """A traffic scenario: its context (pattern, hour, region, campaign), the base rate and
     the observation's duration."""
 
-    rate_rps: float = Field(default=100.0, gt=0)
-    duration_s: float = Field(default=3.0, gt=0)
+    rate_rps: float = Field(default=100.0, gt=0, le=MAX_RATE_RPS, allow_inf_nan=False)
+    duration_s: float = Field(default=3.0, gt=0, le=MAX_DURATION_S, allow_inf_nan=False)
 
 
 def _popularity() -> np.ndarray:

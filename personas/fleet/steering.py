@@ -19,6 +19,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from personas.bounds import quote
+
 
 def _risk_in_range(value: Any, handler: ValidatorFunctionWrapHandler) -> float:
     try:
@@ -27,7 +29,7 @@ def _risk_in_range(value: Any, handler: ValidatorFunctionWrapHandler) -> float:
         raise PydanticCustomError(
             "risk_tolerance",
             "risk tolerance must be in [0, 1], got {given}",
-            {"given": repr(value)},
+            {"given": quote(value)},
         ) from None
 
 
@@ -36,7 +38,7 @@ def _true_or_false(value: Any, handler: ValidatorFunctionWrapHandler) -> bool:
         return bool(handler(value))
     except ValidationError:
         raise PydanticCustomError(
-            "shadow_mode", "shadow must be true or false, got {given}", {"given": repr(value)}
+            "shadow_mode", "shadow must be true or false, got {given}", {"given": quote(value)}
         ) from None
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from personas.models import IDENTIFIER
+from personas.bounds import Identifier, Label
+from personas.funding.money import MAX_MICROS
 
 
 class CycleConfig(BaseModel):
@@ -12,11 +13,11 @@ class CycleConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    period_s: float = Field(default=86_400, gt=0)
+    period_s: float = Field(default=86_400, gt=0, le=366 * 86_400, allow_inf_nan=False)
     threshold_percent: int = Field(default=50, ge=0, le=100)
-    pause_event: str = Field(default="funds_exhausted", pattern=IDENTIFIER)
-    resume_event: str = Field(default="funds_available", pattern=IDENTIFIER)
-    max_cycles_per_run: int = Field(default=200, ge=1)
+    pause_event: Identifier = "funds_exhausted"
+    resume_event: Identifier = "funds_available"
+    max_cycles_per_run: int = Field(default=200, ge=1, le=10_000)
     low_budget_percent: int = Field(default=20, ge=0, le=100)
 
 
@@ -24,11 +25,11 @@ class CycleSnapshot(BaseModel):
     """A funding cycle's live state: changed in place, carried whole over continue-as-new."""
 
     cycle: int = 0
-    allocation: int = Field(ge=0)
+    allocation: int = Field(ge=0, le=MAX_MICROS)
     paused: bool = False
     balance: int = 0
     last_cycle_ms: int | None = None
-    last_rule: str | None = None
+    last_rule: Label | None = None
     adjustments: int = 0
     top_ups: int = 0
     failed_top_ups: int = 0
@@ -41,10 +42,14 @@ class CycleSnapshot(BaseModel):
 class FundingCycleInput(BaseModel):
     """One persona's funding cycle: its limit, starting allocation and configuration."""
 
-    persona_id: str = Field(pattern=IDENTIFIER)
-    entity_id: str = Field(pattern=IDENTIFIER)
-    funding_limit: int = Field(ge=0, description="micro-units the balance may reach")
-    allocation: int = Field(ge=0, description="micro-units topped up to each period")
+    persona_id: Identifier
+    entity_id: Identifier
+    funding_limit: int = Field(
+        ge=0, le=MAX_MICROS, strict=True, description="micro-units the balance may reach"
+    )
+    allocation: int = Field(
+        ge=0, le=MAX_MICROS, strict=True, description="micro-units topped up to each period"
+    )
     config: CycleConfig = CycleConfig()
     snapshot: CycleSnapshot | None = None
 

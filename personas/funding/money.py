@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from personas.bounds import quote
+
 MICROS = 1_000_000
 MAX_MICROS = 10**17  # a hundred billion units: far beyond any budget, within BIGINT
 
@@ -19,22 +21,22 @@ def parse_amount(value: object, *, allow_zero: bool = False) -> int:
     zero (unless ``allow_zero``), more than 6 decimal places and absurdly large amounts.
     """
     if isinstance(value, bool | float):
-        raise AmountError(f"amount {value!r} must be a decimal string or an integer")
+        raise AmountError(f"amount {quote(value)} must be a decimal string or an integer")
     try:
         dec = Decimal(str(value).strip()) if isinstance(value, str | int | Decimal) else None
     except InvalidOperation:
         dec = None
     if dec is None or not dec.is_finite():
-        raise AmountError(f"amount {value!r} is not a number")
+        raise AmountError(f"amount {quote(value)} is not a number")
     if dec < 0:
-        raise AmountError(f"amount {value} is negative")
+        raise AmountError(f"amount {quote(str(value))[1:-1]} is negative")
     if dec == 0 and not allow_zero:
         raise AmountError("amount must be greater than zero")
     micros = dec * MICROS
     if micros != micros.to_integral_value():
-        raise AmountError(f"amount {value} has more than 6 decimal places")
+        raise AmountError(f"amount {quote(str(value))[1:-1]} has more than 6 decimal places")
     if micros > MAX_MICROS:
-        raise AmountError(f"amount {value} is too large")
+        raise AmountError(f"amount {quote(str(value))[1:-1]} is too large")
     return int(micros)
 
 

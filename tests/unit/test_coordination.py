@@ -77,7 +77,7 @@ def test_fewer_bids_than_responders_grants_them_all() -> None:
         max_size=12,
     ),
     responders=st.integers(min_value=1, max_value=12),
-    message=st.text(min_size=1, max_size=8),
+    message=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,7}", fullmatch=True),
 )
 def test_grant_floor_grants_the_best_ranked_distinct_bidders(
     scores: dict[str, int], credits: dict[str, int], responders: int, message: str
@@ -140,7 +140,7 @@ def test_equal_scores_share_the_floor_fairly_for_every_room_size() -> None:
     data=st.data(),
     n=st.integers(min_value=2, max_value=10),
     score=st.integers(min_value=0, max_value=10_000),
-    prefix=st.text(min_size=1, max_size=6),
+    prefix=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,5}", fullmatch=True),
 )
 def test_equal_scores_share_the_floor_fairly_whatever_the_tiebreaks(
     data: st.DataObject, n: int, score: int, prefix: str
@@ -157,7 +157,14 @@ def test_a_persona_scoring_slightly_lower_is_still_granted(data: st.DataObject, 
     policy = FloorPolicy(responders=responders, credit_bp=1_000)
     scores = {f"persona-{i}": 8_000 for i in range(n - 1)} | {"underdog": 8_000 - gap}
     messages = 20 * n
-    history, _ = run_room(scores, messages, policy, data.draw(st.text(max_size=6), label="prefix"))
+    history, _ = run_room(
+        scores,
+        messages,
+        policy,
+        data.draw(
+            st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,5}", fullmatch=True), label="prefix"
+        ),
+    )
 
     bound = (n - 1) // responders + 1
     assert longest_wait(history, "underdog") <= bound

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from personas.items import Dependency, InboxItem
+from personas.items import MAX_MENTIONS, MAX_TOPICS, MAX_WAITS_FOR, Dependency, InboxItem
 from personas.models import AIPersonaProfile, ScopeRefused, check_access_scope, keywords
 from tests.helpers import profile
 from tests.unit.strategies import T0, item
@@ -156,7 +156,7 @@ def test_scope_check_refuses_exactly_what_is_not_permitted(
 def test_a_valid_item_and_its_boundaries() -> None:
     assert item(priority=0.0).priority == 0.0
     assert item(priority=1.0).priority == 1.0
-    assert len(item(mentions=tuple(f"p{i}" for i in range(32))).mentions) == 32
+    assert len(item(mentions=tuple(f"p{i}" for i in range(MAX_MENTIONS))).mentions) == MAX_MENTIONS
     east = datetime(2025, 1, 1, 5, tzinfo=timezone(timedelta(hours=5)))
     assert item(sent_at=east).sent_at == T0
 
@@ -173,15 +173,22 @@ def test_a_valid_item_and_its_boundaries() -> None:
         {"sent_at": datetime(2025, 1, 1)},  # naive
         {"sent_at": "2025-01-01T00:00:00"},  # naive, as text
         {"unknown": "field"},
-        {"mentions": tuple(f"p{i}" for i in range(33))},
-        {"topics": tuple(f"t{i}" for i in range(33))},
+        {"mentions": tuple(f"p{i}" for i in range(MAX_MENTIONS + 1))},
+        {"mentions": ("x" * 129,)},
+        {"topics": ("a b",)},
+        {"topics": ("\ud800",)},
+        {"topics": tuple(f"t{i}" for i in range(MAX_TOPICS + 1))},
         {"item_id": ""},
         {"item_id": "has space"},
         {"sender_id": "bob\n"},
         {"kind": "Chat"},
         {"room_id": "no room"},
         {"content_ref": "x" * 129},
-        {"waits_for": tuple({"persona_id": "p", "task_key": f"t{i}"} for i in range(17))},
+        {
+            "waits_for": tuple(
+                {"persona_id": "p", "task_key": f"t{i}"} for i in range(MAX_WAITS_FOR + 1)
+            )
+        },
     ],
 )
 def test_bad_items_are_refused(overrides: dict[str, Any]) -> None:

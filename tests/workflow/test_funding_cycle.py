@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -30,6 +29,7 @@ from personas.funding.ads import Ad
 from personas.funding.cycle import CycleConfig, FundingCycleInput, FundingView
 from personas.funding.metrics import PerformanceOutcome
 from personas.ids import funding_workflow_id
+from runtime.converter import data_converter
 from tests.helpers import eventually, profile
 from tests.workflow.funding_fixtures import FundingHarness, harness
 from workflows.funding_cycle import FUNDING_WORKFLOWS, FundingCycle
@@ -136,7 +136,7 @@ async def test_ninety_days_of_rules_top_ups_pause_and_resume(
     assert (at90.pauses, at90.resumes) == (1, 1)
     assert at90.cycle >= 90
     assert (await handle.describe()).run_id != first_run  # continued as new, state carried
-    replayer = Replayer(workflows=FUNDING_WORKFLOWS, data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=FUNDING_WORKFLOWS, data_converter=data_converter)
     await replayer.replay_workflow(await handle.fetch_history())  # deterministic
     assert at90.top_ups == h.funding.ledger.count_postings(f"{funding_workflow_id(pid)}:cycle:")
     assert at90.top_ups >= 25  # every 3 days a drain, but none while unfunded
