@@ -10,7 +10,7 @@
    (``PERSONAS_TEST_POSTGRES_URL``); an overshoot is each success (or micro-unit of balance)
    beyond what the limit admits.
 3. **App sandboxes.** When ``bench/robustness_app.py`` exists, its figures are merged in
-   (it exposes ``app_figures()``, sync or async, returning a dict); otherwise they are null.
+   (its ``measure()`` returns them as a dict).
 
 Prints progress, then one JSON line: ``hostile_payloads``, ``wedged_workflows``,
 ``failed_workflow_tasks``, ``limit_overshoots``, ``foreign_objects_removed``,
@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import importlib.util
-import inspect
 import os
 import tempfile
 import threading
@@ -48,6 +45,7 @@ from activities.funding.ledger import entity_budget, persona_balance
 from activities.funding.service import Funding
 from activities.providers import OfflineDeterministicProvider
 from activities.store import Store
+from bench import robustness_app
 from bench._common import emit, log
 from clients.api import PersonaClient
 from personas import messages
@@ -329,18 +327,9 @@ def postgres_url() -> Iterator[str]:
 
 # ----------------------------------------------------------------------------- app figures
 async def app_figures() -> dict[str, Any]:
-    """The app sandbox figures of ``bench/robustness_app.py`` when it exists, else nulls."""
-    if importlib.util.find_spec("bench.robustness_app") is None:
-        log("bench/robustness_app.py is absent: app figures are null")
-        return dict.fromkeys(APP_KEYS)
-    module = importlib.import_module("bench.robustness_app")
-    measure = getattr(module, "app_figures", None)
-    if measure is None:
-        log("bench.robustness_app has no app_figures(): app figures are null")
-        return dict.fromkeys(APP_KEYS)
-    figures = measure()
-    if inspect.isawaitable(figures):
-        figures = await figures
+    """The app sandbox figures of ``bench/robustness_app.py`` (two deployments on one engine,
+    containers killed from outside, unauthorised actions)."""
+    figures = await robustness_app.measure()
     return {key: figures.get(key) for key in APP_KEYS}
 
 
