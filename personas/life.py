@@ -159,14 +159,15 @@ class LifeSnapshot(BaseModel):
         description="outcomes of the latest updates, by update id",
     )
 
-    def satisfy(self, dependency: Dependency, satisfied: set[Dependency]) -> None:
+    def satisfy(self, dependency: Dependency, satisfied: set[Dependency], keep: int) -> None:
         """Remember a satisfied dependency (``satisfied`` is the set view of the list),
-        forgetting the oldest past :data:`MAX_SATISFIED`."""
+        forgetting the oldest past ``keep`` (at most :data:`MAX_SATISFIED`): an item that
+        arrives later waiting for a forgotten one subscribes again and is told at once."""
         if dependency in satisfied:
             return
         satisfied.add(dependency)
         self.satisfied.append(dependency)
-        if len(self.satisfied) > MAX_SATISFIED:
+        while len(self.satisfied) > min(keep, MAX_SATISFIED):
             satisfied.discard(self.satisfied.pop(0))
 
     def subscribe(self, subscription: Subscription) -> bool:

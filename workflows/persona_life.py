@@ -601,7 +601,8 @@ class PersonaLife:
     @workflow.signal(name=messages.DELIVER_BATCH)
     def deliver_batch(self, *args: Any) -> None:
         """Deliver several items at once (a room's fan-out), each as :meth:`deliver` does.
-        A malformed batch is counted and dropped whole."""
+        A batch that is not a bounded list is counted and dropped; a malformed item in it
+        is counted and dropped alone."""
         try:
             batch = DELIVERY_BATCH.validate_python(sole(args))
         except ValidationError as err:
@@ -611,7 +612,7 @@ class PersonaLife:
             self._reject(messages.DELIVER_BATCH, str(err) or "too deeply nested")
             return
         for one in batch:
-            self._accept(one)
+            self.deliver(one)
 
     # ----------------------------------------------------------------- updates, once
     def _repeated(self) -> Any:
@@ -665,7 +666,7 @@ class PersonaLife:
         if done is None:
             return
         dependency = Dependency(persona_id=done.provider_id, task_key=done.task_key)
-        self.life.satisfy(dependency, self.satisfied_set)
+        self.life.satisfy(dependency, self.satisfied_set, self.config.remembered_ids)
         for shed in self.life.inbox.release_ready(self.satisfied_set):
             self._record_shed(shed)
 

@@ -69,7 +69,9 @@ def test_a_life_with_every_collection_full_still_continues_as_new() -> None:
     assert inbox.size() <= INBOX_MAX_BYTES
     life = LifeSnapshot(inbox=inbox, state=PersonaState())
     for i in range(MAX_SATISFIED + 10):
-        life.satisfy(Dependency(persona_id=_id(i), task_key=_id(i)), set(life.satisfied))
+        life.satisfy(
+            Dependency(persona_id=_id(i), task_key=_id(i)), set(life.satisfied), MAX_SATISFIED
+        )
     for i in range(MAX_SUBSCRIPTIONS + 10):
         life.subscribe(Subscription(task_key=_id(i), subscriber_id=_id(i)))
     for i in range(MAX_GRANTS + 10):
