@@ -52,7 +52,7 @@ from personas.fleet.steering import RiskTolerance, ShadowMode
 from personas.funding.cycle import CycleConfig, FundingCycleInput
 from personas.ids import fleet_workflow_id, funding_workflow_id, persona_workflow_id
 from personas.items import InboxItem
-from personas.life import DependencyDone, FloorGrant, PersonaLifeInput, Subscription
+from personas.life import DependencyDone, FloorGrant, LifeStats, PersonaLifeInput, Subscription
 from personas.rooms import RoomInput
 from tests.helpers import eventually, profile
 from tests.hostile import (
@@ -245,7 +245,7 @@ async def test_persona_life_refuses_or_counts_every_hostile_message(h: Harness) 
     record = await h.personas.create_persona(profile(), created_by="test")
     pid = record.persona_id
     await h.personas.start_life(pid)
-    handle = h.client.get_workflow_handle(persona_workflow_id(pid))
+    handle = h.client.get_workflow_handle(persona_workflow_id(pid), result_type=LifeStats)
     h.started.append(handle.id)
 
     expected = 0
