@@ -271,14 +271,15 @@ class FundingCycle:
         self.funding.pending_funds = True
 
     @workflow.update
-    def set_allocation(self, amount: int) -> int:
-        """Set the allocation (micro-units per period) by hand."""
+    def set_allocation(self, amount: Any) -> int:
+        """Set the allocation (micro-units per period) by hand. Typed ``Any`` so that the
+        validator sees the value as sent (an ``int`` hint would turn ``true`` into 1)."""
         self.funding.allocation = amount
         self.funding.pending_funds = True
         return amount
 
     @set_allocation.validator
-    def _validate_allocation(self, amount: int) -> None:
+    def _validate_allocation(self, amount: Any) -> None:
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
             refuse("an allocation", amount, "a non-negative integer (micro-units)")
         if amount > self.input.funding_limit:

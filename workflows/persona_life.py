@@ -719,8 +719,10 @@ class PersonaLife:
             raise ApplicationError(f"compute budget {quote(fraction)} is outside [0, 1]")
 
     @workflow.update(name=messages.SET_METERING)
-    def set_metering(self, on: bool) -> bool:
-        """Hold and settle the price of every model call (the funding cycle turns this on)."""
+    def set_metering(self, on: Any) -> bool:
+        """Hold and settle the price of every model call (the funding cycle turns this on).
+        Typed ``Any`` so that the validator sees the value as sent (a ``bool`` hint would
+        turn ``0`` into false)."""
         repeated = self._repeated()
         if repeated is not None:
             return bool(repeated)
@@ -729,7 +731,7 @@ class PersonaLife:
         return on
 
     @set_metering.validator
-    def _validate_metering(self, on: bool) -> None:
+    def _validate_metering(self, on: Any) -> None:
         if not isinstance(on, bool):
             refuse("metering", on, "true or false")
 

@@ -132,7 +132,8 @@ def valid_as(model: type[BaseModel]) -> Callable[[Hostile], bool]:
 
 def value_where(hint: type, check: Callable[[Any], bool]) -> Callable[[Hostile], bool]:
     """Whether an update of a bare ``hint`` may accept a payload: the SDK decodes it as
-    ``hint`` (pydantic's lax JSON rules: ``0`` is ``False``), then ``check`` holds."""
+    ``hint`` (pydantic's lax JSON rules: ``0`` is ``False``; ``object`` for a handler typed
+    ``Any``, which sees the value as sent), then ``check`` holds."""
 
     def accepts(p: Hostile) -> bool:
         if p.payload.metadata.get("encoding") != b"json/plain":
@@ -267,7 +268,7 @@ async def test_persona_life_refuses_or_counts_every_hostile_message(h: Harness) 
     for name, accepts in [
         (messages.FIRE_TRIGGER, value_where(str, lambda v: isinstance(v, str) and v in triggers)),
         (messages.SET_COMPUTE_BUDGET, value_where(float, lambda v: is_number(v) and 0 <= v <= 1)),
-        (messages.SET_METERING, value_where(bool, lambda v: isinstance(v, bool))),
+        (messages.SET_METERING, value_where(object, lambda v: isinstance(v, bool))),
     ]:
         payloads = hostile_list({"v": 1}, UPDATE_EXAMPLES)
         await refused_updates(h, handle, name, payloads, accepts)
@@ -369,7 +370,7 @@ async def test_funding_cycle_refuses_every_hostile_message(h: Harness) -> None:
     for name in ("run_cycle", "funds_arrived"):
         await send_signals(h, handle, name, hostile_list({"v": 1}, SIGNAL_EXAMPLES // 2))
     allocation = value_where(
-        int, lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 10_000_000
+        object, lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 10_000_000
     )
     payloads = hostile_list({"v": 1}, UPDATE_EXAMPLES)
     await refused_updates(h, handle, "set_allocation", payloads, allocation)
