@@ -12,6 +12,7 @@
 3. **App sandboxes.** When ``bench/robustness_app.py`` exists, its figures are merged in
    (its ``measure()`` returns them as a dict).
 
+Run it as a module from the repository: ``.venv/bin/python -m bench.robustness``.
 Prints progress, then one JSON line: ``hostile_payloads``, ``wedged_workflows``,
 ``failed_workflow_tasks``, ``limit_overshoots``, ``foreign_objects_removed``,
 ``own_orphans_left``, ``zombie_sessions``, ``zombie_release_s``,
