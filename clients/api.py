@@ -54,6 +54,7 @@ from personas.parts import ContentPart, TextPart
 from personas.priority import mentions_in
 from personas.rooms import MAX_MEMBERS, RoomInput, RoomView
 from runtime.updates import execute_update_once
+from workflows.common import failure_cause
 from workflows.persona_life import PersonaLife
 from workflows.room_coordinator import RoomCoordinator
 
@@ -85,11 +86,6 @@ def explain(err: ValidationError) -> str:
 DRAIN_POLL_S = 0.5
 
 
-def _cause(err: BaseException) -> str:
-    cause = getattr(err, "cause", None) or err
-    return str(getattr(cause, "message", None) or cause)
-
-
 @contextlib.contextmanager
 def refusals(what: str) -> Iterator[None]:
     """Turn whatever refuses a message on its way to a workflow (a value that cannot be
@@ -100,7 +96,7 @@ def refusals(what: str) -> Iterator[None]:
     except PersonaError:
         raise
     except (WorkflowUpdateFailedError, WorkflowFailureError) as err:
-        raise PersonaError(_cause(err)) from None
+        raise PersonaError(failure_cause(err.cause or err)) from None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise
