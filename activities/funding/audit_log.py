@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -51,7 +52,8 @@ _ADVANCE_HEAD = (
     .where(_HEADS.c.stream == bindparam("head"))
     .values(seq=bindparam("next_seq"), hash=bindparam("next_hash"))
 )
-_ROWS = insert(cast(Table, AuditRow.__table__))
+_LOG = cast(Table, AuditRow.__table__)
+_ROWS = insert(_LOG)
 _ROW_AND_HEAD_POSTGRES = text(
     """
     WITH advanced AS (
@@ -67,15 +69,27 @@ _ROW_AND_HEAD_POSTGRES = text(
 CTE; SQLite takes the two statements)."""
 
 
-def lock_stream(s: Session, stream: str) -> tuple[int, str]:
+@dataclass(frozen=True)
+class Appended:
+    """An entry to append: what happened, who did it, to whose stream, and when."""
+
+    kind: str
+    actor: str
+    data: dict[str, Any]
+    persona_id: str | None
+    entity_id: str | None
+    at: datetime
+
+
+def lock_stream(s: Session | Connection, stream: str) -> tuple[int, str]:
     """Lock the stream's head row for the rest of the transaction; its (seq, hash)."""
-    conn = s.connection()
+    conn = s.connection() if isinstance(s, Session) else s
     head = conn.execute(_LOCK_HEAD[conn.dialect.name], {"stream": stream}).one()
     return head.seq, head.hash
 
 
 def append(
-    s: Session,
+    s: Session | Connection,
     kind: str,
     actor: str,
     data: dict[str, Any],
@@ -90,11 +104,12 @@ def append(
     With ``key`` the append is idempotent: when an entry with that key exists (a retried
     activity), nothing is added and the existing entry is returned.
     """
+    conn = s.connection() if isinstance(s, Session) else s
     stream = stream_of(persona_id, entity_id)
-    head_seq, head_hash = lock_stream(s, stream)
+    head_seq, head_hash = lock_stream(conn, stream)
     if key is not None:
         # Checked under the head's lock: a concurrent append of the same key waits here.
-        existing = s.scalars(select(AuditRow).where(AuditRow.entry_key == key)).one_or_none()
+        existing = conn.execute(select(*_LOG.c).where(_LOG.c.entry_key == key)).one_or_none()
         if existing is not None:
             return AuditEntry.model_validate(existing)
     at = utc(now).replace(microsecond=0)
@@ -112,7 +127,6 @@ def append(
         "prev_hash": head_hash,
         "hash": digest,
     }
-    conn = s.connection()
     if conn.dialect.name == "postgresql":
         params = {**row, "data": json.dumps(data), "entry_key": key}
         conn.execute(_ROW_AND_HEAD_POSTGRES, params)

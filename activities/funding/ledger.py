@@ -9,11 +9,11 @@ matches no row and the whole transaction rolls back. No read-then-write: Postgre
 the rows it updates (and re-checks the condition on the committed row), SQLite serialises
 writers.
 
-A posting is a handful of prebuilt statements on the session's connection: the client's
-CPU per statement, not the database, set the ledger's pace (about 13 statements and 7 ms
-of client CPU a posting before; on PostgreSQL now 4: the idempotency insert, every leg
-with its entry, the audit head's lock, the audit entry with the head's advance). The audit
-chain stays per stream (persona, entity, system), appended inside the posting.
+A posting is prebuilt statements on the session's connection: the client's CPU per
+statement, not the database, set the ledger's pace (about 13 statements and 7 ms of client
+CPU a posting at first). On PostgreSQL it is now one statement (see ``_POST_POSTGRES``);
+on SQLite, which serialises writers, a few. The audit chain stays per stream (persona,
+entity, system), appended inside the posting, every entry hashed over the one before.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn, cast
 from uuid import uuid4
@@ -37,7 +38,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -45,6 +45,7 @@ from activities.funding import audit_log
 from activities.funding.db import Database, FundingError
 from activities.funding.tables import Account, Entry, Hold, LedgerTransaction
 from activities.store.db import insert_ignore, rowcount, utc
+from personas.funding.audit import GENESIS, chain_hash, hashed_around_seq
 from personas.funding.money import MAX_MICROS, fmt
 
 WORLD = "world"
@@ -276,14 +277,16 @@ class Ledger:
         the first posting, whatever the balance is now).
         """
         merged = merge_legs(legs)
-        with self.db.tx() as s:
-            return post_in(s, key, merged, kind, memo, persona_id, entity_id, actor, limits)
+        with self.db.engine.begin() as conn:  # no ORM session: a posting is Core statements
+            return post_on(conn, key, merged, kind, memo, persona_id, entity_id, actor, limits)
 
     @staticmethod
-    def existing(s: Session, key: str) -> Posting | None:
+    def existing(s: Session | Connection, key: str) -> Posting | None:
         """The posting of ``key`` inside the caller's transaction, or None."""
-        tx = s.scalars(
-            select(LedgerTransaction).where(LedgerTransaction.idempotency_key == key)
+        tx = s.execute(
+            select(LedgerTransaction.tx_id, LedgerTransaction.kind).where(
+                LedgerTransaction.idempotency_key == key
+            )
         ).one_or_none()
         if tx is None:
             return None
@@ -404,17 +407,23 @@ _LEG_WITHIN_LIMIT = _LEG.where(_ACCOUNTS.c.balance + _AMOUNT <= bindparam("limit
 """A credit leg to an account given a limit: also unless the balance would exceed it."""
 _ENTRIES = insert(cast(Table, Entry.__table__))
 _TRANSACTIONS = cast(Table, LedgerTransaction.__table__)
-_NEW_TRANSACTION = {
-    dialect: ins(_TRANSACTIONS).on_conflict_do_nothing().returning(_TRANSACTIONS.c.tx_id)
-    for dialect, ins in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
-"""The idempotency insert: a row back when the key is new."""
-_MOVE_LEGS_POSTGRES = text(
+_NEW_TRANSACTION = (
+    sqlite_insert(_TRANSACTIONS).on_conflict_do_nothing().returning(_TRANSACTIONS.c.tx_id)
+)
+"""The idempotency insert on SQLite: a row back when the key is new."""
+_POST_POSTGRES = text(
     """
-    WITH legs AS (
+    WITH new_tx AS (
+        INSERT INTO funding_transactions
+            (tx_id, idempotency_key, kind, fingerprint, memo, persona_id, created_at)
+        VALUES (:tx_id, :idempotency_key, :kind, :fingerprint, :memo, :persona_id, :created_at)
+        ON CONFLICT DO NOTHING
+        RETURNING tx_id
+    ), legs AS (
         SELECT * FROM unnest(
             CAST(:accounts AS varchar[]), CAST(:amounts AS bigint[]), CAST(:limits AS bigint[])
         ) WITH ORDINALITY AS l(account_id, amount, lim, n)
+        WHERE EXISTS (SELECT 1 FROM new_tx)
     ), locked AS (
         SELECT account_id FROM funding_accounts
         WHERE account_id IN (SELECT account_id FROM legs)
@@ -428,16 +437,38 @@ _MOVE_LEGS_POSTGRES = text(
         RETURNING a.account_id
     ), entries AS (
         INSERT INTO funding_entries (tx_id, account_id, amount)
-        SELECT :tx_id, l.account_id, l.amount FROM legs l JOIN locked k USING (account_id)
+        SELECT :tx_id, l.account_id, l.amount FROM legs l JOIN moved m USING (account_id)
         ORDER BY l.n
+    ), head AS (
+        INSERT INTO audit_head AS h (stream, seq, hash, prev_hash)
+        SELECT :stream, 1, :first_hash, :genesis
+        WHERE (SELECT count(*) FROM moved) = :leg_count
+        ON CONFLICT (stream) DO UPDATE SET
+            seq = h.seq + 1,
+            prev_hash = h.hash,
+            hash = encode(sha256(convert_to(
+                h.hash || '|' || :prefix || (h.seq + 1)::text || :suffix, 'UTF8')), 'hex')
+        RETURNING h.seq, h.hash, h.prev_hash
+    ), audit AS (
+        INSERT INTO audit_log
+            (stream, seq, at, kind, actor, persona_id, entity_id, data, prev_hash, hash)
+        SELECT :stream, seq, :at, :audit_kind, :actor, :persona_id, :entity_id,
+               CAST(:data AS json), prev_hash, hash
+        FROM head
     )
-    SELECT account_id FROM moved
+    SELECT (SELECT count(*) FROM new_tx) AS created,
+           ARRAY(SELECT account_id FROM moved) AS moved
     """
 )
-"""Every leg and its entry in one statement on PostgreSQL (each statement is a round trip
-and, more than the database's work, the client's CPU: it set the ledger's pace). The
-accounts are locked first in account order, so concurrent postings cannot deadlock; a leg
-whose guard fails (or whose account does not exist) is missing from the rows returned."""
+"""A whole posting in one statement on PostgreSQL: the idempotency insert, every leg with
+its entry, and the audit entry with its stream's head (each statement is a round trip and,
+more than the database's work, the client's CPU: it set the ledger's pace). Nothing moves
+when the key was posted before. The accounts are locked first, in account order, so
+concurrent postings cannot deadlock on them; the audit head is taken only after every leg
+moved (its condition reads them), so always after the accounts, and a posting refused by a
+leg's guard leaves the chain alone. The head's upsert finishes the entry's hash from the
+locked previous hash (see ``hashed_around_seq``), so the chain is verified by the same code
+as every other entry's."""
 
 
 def post_in(
@@ -454,77 +485,146 @@ def post_in(
     """Post merged, balanced ``legs`` inside the caller's transaction (see the module);
     ``limits`` bound the balances of the accounts they name (see :meth:`Ledger.post`).
 
-    Runs on the session's connection with prebuilt Core statements: the idempotency insert,
-    one guarded UPDATE per leg (in account order, so concurrent postings lock rows in the
-    same order), one multi-row insert of the entries, and the audit append.
+    One statement on PostgreSQL (:data:`_POST_POSTGRES`); on SQLite, which serialises
+    writers, the idempotency insert, one guarded UPDATE per leg, the entries and the audit
+    append. A key posted before returns its first posting.
     """
-    conn = s.connection()
-    fingerprint = _fingerprint(kind, legs)
-    tx_id = uuid4().hex
-    values = {
-        "tx_id": tx_id,
-        "idempotency_key": key,
-        "kind": kind,
-        "fingerprint": fingerprint,
-        "memo": memo,
-        "persona_id": persona_id,
-        "created_at": utc(None),
-    }
-    if conn.execute(_NEW_TRANSACTION[conn.dialect.name], values).first() is None:
-        return _replay(s, key, fingerprint)
+    return post_on(s.connection(), key, legs, kind, memo, persona_id, entity_id, actor, limits)
+
+
+def post_on(
+    conn: Connection,
+    key: str,
+    legs: list[tuple[str, int]],
+    kind: str,
+    memo: str,
+    persona_id: str | None,
+    entity_id: str | None,
+    actor: str,
+    limits: Mapping[str, int] | None = None,
+) -> Posting:
+    """:func:`post_in` on a connection in a transaction (no ORM session needed)."""
+    posting = _PostingRow(
+        tx_id=uuid4().hex,
+        idempotency_key=key,
+        kind=kind,
+        fingerprint=_fingerprint(kind, legs),
+        memo=memo,
+        persona_id=persona_id,
+        created_at=utc(None),
+    )
     leg_limits = [(limits or {}).get(a) if v > 0 else None for a, v in legs]
-    if conn.dialect.name == "postgresql":
-        _move_legs_postgres(conn, tx_id, legs, leg_limits)
-    else:
-        for (account_id, amount), limit in zip(legs, leg_limits, strict=True):
-            params = {"account": account_id, "amount": amount}
-            if limit is None:
-                result = conn.execute(_LEG, params)
-            else:
-                result = conn.execute(_LEG_WITHIN_LIMIT, {**params, "limit": limit})
-            if rowcount(result) == 0:
-                _refuse_leg(conn, account_id, amount, limit)
-        conn.execute(_ENTRIES, [{"tx_id": tx_id, "account_id": a, "amount": v} for a, v in legs])
-    audit_log.append(
-        s,
-        "funding." + kind,
-        actor,
-        {"key": key, "tx_id": tx_id, "legs": [[a, v] for a, v in legs], "memo": memo},
+    audit = audit_log.Appended(
+        kind=f"funding.{kind}",
+        actor=actor,
+        data={"key": key, "tx_id": posting.tx_id, "legs": [[a, v] for a, v in legs], "memo": memo},
         persona_id=persona_id,
         entity_id=entity_id,
+        at=posting.created_at.replace(microsecond=0),
     )
-    return Posting(tx_id=tx_id, idempotency_key=key, kind=kind, legs=tuple(legs), created=True)
+    post = _post_postgres if conn.dialect.name == "postgresql" else _post_sqlite
+    if not post(conn, posting, legs, leg_limits, audit):
+        return _replay(conn, key, posting.fingerprint)
+    return Posting(
+        tx_id=posting.tx_id, idempotency_key=key, kind=kind, legs=tuple(legs), created=True
+    )
 
 
-def _move_legs_postgres(
-    conn: Connection, tx_id: str, legs: list[tuple[str, int]], limits: list[int | None]
-) -> None:
-    """Apply ``legs`` and write their entries in one statement; refuse as the first leg
-    whose guard failed."""
-    moved = set(
-        conn.execute(
-            _MOVE_LEGS_POSTGRES,
-            {
-                "tx_id": tx_id,
-                "accounts": [a for a, _ in legs],
-                "amounts": [v for _, v in legs],
-                "limits": limits,
-            },
-        ).scalars()
+@dataclass(frozen=True)
+class _PostingRow:
+    """The transaction row a posting inserts."""
+
+    tx_id: str
+    idempotency_key: str
+    kind: str
+    fingerprint: str
+    memo: str
+    persona_id: str | None
+    created_at: datetime
+
+
+def _post_sqlite(
+    conn: Connection,
+    posting: _PostingRow,
+    legs: list[tuple[str, int]],
+    limits: list[int | None],
+    audit: audit_log.Appended,
+) -> bool:
+    """The posting statement by statement; False when its key had been posted before."""
+    if conn.execute(_NEW_TRANSACTION, asdict(posting)).first() is None:
+        return False
+    for (account_id, amount), limit in zip(legs, limits, strict=True):
+        params = {"account": account_id, "amount": amount}
+        if limit is None:
+            result = conn.execute(_LEG, params)
+        else:
+            result = conn.execute(_LEG_WITHIN_LIMIT, {**params, "limit": limit})
+        if rowcount(result) == 0:
+            _refuse_leg(conn, account_id, amount, limit)
+    entries = [{"tx_id": posting.tx_id, "account_id": a, "amount": v} for a, v in legs]
+    conn.execute(_ENTRIES, entries)
+    audit_log.append(
+        conn,
+        audit.kind,
+        audit.actor,
+        audit.data,
+        persona_id=audit.persona_id,
+        entity_id=audit.entity_id,
+        now=audit.at,
     )
+    return True
+
+
+def _post_postgres(
+    conn: Connection,
+    posting: _PostingRow,
+    legs: list[tuple[str, int]],
+    limits: list[int | None],
+    audit: audit_log.Appended,
+) -> bool:
+    """The posting in :data:`_POST_POSTGRES`; False when its key had been posted before.
+    Refuses as the first leg whose guard failed (the caller's transaction rolls back)."""
+    stream = audit_log.stream_of(audit.persona_id, audit.entity_id)
+    prefix, suffix = hashed_around_seq(
+        stream, audit.at, audit.kind, audit.actor, audit.persona_id, audit.entity_id, audit.data
+    )
+    row = conn.execute(
+        _POST_POSTGRES,
+        {
+            **asdict(posting),
+            "accounts": [a for a, _ in legs],
+            "amounts": [v for _, v in legs],
+            "limits": limits,
+            "leg_count": len(legs),
+            "stream": stream,
+            "genesis": GENESIS,
+            "first_hash": chain_hash(GENESIS, prefix, 1, suffix),
+            "prefix": prefix,
+            "suffix": suffix,
+            "at": audit.at,
+            "audit_kind": audit.kind,
+            "actor": audit.actor,
+            "entity_id": audit.entity_id,
+            "data": json.dumps(audit.data),
+        },
+    ).one()
+    if not row.created:
+        return False
+    moved = set(row.moved)
     for (account_id, amount), limit in zip(legs, limits, strict=True):
         if account_id not in moved:
             _refuse_leg(conn, account_id, amount, limit)
+    return True
 
 
-def _replay(s: Session, key: str, fingerprint: str) -> Posting:
+def _replay(conn: Connection, key: str, fingerprint: str) -> Posting:
     """The first posting of a key posted before; refused when its legs were different."""
-    fp = s.scalars(
+    fp = conn.execute(
         select(LedgerTransaction.fingerprint).where(LedgerTransaction.idempotency_key == key)
-    ).one()
+    ).scalar_one()
     if fp != fingerprint:
         raise IdempotencyConflict(f"idempotency key {key} was used for a different posting")
-    existing = Ledger.existing(s, key)
+    existing = Ledger.existing(conn, key)
     assert existing is not None
     return existing
 

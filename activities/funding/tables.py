@@ -194,6 +194,8 @@ class AuditHead(Base):
     stream: Mapped[str] = mapped_column(ID, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+    #: The hash before the last entry, as the ledger's one-statement posting left it.
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class AdRow(Base):

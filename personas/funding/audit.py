@@ -30,6 +30,32 @@ class AuditEntry(BaseModel):
     hash: str
 
 
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def hashed_around_seq(
+    stream: str,
+    at: datetime,
+    kind: str,
+    actor: str,
+    persona_id: str | None,
+    entity_id: str | None,
+    data: dict[str, Any],
+) -> tuple[str, str]:
+    """The canonical JSON encoding of an entry split around its sequence number: the entry
+    hashed is ``prefix + str(seq) + suffix``. A database that assigns ``seq`` under its own
+    lock can then finish the hash itself (see the ledger's one-statement posting)."""
+    prefix = _canonical([stream])[:-1] + ","
+    suffix = "," + _canonical([at.isoformat(), kind, actor, persona_id, entity_id, data])[1:]
+    return prefix, suffix
+
+
+def chain_hash(prev_hash: str, prefix: str, seq: int, suffix: str) -> str:
+    """SHA-256 of the previous hash and the entry encoded around ``seq``."""
+    return hashlib.sha256(f"{prev_hash}|{prefix}{seq}{suffix}".encode()).hexdigest()
+
+
 def entry_hash(
     prev_hash: str,
     stream: str,
@@ -42,13 +68,8 @@ def entry_hash(
     data: dict[str, Any],
 ) -> str:
     """SHA-256 of the previous hash and a canonical JSON encoding of the entry."""
-    body = json.dumps(
-        [stream, seq, at.isoformat(), kind, actor, persona_id, entity_id, data],
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
-    )
-    return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
+    prefix, suffix = hashed_around_seq(stream, at, kind, actor, persona_id, entity_id, data)
+    return chain_hash(prev_hash, prefix, seq, suffix)
 
 
 def verify_chain(entries: Iterable[AuditEntry]) -> tuple[bool, str]:

@@ -298,3 +298,55 @@ def test_concurrent_attempts_of_one_top_up_post_once(funding: Funding) -> None:
     assert all(not isinstance(r, BaseException) for r in results)
     assert funding.ledger.count_postings("cycle-1") == 1
     assert funding.ledger.balance(persona_balance("p1")) == 4_000_000
+
+
+def test_concurrent_postings_and_refusals_keep_every_chain_intact(funding: Funding) -> None:
+    """Postings from many threads into the same streams, some refused by a leg's guard and
+    some replayed: each accepted posting is in its persona's chain exactly once, a refused
+    one left no entry, and every chain verifies."""
+    for p in ("p1", "p2"):
+        funding.setup_persona("e1", p)
+        funding.deposit(f"d-{p}", persona_balance(p), 20)
+    log = AuditLog(funding.db)
+    before = len(log.entries())
+
+    def spend(i: int) -> bool:
+        p = f"p{1 + i % 2}"
+        try:
+            funding.ledger.post(
+                f"spend-{i % 60}",  # keys repeat: every key from 60 on is a replay
+                [(persona_balance(p), -1), (persona_spend(p), 1)],
+                persona_id=p,
+                entity_id="e1",
+            )
+        except InsufficientFunds:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(spend, range(240)))
+    accepted = {i % 60 for i, ok in enumerate(outcomes) if ok}
+    assert len(accepted) == 40  # 30 keys a persona, 20 of them within its balance
+    assert funding.ledger.count_postings("spend-") == 40
+    spends = [e for e in log.entries()[before:] if e.kind == "funding.transfer"]
+    assert sorted(e.data["key"] for e in spends) == sorted(f"spend-{i}" for i in accepted)
+    assert log.verify()[0]
+    assert funding.ledger.total() == 0
+    assert funding.ledger.entries_match_balances()
+
+
+def test_a_refused_posting_leaves_the_chain_alone(funding: Funding) -> None:
+    funding.setup_persona("e1", "p1")
+    funding.deposit("d", persona_balance("p1"), 5)
+    log = AuditLog(funding.db)
+    head = log.entries(persona_id="p1")
+    with pytest.raises(InsufficientFunds):
+        funding.ledger.post(
+            "too-much", [(persona_balance("p1"), -6), (persona_spend("p1"), 6)], persona_id="p1"
+        )
+    assert log.entries(persona_id="p1") == head
+    funding.ledger.post(
+        "enough", [(persona_balance("p1"), -5), (persona_spend("p1"), 5)], persona_id="p1"
+    )
+    assert [e.data["key"] for e in log.entries(persona_id="p1")][-1] == "enough"
+    assert log.verify()[0]
