@@ -52,7 +52,10 @@ EnvironmentName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w.-]{0,62}$")]
 def short(value: object) -> str:
     """A refused value as a short quoted prefix (never the whole of a huge value)."""
     text = str(value)
-    return repr(text[:PREFIX]) + ("..." if len(text) > PREFIX else "")
+    quoted = repr(text[:PREFIX])
+    # An escaped character takes up to ten characters, so the quote is cut too.
+    cut = len(text) > PREFIX or len(quoted) > 3 * PREFIX
+    return quoted[: 3 * PREFIX] + ("..." if cut else "")
 
 
 class _Frozen(BaseModel):
