@@ -191,14 +191,14 @@ class PersonaActivities:
 
     def _members(self, members: list[str]) -> dict[str, PersonaRecord | str]:
         """Each member's record, or why it cannot be delivered to."""
+        records = self.store.get_latest_personas(members)
         found: dict[str, PersonaRecord | str] = {}
         for persona_id in members:
-            try:
-                record = self.store.get_persona(persona_id)
-            except UnknownPersona:
+            record = records.get(persona_id)
+            if record is None:
                 found[persona_id] = "unknown persona"
-                continue
-            found[persona_id] = "stopped" if record.life_status == "stopped" else record
+            else:
+                found[persona_id] = "stopped" if record.life_status == "stopped" else record
         return found
 
     @activity.defn(name=DELIVER_BATCH)

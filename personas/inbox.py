@@ -9,8 +9,10 @@ their dependencies are satisfied.
 from __future__ import annotations
 
 import bisect
+from collections import Counter
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from personas.items import ITEM_MAX_BYTES, Dependency, InboxEntry, InboxItem
 from personas.priority import PriorityWeights, effective_bp, sort_key
@@ -39,6 +41,28 @@ class Inbox(BaseModel):
     entries: list[InboxEntry] = Field(default_factory=list)
     held: list[InboxEntry] = Field(default_factory=list)
     next_seq: int = 0
+    # Derived from ``entries`` and ``held`` (never carried): which item ids are in, and the
+    # bytes they take, so a delivery's duplicate check and byte bound cost O(1) rather than
+    # a scan of the whole inbox (a room's batch into a full inbox was O(batch x capacity)).
+    _ids: Counter[str] = PrivateAttr(default_factory=Counter)
+    _bytes: int = PrivateAttr(default=0)
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Build the derived index from the entries as decoded."""
+        self._ids = Counter(e.item.item_id for e in (*self.entries, *self.held))
+        self._bytes = sum(e.size for e in self.entries) + sum(e.size for e in self.held)
+
+    def _added(self, entry: InboxEntry) -> None:
+        self._ids[entry.item.item_id] += 1
+        self._bytes += entry.size
+
+    def _removed(self, entry: InboxEntry) -> InboxEntry:
+        item_id = entry.item.item_id
+        self._ids[item_id] -= 1
+        if self._ids[item_id] <= 0:
+            del self._ids[item_id]
+        self._bytes -= entry.size
+        return entry
 
     def _rank(self, entry: InboxEntry) -> tuple[int, int]:
         return (-sort_key(entry.base_bp, entry.arrived_ms, self.weights), entry.seq)
@@ -48,7 +72,7 @@ class Inbox(BaseModel):
 
     def contains(self, item_id: str) -> bool:
         """Whether an item with this id is queued or held."""
-        return any(e.item.item_id == item_id for e in (*self.entries, *self.held))
+        return item_id in self._ids
 
     def new_entry(self, item: InboxItem, base_bp: int, arrived_ms: int) -> InboxEntry:
         """Wrap an item with its priority and the next arrival sequence number."""
@@ -59,28 +83,35 @@ class Inbox(BaseModel):
     def push(self, entry: InboxEntry) -> Shed | None:
         """Queue an entry; if that overfills the inbox, shed and return the lowest-ranked one."""
         bisect.insort(self.entries, entry, key=self._rank)
+        self._added(entry)
         if len(self.entries) <= self.capacity:
             return None
-        return Shed(entry=self.entries.pop(), reason="inbox_full")
+        return Shed(entry=self._removed(self.entries.pop()), reason="inbox_full")
 
     def hold(self, entry: InboxEntry) -> Shed | None:
         """Hold an entry that waits for dependencies; shed the oldest held one when full."""
         self.held.append(entry)
+        self._added(entry)
         if len(self.held) <= self.capacity:
             return None
-        return Shed(entry=self.held.pop(0), reason="held_overflow")
+        return Shed(entry=self._removed(self.held.pop(0)), reason="held_overflow")
 
     def release_ready(self, satisfied: set[Dependency]) -> list[Shed]:
         """Move held entries whose dependencies are all in ``satisfied`` into the queue."""
-        ready = [e for e in self.held if set(e.item.waits_for) <= satisfied]
+        ready: list[InboxEntry] = []
+        waiting: list[InboxEntry] = []
+        for entry in self.held:
+            (ready if set(entry.item.waits_for) <= satisfied else waiting).append(entry)
         if not ready:
             return []
-        self.held = [e for e in self.held if e not in ready]
+        self.held = waiting
+        for entry in ready:
+            self._removed(entry)
         return [shed for e in ready if (shed := self.push(e)) is not None]
 
     def size(self) -> int:
         """The queued and held items encoded, in bytes."""
-        return sum(e.size for e in self.entries) + sum(e.size for e in self.held)
+        return self._bytes
 
     def trim(self) -> list[Shed]:
         """Shed entries until the inbox is within :attr:`max_bytes`: the oldest held ones
@@ -89,9 +120,9 @@ class Inbox(BaseModel):
         size = self.size()
         while size > self.max_bytes and (self.held or self.entries):
             if self.held:
-                shed = Shed(entry=self.held.pop(0), reason="held_overflow")
+                shed = Shed(entry=self._removed(self.held.pop(0)), reason="held_overflow")
             else:
-                shed = Shed(entry=self.entries.pop(), reason="inbox_bytes")
+                shed = Shed(entry=self._removed(self.entries.pop()), reason="inbox_bytes")
             size -= shed.entry.size
             sheds.append(shed)
         return sheds
@@ -102,7 +133,7 @@ class Inbox(BaseModel):
 
     def pop(self) -> InboxEntry:
         """Take the head entry."""
-        return self.entries.pop(0)
+        return self._removed(self.entries.pop(0))
 
     def top(self, n: int) -> list[InboxEntry]:
         """The first ``n`` entries in processing order."""
@@ -119,4 +150,6 @@ class Inbox(BaseModel):
         """Remove and return every queued and held entry."""
         drained = [*self.entries, *self.held]
         self.entries, self.held = [], []
+        self._ids.clear()
+        self._bytes = 0
         return drained

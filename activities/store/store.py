@@ -287,6 +287,24 @@ class Store:
         with read_tx(self._engine) as s:
             return _load_persona(s, persona_id, version)
 
+    def get_latest_personas(self, persona_ids: Iterable[str]) -> dict[str, PersonaRecord]:
+        """The latest version of each persona found, by id, in one query (unknown ids are
+        absent): a room's delivery reads every member at once."""
+        ids = sorted(set(persona_ids))
+        if not ids:
+            return {}
+        stmt = (
+            select(Persona, PersonaVersion)
+            .join(
+                PersonaVersion,
+                (PersonaVersion.persona_id == Persona.persona_id)
+                & (PersonaVersion.version == Persona.latest_version),
+            )
+            .where(Persona.persona_id.in_(ids))
+        )
+        with read_tx(self._engine) as s:
+            return {p.persona_id: _persona_record(p, v) for p, v in s.execute(stmt).all()}
+
     def find_persona_by_name(self, entity_id: str, name: str) -> PersonaRecord:
         """The latest version of the entity's persona called `name`."""
         stmt = select(Persona.persona_id).where(

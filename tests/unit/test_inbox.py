@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from personas.inbox import Inbox, Shed
-from personas.items import BP, Dependency, InboxEntry
+from personas.items import BP, ITEM_MAX_BYTES, Dependency, InboxEntry
 from personas.priority import PriorityWeights, effective_bp, overtaking_window_ms
 from tests.unit.strategies import bps, exact_aged, item, priority_weights, waits_for
 
@@ -351,3 +351,65 @@ def test_drain_returns_queued_and_held() -> None:
     assert len(inbox) == 0
     assert inbox.held == []
     assert not inbox.contains("h")
+
+
+# --- the derived index -----------------------------------------------------------------------
+
+
+def scanned(inbox: Inbox) -> tuple[set[str], int]:
+    """The ids and bytes of an inbox found by walking it (the index's reference)."""
+    everything = [*inbox.entries, *inbox.held]
+    return {e.item.item_id for e in everything}, sum(e.size for e in everything)
+
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["push", "hold", "pop", "release", "trim", "drain"]),
+        bps,
+        st.text(alphabet="xyz", min_size=1, max_size=60),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(capacity=st.integers(1, 6), ops=OPS)
+def test_the_id_and_byte_index_always_matches_a_walk_of_the_inbox(
+    capacity: int, ops: list[tuple[str, int, str]]
+) -> None:
+    inbox = Inbox(capacity=capacity, max_bytes=ITEM_MAX_BYTES)
+    satisfied: set[Dependency] = set()
+    for n, (op, base_bp, text) in enumerate(ops):
+        if op == "push":
+            push_new(inbox, base_bp, n, content_ref=text)
+        elif op == "hold":
+            held = inbox.new_entry(
+                item(f"h{n}", content_ref=text, waits_for=waits_for(f"t{n}")), 0, n
+            )
+            inbox.hold(held)
+            satisfied.add(held.item.waits_for[0])
+        elif op == "pop" and len(inbox):
+            inbox.pop()
+        elif op == "release":
+            inbox.release_ready(satisfied)
+        elif op == "trim":
+            inbox.trim()
+        elif op == "drain":
+            inbox.drain()
+        ids, size = scanned(inbox)
+        assert inbox.size() == size
+        assert all(inbox.contains(i) for i in ids)
+        assert not inbox.contains(f"i{n + 1000}")
+        gone = {f"i{k}" for k in range(n + 1)} | {f"h{k}" for k in range(n + 1)}
+        assert not any(inbox.contains(i) for i in gone - ids)
+
+
+def test_a_decoded_inbox_rebuilds_its_index() -> None:
+    inbox = Inbox(capacity=5)
+    push_new(inbox, 5_000, 1, content_ref="hello")
+    inbox.hold(inbox.new_entry(item("held", waits_for=waits_for("a")), 0, 2))
+    decoded = Inbox.model_validate_json(inbox.model_dump_json())
+    assert decoded.contains("i0")
+    assert decoded.contains("held")
+    assert decoded.size() == inbox.size() == scanned(inbox)[1]
+    assert "_ids" not in inbox.model_dump_json()
