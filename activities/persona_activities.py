@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
-from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client
 
+from activities.activity_set import ActivitySet
 from activities.contracts import (
     DELIVER,
     DELIVER_BATCH,
@@ -47,7 +46,7 @@ FAN_OUT = 32
 """How many signals one room delivery has in flight at once."""
 
 
-class PersonaActivities:
+class PersonaActivities(ActivitySet):
     """The activities persona and room workflows call, bound to a store and a provider."""
 
     def __init__(self, store: Store, provider: ModelProvider, client: Client, task_queue: str):
@@ -56,17 +55,6 @@ class PersonaActivities:
         self.client = client
         self.task_queue = task_queue
         self.audit = PersonaAudit(store)
-
-    def all(self) -> list[Callable[..., Any]]:
-        """Every activity, for a worker."""
-        return [
-            self.think,
-            self.record_shed,
-            self.post_to_room,
-            self.deliver,
-            self.deliver_batch,
-            self.signal_persona,
-        ]
 
     def _prompt(self, request: ThinkRequest) -> tuple[PromptPart, ...]:
         """The item's content, rendered by its kind; a line naming the item when it has none."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import (
-    SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
@@ -59,14 +58,12 @@ async def previous_stats(client: Client, record: PersonaRecord) -> LifeStats | N
 
 def start_attributes(record: PersonaRecord) -> TypedSearchAttributes:
     """The search attributes a life starts with, so the web UI finds it at once."""
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(sa.PERSONA_KIND, AI_KIND),
-            SearchAttributePair(sa.PERSONA_ID, record.persona_id),
-            SearchAttributePair(sa.PERSONA_NAME, record.name),
-            SearchAttributePair(sa.ENTITY_ID, record.entity_id),
-            SearchAttributePair(sa.PERSONA_STATUS, "live"),
-        ]
+    return sa.starting(
+        AI_KIND,
+        "live",
+        persona_id=record.persona_id,
+        name=record.name,
+        entity_id=record.entity_id,
     )
 
 

@@ -139,13 +139,26 @@ def _raise_not_found(err: RPCError, message: str) -> NoReturn:
     raise err
 
 
-class PersonaClient:
-    """The operations a user performs on AI personas and rooms."""
+class ServiceClient:
+    """A base for the typed APIs: a Temporal client, the store and the task queue."""
 
     def __init__(self, client: Client, store: Store, task_queue: str) -> None:
+        """Use ``client`` (with the pydantic converter), ``store`` and ``task_queue``."""
         self.client = client
         self.store = store
         self.task_queue = task_queue
+
+    async def _entity_permits(self, entity_id: str) -> set[str]:
+        """The resources ``entity_id`` permits; an unknown entity is refused as the store
+        words it."""
+        try:
+            return await asyncio.to_thread(self.store.permitted_resources, entity_id)
+        except UnknownEntity as err:
+            raise PersonaError(str(err)) from None
+
+
+class PersonaClient(ServiceClient):
+    """The operations a user performs on AI personas and rooms."""
 
     # ------------------------------------------------------------ personas in the store
     async def _validated(self, profile: dict[str, Any] | AIPersonaProfile) -> AIPersonaProfile:

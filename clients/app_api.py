@@ -31,7 +31,6 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities import ownership
@@ -235,13 +234,7 @@ class AppClient:
             req,
             id=session_workflow_id(req.session_id),
             task_queue=self.task_queue,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.PERSONA_KIND, "app"),
-                    SearchAttributePair(sa.PERSONA_ID, persona_id),
-                    SearchAttributePair(sa.PERSONA_STATUS, "validating"),
-                ]
-            ),
+            search_attributes=sa.starting("app", "validating", persona_id=persona_id),
             static_summary=f"app session of {persona_id} for {user_id}",
         )
         if not wait:

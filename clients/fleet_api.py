@@ -13,14 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import RootModel, TypeAdapter, ValidationError
-from temporalio.client import Client, WorkflowHandle
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 
 from activities.fleet import lab
 from activities.fleet.market import Market, MarketError
-from activities.store import Store, UnknownEntity
-from clients.api import PersonaError, explain, refusals
+from clients.api import PersonaError, ServiceClient, explain, refusals
 from personas.fleet.config import BadConfig, FleetConfig, parse_config
 from personas.fleet.context import FleetContext
 from personas.fleet.marketplace import SignedListing
@@ -91,14 +89,8 @@ def update_argument(update: Any, value: Any) -> Any:
         raise PersonaError(f"bad {parameter}: {explain(err)}") from None
 
 
-class FleetClient:
+class FleetClient(ServiceClient):
     """Start, steer, watch and A/B test fleet adaptations; use the marketplace."""
-
-    def __init__(self, client: Client, store: Store, task_queue: str) -> None:
-        """Use ``client`` (with the pydantic converter), ``store`` and ``task_queue``."""
-        self.client = client
-        self.store = store
-        self.task_queue = task_queue
 
     def _handle(self, fleet_id: str) -> WorkflowHandle[Any, FleetView]:
         return self.client.get_workflow_handle_for(FleetAdaptation.run, fleet_workflow_id(fleet_id))
@@ -106,22 +98,14 @@ class FleetClient:
     async def start(self, **fields: Any) -> str:
         """Start a fleet's adaptation (fields of :class:`FleetInput`); returns the fleet id."""
         data = fleet_input(**fields)
-        try:
-            await asyncio.to_thread(self.store.permitted_resources, data.entity_id)
-        except UnknownEntity as err:
-            raise PersonaError(str(err)) from None
+        await self._entity_permits(data.entity_id)
         await self.client.start_workflow(
             FleetAdaptation.run,
             data,
             id=fleet_workflow_id(data.fleet_id),
             task_queue=self.task_queue,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.PERSONA_KIND, "fleet"),
-                    SearchAttributePair(sa.PERSONA_ID, data.fleet_id),
-                    SearchAttributePair(sa.ENTITY_ID, data.entity_id),
-                    SearchAttributePair(sa.PERSONA_STATUS, "observing"),
-                ]
+            search_attributes=sa.starting(
+                "fleet", "observing", persona_id=data.fleet_id, entity_id=data.entity_id
             ),
             static_summary=f"fleet persona {data.fleet_id} for {data.entity_id}",
         )

@@ -36,7 +36,7 @@ from activities.funding.performance import PerformanceStore
 from activities.funding.service import Funding
 from activities.persona_start import PersonaDocument
 from activities.store import Store, StoreError
-from clients.api import PersonaError, _raise_not_found, explain, query_live, refusals
+from clients.api import PersonaError, ServiceClient, _raise_not_found, explain, query_live, refusals
 from personas.funding.ads import Ad
 from personas.funding.audit import AuditEntry
 from personas.funding.cycle import CycleConfig, FundingCycleInput, FundingView
@@ -62,14 +62,12 @@ def amount(value: object) -> int:
         raise PersonaError(str(err)) from None
 
 
-class FundingClient:
+class FundingClient(ServiceClient):
     """The funding operations, over the store's database and a Temporal client."""
 
     def __init__(self, client: Client, store: Store, task_queue: str) -> None:
         """Use ``store``'s database (migrated) and ``client`` on ``task_queue``."""
-        self.client = client
-        self.store = store
-        self.task_queue = task_queue
+        super().__init__(client, store, task_queue)
         self.db = Database(store.engine)
         self.funding = Funding(self.db)
         self.keys = KeyStore(self.db)

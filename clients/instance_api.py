@@ -12,16 +12,14 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from temporalio.client import (
-    Client,
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.store import PersonaRecord, Store, UnknownEntity, UnknownPersona
-from clients.api import PersonaError, explain
+from activities.store import PersonaRecord, UnknownPersona
+from clients.api import PersonaError, ServiceClient, explain
 from personas import messages
 from personas.ids import negotiation_workflow_id
 from personas.instance.base import UnknownBasePersona, base_persona
@@ -75,14 +73,8 @@ def _build(model: type[AnswerT], **fields: Any) -> AnswerT:
         raise PersonaError(clip(f"invalid {model.__name__.lower()}: {explain(err)}")) from None
 
 
-class InstanceClient:
+class InstanceClient(ServiceClient):
     """Start, answer, watch and release instance negotiations."""
-
-    def __init__(self, client: Client, store: Store, task_queue: str) -> None:
-        """Use ``client`` (with the pydantic converter), ``store`` and ``task_queue``."""
-        self.client = client
-        self.store = store
-        self.task_queue = task_queue
 
     def _handle(self, negotiation_id: str) -> WorkflowHandle[Any, NegotiationView]:
         return self.client.get_workflow_handle_for(
@@ -92,22 +84,13 @@ class InstanceClient:
     async def start(self, **fields: Any) -> str:
         """Start a negotiation (fields of :class:`NegotiationInput`); returns its id."""
         data = negotiation_input(**fields)
-        try:
-            await asyncio.to_thread(self.store.permitted_resources, data.entity_id)
-        except UnknownEntity as err:
-            raise PersonaError(str(err)) from None
+        await self._entity_permits(data.entity_id)
         await self.client.start_workflow(
             InstanceNegotiation.run,
             data,
             id=negotiation_workflow_id(data.negotiation_id),
             task_queue=self.task_queue,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.PERSONA_KIND, "instance"),
-                    SearchAttributePair(sa.ENTITY_ID, data.entity_id),
-                    SearchAttributePair(sa.PERSONA_STATUS, "analyzing"),
-                ]
-            ),
+            search_attributes=sa.starting("instance", "analyzing", entity_id=data.entity_id),
             static_summary=f"instance negotiation {data.name} for {data.entity_id}",
         )
         return data.negotiation_id

@@ -301,13 +301,7 @@ class InstanceNegotiation:
             )
         except ActivityError as err:
             # compensation: make sure nothing is left half-provisioned
-            await workflow.execute_activity(
-                DEPROVISION,
-                ref,
-                result_type=int,
-                start_to_close_timeout=PROVISION_TIMEOUT,
-                retry_policy=RETRY,
-            )
+            await self._deprovision(ref)
             self.reason = f"provisioning failed, nothing left running: {failure_cause(err)}"
             self._set("provision_failed")
             return
@@ -329,6 +323,11 @@ class InstanceNegotiation:
                 )
             except TimeoutError:
                 self.reason = "lifetime over"
+        await self._deprovision(ref)
+        self._set("released")
+
+    async def _deprovision(self, ref: InstanceRef) -> None:
+        """Remove the instance (idempotent: nothing to remove is fine)."""
         await workflow.execute_activity(
             DEPROVISION,
             ref,
@@ -336,7 +335,6 @@ class InstanceNegotiation:
             start_to_close_timeout=PROVISION_TIMEOUT,
             retry_policy=RETRY,
         )
-        self._set("released")
 
     async def _observe(self, ref: InstanceRef) -> None:
         assert self.persona is not None

@@ -28,6 +28,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities import ownership
+from activities.activity_set import ActivitySet
 from activities.app import contracts as c
 from activities.app import engine_events
 from activities.app.capacity import ensure_host
@@ -69,7 +70,7 @@ def gone(message: str) -> ApplicationError:
     return ApplicationError(message, type=c.SANDBOX_GONE, non_retryable=True)
 
 
-class AppActivities:
+class AppActivities(ActivitySet):
     """Activities bound to the store, the resource manager, the image builder and Docker."""
 
     def __init__(
@@ -421,28 +422,6 @@ class AppActivities:
                 await self._follower
             self._follower = None
         await self.sandboxes.egress.close()
-
-    def all(self) -> list[Callable[..., Any]]:
-        """Every activity, for a worker."""
-        return [
-            self.validate,
-            self.reserve,
-            self.plan_preemption,
-            self.release,
-            self.record_state,
-            self.image,
-            self.egress_start,
-            self.egress_stop,
-            self.create,
-            self.configure,
-            self.start,
-            self.health,
-            self.remove,
-            self.end,
-            self.exec,
-            self.usage,
-            self.reconcile,
-        ]
 
 
 async def _heartbeating(step: str, work: asyncio.Future[T]) -> T:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.activity_set import ActivitySet
 from activities.fleet.contracts import (
     APPLY,
     DEPLOY_VARIANT,
@@ -45,7 +44,7 @@ def fleet_persona_id(fleet_id: str) -> str:
     return f"fleet-{fleet_id}"
 
 
-class FleetActivities:
+class FleetActivities(ActivitySet):
     """Activities bound to a store and a fleet driver (simulated or the real testbed)."""
 
     def __init__(self, store: Store, driver: FleetDriver, params: SimParams | None = None) -> None:
@@ -53,19 +52,6 @@ class FleetActivities:
         self.driver = driver
         self.params = params or SimParams()
         self.done: set[str] = set()
-
-    def all(self) -> list[Callable[..., Any]]:
-        """Every activity, for a worker."""
-        return [
-            self.observe,
-            self.apply,
-            self.save_persona,
-            self.deploy_variant,
-            self.measure_split,
-            self.retire_variants,
-            self.propose,
-            self.relearn,
-        ]
 
     @activity.defn(name=OBSERVE)
     async def observe(self, req: ObserveRequest) -> Metrics:

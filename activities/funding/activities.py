@@ -16,6 +16,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from activities.activity_set import ActivitySet
 from activities.funding.ads import AdService
 from activities.funding.audit_log import AuditLog, calling_activity_key
 from activities.funding.contracts import (
@@ -78,7 +79,7 @@ def _ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-class FundingActivities:
+class FundingActivities(ActivitySet):
     """The funding activities over one :class:`Funding` and a Temporal client."""
 
     def __init__(
@@ -302,21 +303,3 @@ class FundingActivities:
         return ImpressionResult(
             ad_id=record.ad_id, targeted=record.targeted, credited=record.credited
         )
-
-    def all(self) -> list[Callable[..., object]]:
-        """Every activity, for a worker."""
-        return [
-            self.setup,
-            self.metrics,
-            self.rules,
-            self.top_up,
-            self.life,
-            self.rotate_key,
-            self.release_expired,
-            self.reserve,
-            self.settle,
-            self.release,
-            self.storage,
-            self.audit,
-            self.ad_impression,
-        ]

@@ -16,7 +16,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from activities.funding import audit_log
-from activities.funding.db import Database, FundingError
+from activities.funding.db import FundingError, OnDatabase
 from activities.funding.tables import Admin
 from activities.store.db import insert_ignore, rowcount, utc
 
@@ -46,12 +46,8 @@ def _authenticate(s: Session, secret: str | None) -> str:
     return str(row.admin_id)
 
 
-class AdminStore:
+class AdminStore(OnDatabase):
     """Create, authenticate and revoke administrators."""
-
-    def __init__(self, db: Database) -> None:
-        """Use ``db``'s engine."""
-        self.db = db
 
     def authenticate(self, secret: str | None) -> str:
         """The administrator whose live secret this is; :class:`NotAuthorized` says why not."""

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from temporalio import activity
 
-from activities.funding.db import Database
+from activities.funding.db import OnDatabase
 from activities.funding.tables import AuditHead, AuditRow
 from activities.store.db import scope_filter, utc
 from personas.funding.audit import GENESIS, AuditEntry, entry_hash, verify_chain
@@ -136,12 +136,8 @@ def append(
     return AuditEntry.model_validate(row)
 
 
-class AuditLog:
+class AuditLog(OnDatabase):
     """Reading, appending and verifying the audit chains."""
-
-    def __init__(self, db: Database) -> None:
-        """Use ``db``'s engine."""
-        self.db = db
 
     def append(
         self,

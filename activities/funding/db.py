@@ -45,3 +45,11 @@ class Database:
         left to its creator)."""
         if self._owns_engine:
             self.engine.dispose()
+
+
+class OnDatabase:
+    """A base for the funding stores that work on one :class:`Database`."""
+
+    def __init__(self, db: Database) -> None:
+        """Use ``db``'s engine (see :class:`Database`)."""
+        self.db = db

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
 
 from activities.funding import audit_log
-from activities.funding.db import Database, FundingError
+from activities.funding.db import FundingError, OnDatabase
 from activities.funding.tables import ApiKey
 from activities.store.db import insert_ignore, rowcount, utc
 
@@ -47,12 +47,8 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-class KeyStore:
+class KeyStore(OnDatabase):
     """Issue, rotate, verify and revoke persona API keys; every event is audited."""
-
-    def __init__(self, db: Database) -> None:
-        """Use ``db``'s engine."""
-        self.db = db
 
     def issue(
         self,

@@ -42,7 +42,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from activities.funding import audit_log
-from activities.funding.db import Database, FundingError
+from activities.funding.db import FundingError, OnDatabase
 from activities.funding.tables import Account, Entry, Hold, LedgerTransaction
 from activities.store.db import insert_ignore, rowcount, utc
 from personas.funding.audit import GENESIS, chain_hash, hashed_around_seq
@@ -160,12 +160,8 @@ def merge_legs(legs: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
     return result
 
 
-class Ledger:
+class Ledger(OnDatabase):
     """Accounts, postings and holds on the store's database. Thread-safe."""
-
-    def __init__(self, db: Database) -> None:
-        """Use ``db``'s engine (see :class:`Database`)."""
-        self.db = db
 
     # ------------------------------------------------------------------ accounts
     def open_account(

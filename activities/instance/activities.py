@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.activity_set import ActivitySet
 from activities.instance.analyzer import DATASET, shipped_model
 from activities.instance.contracts import (
     ANALYZE,
@@ -91,7 +91,7 @@ def build_persona(req: AnalyzeRequest, dataset: Path = DATASET) -> AnalyzeResult
     )
 
 
-class InstanceActivities:
+class InstanceActivities(ActivitySet):
     """Instance activities bound to a store, a catalog and providers by name."""
 
     def __init__(
@@ -110,18 +110,6 @@ class InstanceActivities:
         self.dataset = dataset
         shipped_model(dataset)
         parse_text("warm the quantity reader up: 1 GB")  # loads its unit tables once
-
-    def all(self) -> list[Callable[..., Any]]:
-        """Every activity, for a worker."""
-        return [
-            self.analyze,
-            self.save_persona,
-            self.solve,
-            self.provision,
-            self.deprovision,
-            self.observe,
-            self.evolve,
-        ]
 
     @activity.defn(name=ANALYZE)
     async def analyze(self, req: AnalyzeRequest) -> AnalyzeResult:

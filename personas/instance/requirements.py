@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -26,21 +26,18 @@ from personas.instance.compliance import rules_for
 from personas.instance.limits import NAME_MAX, NAME_PATTERN, REASON_MAX, Name, quote
 from personas.instance.profiles import InstancePersona, Sensitivity
 
-NUMERIC = (
+NumericKind = Literal[
     "min_vcpu",
     "min_memory_gib",
     "min_network_gbps",
     "min_iops",
     "max_hourly",
     "max_monthly",
-)
+]
+"""The constraint kinds whose value is a number."""
+NUMERIC: tuple[str, ...] = get_args(NumericKind)
 ConstraintKind = Literal[
-    "min_vcpu",
-    "min_memory_gib",
-    "min_network_gbps",
-    "min_iops",
-    "max_hourly",
-    "max_monthly",
+    NumericKind,
     "storage_kind",
     "raid",
     "tenancy",

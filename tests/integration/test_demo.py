@@ -8,11 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.helpers import free_port
 
 
 def test_demo_runs_the_scenario_and_stops_its_server(tmp_path: Path) -> None:
