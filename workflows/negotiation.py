@@ -66,7 +66,7 @@ with workflow.unsafe.imports_passed_through():
     from personas.instance.requirements import unknown_names
     from personas.instance.views import NegotiationView
     from runtime import search_attributes as sa
-    from workflows.common import failure_cause, now_ms
+    from workflows.common import failure_cause, now_ms, on_queue
 
 SHORT = timedelta(seconds=30)
 SOLVE_TIMEOUT = timedelta(minutes=2)
@@ -161,6 +161,7 @@ class InstanceNegotiation:
                 result_type=AnalyzeResult,
                 start_to_close_timeout=SHORT,
                 retry_policy=RETRY,
+                task_queue=on_queue(ANALYZE),
             )
             self.persona, self.mape = analyzed.persona, analyzed.heldout_mape_pct
             self.vocabulary = analyzed.vocabulary
@@ -182,6 +183,7 @@ class InstanceNegotiation:
                 result_type=SavedPersona,
                 start_to_close_timeout=SHORT,
                 retry_policy=RETRY,
+                task_queue=on_queue(SAVE_PERSONA),
             )
         except ActivityError as err:
             self._end("failed", failure_cause(err))
@@ -218,6 +220,7 @@ class InstanceNegotiation:
                     result_type=SolveResult,
                     start_to_close_timeout=SOLVE_TIMEOUT,
                     retry_policy=RETRY,
+                    task_queue=on_queue(SOLVE),
                 )
             except ActivityError as err:
                 self._end("failed", failure_cause(err))
@@ -298,6 +301,7 @@ class InstanceNegotiation:
                 result_type=ProvisionedInstance,
                 start_to_close_timeout=PROVISION_TIMEOUT,
                 retry_policy=RETRY,
+                task_queue=on_queue(PROVISION),
             )
         except ActivityError as err:
             # compensation: make sure nothing is left half-provisioned
@@ -307,6 +311,7 @@ class InstanceNegotiation:
                 result_type=int,
                 start_to_close_timeout=PROVISION_TIMEOUT,
                 retry_policy=RETRY,
+                task_queue=on_queue(DEPROVISION),
             )
             self.reason = f"provisioning failed, nothing left running: {failure_cause(err)}"
             self._set("provision_failed")
@@ -335,6 +340,7 @@ class InstanceNegotiation:
             result_type=int,
             start_to_close_timeout=PROVISION_TIMEOUT,
             retry_policy=RETRY,
+            task_queue=on_queue(DEPROVISION),
         )
         self._set("released")
 
@@ -347,6 +353,7 @@ class InstanceNegotiation:
             result_type=Utilisation,
             start_to_close_timeout=SHORT,
             retry_policy=RETRY,
+            task_queue=on_queue(OBSERVE),
         )
         evolved: EvolveResult = await workflow.execute_activity(
             EVOLVE,
@@ -360,6 +367,7 @@ class InstanceNegotiation:
             result_type=EvolveResult,
             start_to_close_timeout=SHORT,
             retry_policy=RETRY,
+            task_queue=on_queue(EVOLVE),
         )
         self.evolution = evolved.proposal
         self._publish()
