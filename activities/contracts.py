@@ -29,6 +29,7 @@ class ThinkRequest(BaseModel):
     specialization: str
     item: InboxItem
     purpose: str = Field(default="respond", pattern=r"^(respond|bid)$")
+    inbox_depth: int | None = Field(default=None, ge=0, description="items still waiting")
 
 
 class ThinkResult(BaseModel):

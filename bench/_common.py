@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from activities.providers import OfflineDeterministicProvider
 from activities.store import Store
@@ -74,7 +73,7 @@ def temp_store(
 async def persona_worker(client: Client, store: Store) -> AsyncIterator[PersonaClient]:
     """A running worker (offline deterministic provider) and a persona client on its queue."""
     queue = f"bench-{short_id()}"
-    worker: Worker = build_worker(client, store, OfflineDeterministicProvider(), queue)
+    worker = build_worker(client, store, OfflineDeterministicProvider(), queue)
     async with worker:
         yield PersonaClient(client, store, queue)
 

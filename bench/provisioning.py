@@ -22,7 +22,6 @@ from tempfile import TemporaryDirectory
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pydantic import SecretStr
-from temporalio.worker import Worker
 
 from activities.app.contracts import STEPS
 from activities.app.images import ImageBuilder
@@ -120,10 +119,10 @@ async def run(quick: bool) -> dict[str, float | int | None]:
             await app.define("acme", "bench", admin, **EGRESS_PERSONA)
             await app.grant(str(EGRESS_PERSONA["persona_id"]), "bench-user", admin)
             token = app.broker.issue("bench-user")
-            async with Worker(
+            async with registry.Workers(
                 env.client,
-                task_queue=queue,
-                **registry.app(store, settings).worker_options(),
+                queue,
+                registry.app(store, settings),
                 max_concurrent_activities=64,
             ):
                 await cycle(app, token)  # warm-up
@@ -145,10 +144,10 @@ async def run(quick: bool) -> dict[str, float | int | None]:
                 log(f"{n_conc} concurrent cycles ({width} at a time): {per_min:.1f}/min")
             faults = [(step, PERSONA) for step in STEPS] + [("egress", EGRESS_PERSONA)]
             for step, persona in faults:
-                async with Worker(
+                async with registry.Workers(
                     env.client,
-                    task_queue=f"{queue}-{step}",
-                    **registry.app(store, settings, faults={step: "fail"}).worker_options(),
+                    f"{queue}-{step}",
+                    registry.app(store, settings, faults={step: "fail"}),
                 ):
                     faulty = Tracked(env.client, store, f"{queue}-{step}", settings)
                     faulty.started = app.started

@@ -40,7 +40,6 @@ import docker
 from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.service import RPCError
-from temporalio.worker import Worker
 
 from activities.app.activities import AppActivities, Fault
 from activities.app.resources import ResourceManager
@@ -110,7 +109,7 @@ async def _deployment(
     app.started = set()
     app.admin = AdminStore(Database(store.engine)).create(f"a-{uuid.uuid4().hex[:6]}", None)
     try:
-        async with Worker(client, task_queue=queue, **registry.app_of(acts).worker_options()):
+        async with registry.Workers(client, queue, registry.app_of(acts)):
             await app.define("acme", "bench", app.admin, **PERSONA)
             await app.grant(PERSONA["persona_id"], "alice", app.admin)
             try:

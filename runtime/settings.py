@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     fleet_testbed_max_rate_rps: float = Field(default=300.0, gt=0, le=1000)
     """``PERSONAS_FLEET_TESTBED_MAX_RATE_RPS``: cap on the load replayed against a testbed."""
 
+    metrics_host: str = "127.0.0.1"
+    """``PERSONAS_METRICS_HOST``: the address the worker's metrics endpoints listen on."""
+    sdk_metrics_port: int = Field(default=9464, ge=0, le=65535)
+    """``PERSONAS_SDK_METRICS_PORT``: the Temporal SDK's runtime metrics for Prometheus
+    (``/metrics``); 0 turns them off."""
+    metrics_port: int = Field(default=9465, ge=0, le=65535)
+    """``PERSONAS_METRICS_PORT``: the domain's metrics (``personas_*``) for Prometheus; 0 turns
+    them off."""
+
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under ``state_dir``."""
         if self.database_url:

@@ -1,25 +1,34 @@
-"""The persona worker: persona lives and room coordinators, and their activities."""
+"""The persona worker: ``personas-worker --role life|solver|host|all``.
+
+``life`` runs every workflow and the activities of the store, the ledger and the models;
+``solver`` the CPU-bound solver and learning activities; ``host`` everything bound to this
+machine (Docker, testbeds, egress); ``all`` (the default, the embedded setup) every role in one
+process. Each role polls its own task queue, derived from ``PERSONAS_TASK_QUEUE``
+(``activities/queues.py``).
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from activities.app.broker import BrokerNotConfigured, broker_keys
 from activities.app.settings import get_app_settings
 from activities.fleet.drivers import FleetDriver, driver_from_settings
 from activities.providers import ModelProvider, provider_from_settings
+from activities.queues import ROLES, Role
 from activities.store import Store
 from activities.store.db import make_engine
 from clients.app_api import AppClient
 from runtime.settings import Settings, get_settings
 from runtime.temporal import connect
-from workers import registry
+from workers import registry, telemetry
 
 
 def build_worker(
@@ -28,9 +37,11 @@ def build_worker(
     provider: ModelProvider,
     task_queue: str,
     fleet_driver: FleetDriver | None = None,
-) -> Worker:
-    """A worker for every persona workflow and activity on ``task_queue`` (fleet activities on
-    ``fleet_driver``, the simulated fleet by default); every store shares ``store.engine``."""
+    roles: Iterable[Role] = ROLES,
+) -> registry.Workers:
+    """Workers for ``roles`` (every one by default) of every persona workflow and activity, on
+    the queues derived from ``task_queue`` (fleet activities on ``fleet_driver``, the simulated
+    fleet by default); every store shares ``store.engine``."""
     registered = (
         registry.life(store, provider, client, task_queue)
         + registry.instance(store)
@@ -38,47 +49,76 @@ def build_worker(
         + registry.fleet(store, fleet_driver)
         + registry.app(store)
     )
-    return Worker(
+    return registry.Workers(
         client,
-        task_queue=task_queue,
-        workflows=registered.workflows,
-        activities=registered.activities,
+        task_queue,
+        registered,
+        roles,
         activity_executor=ThreadPoolExecutor(max_workers=16),
         max_cached_workflows=2_000,
+        interceptors=[telemetry.MetricsInterceptor()],
     )
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(settings: Settings, role: str = "all") -> None:
     """Connect, migrate the store and serve until cancelled, on one engine (one connection
     pool) that every store of the process shares, disposed at shutdown.
 
     Refuses to start (BrokerNotConfigured, saying what to set) when no app JWT keys are
-    configured outside PERSONAS_APP_DEV_MODE."""
+    configured outside PERSONAS_APP_DEV_MODE (any role: the app activities are registered
+    on their role's worker)."""
+    roles = registry.roles_of(role)
     broker_keys(get_app_settings())
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url())
     store = Store(engine)
     store.migrate()
-    client = await connect(settings)
+    client = await connect(
+        settings,
+        runtime=telemetry.sdk_runtime(settings),
+        interceptors=telemetry.tracing_interceptors(f"personas-worker-{role}"),
+    )
+    metrics = telemetry.serve_domain_metrics(settings, engine)
     driver = driver_from_settings(settings)
     worker = build_worker(
-        client, store, provider_from_settings(settings), settings.task_queue, driver
+        client, store, provider_from_settings(settings), settings.task_queue, driver, roles
     )
-    await AppClient(client, store, settings.task_queue).ensure_reconciler()
-    logging.info("worker on %s, task queue %s", settings.temporal_address, settings.task_queue)
+    if "life" in roles:
+        await AppClient(client, store, settings.task_queue).ensure_reconciler()
+    logging.info(
+        "worker (role %s) on %s, task queues %s; metrics on %s:%s (SDK) and :%s (domain)",
+        role,
+        settings.temporal_address,
+        ", ".join(worker.task_queues.values()),
+        settings.metrics_host,
+        settings.sdk_metrics_port or "off",
+        metrics.server_port if metrics else "off",
+    )
     try:
         await worker.run()
     finally:
         await driver.close()
+        if metrics is not None:
+            metrics.shutdown()
+            metrics.server_close()
         engine.dispose()
 
 
-def main() -> None:
-    """``personas-worker``: run the worker with the settings from the environment."""
+def main(argv: list[str] | None = None) -> None:
+    """``personas-worker [--role ROLE]``: run the worker with the settings from the
+    environment."""
+    parser = argparse.ArgumentParser(prog="personas-worker", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--role",
+        choices=registry.ROLE_CHOICES,
+        default="all",
+        help="which task queues this process serves (default: all, the embedded setup)",
+    )
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_worker(get_settings()))
+            asyncio.run(run_worker(get_settings(), args.role))
     except BrokerNotConfigured as err:
         logging.error("worker not started: %s", err)
         raise SystemExit(2) from None

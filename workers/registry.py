@@ -6,11 +6,18 @@ registered in one place and no copied list can miss it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from types import TracebackType
+from typing import Any, Literal, get_args
 
+from temporalio import activity
 from temporalio.client import Client
+from temporalio.worker import Worker
 
 from activities.app.activities import AppActivities
 from activities.app.settings import AppSettings, get_app_settings
@@ -23,6 +30,7 @@ from activities.instance.activities import InstanceActivities
 from activities.instance.providers import InstanceProvider, LocalDockerProvider
 from activities.persona_activities import PersonaActivities
 from activities.providers import ModelProvider
+from activities.queues import ROLES, Role, queue_name, role_of
 from activities.store import Store
 from personas.fleet.simulator import SimParams
 from personas.funding.pricing import PriceTable
@@ -51,6 +59,107 @@ class Registration:
         return Registration(
             [*self.workflows, *other.workflows], [*self.activities, *other.activities]
         )
+
+    def for_role(self, role: Role) -> Registration:
+        """What ``role``'s worker registers: the workflows on ``life``, and the activities
+        ``activities.queues`` assigns to the role."""
+        return Registration(
+            self.workflows if role == "life" else [],
+            [fn for fn in self.activities if role_of(activity_name(fn)) == role],
+        )
+
+
+def activity_name(fn: Callable[..., Any]) -> str:
+    """The name an activity is registered under."""
+    return activity._Definition.must_from_callable(fn).name or fn.__name__
+
+
+RoleChoice = Literal["life", "solver", "host", "all"]
+ROLE_CHOICES: tuple[str, ...] = get_args(RoleChoice)
+
+
+def roles_of(choice: str) -> tuple[Role, ...]:
+    """The roles a ``--role`` choice serves (``all``: every one, the embedded default)."""
+    if choice == "all":
+        return ROLES
+    for role in ROLES:
+        if role == choice:
+            return (role,)
+    raise ValueError(f"unknown role {choice!r}; one of {', '.join(ROLE_CHOICES)}")
+
+
+#: Concurrent solver activities a solver worker runs (CPU-bound: about one per core).
+SOLVER_MAX_CONCURRENT = max(2, os.cpu_count() or 2)
+
+
+class Workers:
+    """One :class:`Worker` per role's task queue (derived from ``task_queue``, the base), for
+    the ``roles`` served; used like a Worker (``async with``, ``run()``).
+
+    ``options`` go to every Worker; the solver's gets ``solver_max_concurrent`` activities at a
+    time. Each worker's identity ends with ``/<role>`` so histories show who ran what. A role
+    with nothing registered starts no worker."""
+
+    def __init__(
+        self,
+        client: Client,
+        task_queue: str,
+        registered: Registration,
+        roles: Iterable[Role] = ROLES,
+        *,
+        solver_max_concurrent: int = SOLVER_MAX_CONCURRENT,
+        **options: Any,
+    ) -> None:
+        self.base = task_queue
+        self.workers: dict[Role, Worker] = {}
+        identity = options.pop("identity", f"{os.getpid()}@{socket.gethostname()}")
+        for role in roles:
+            part = registered.for_role(role)
+            if not part.workflows and not part.activities:
+                continue
+            opts = dict(options)
+            if role != "life":
+                opts.pop("max_cached_workflows", None)
+            if role == "solver":
+                opts["max_concurrent_activities"] = solver_max_concurrent
+            self.workers[role] = Worker(
+                client,
+                task_queue=queue_name(task_queue, role),
+                identity=f"{identity}/{role}",
+                **part.worker_options(),
+                **opts,
+            )
+        self._stack: contextlib.AsyncExitStack | None = None
+
+    @property
+    def task_queues(self) -> dict[Role, str]:
+        """The queue each served role polls."""
+        return {role: w.task_queue for role, w in self.workers.items()}
+
+    async def __aenter__(self) -> Workers:
+        stack = contextlib.AsyncExitStack()
+        try:
+            for worker in self.workers.values():
+                await stack.enter_async_context(worker)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.__aexit__(exc_type, exc, tb)
+
+    async def run(self) -> None:
+        """Run every worker until cancelled (or one fails)."""
+        await asyncio.gather(*(w.run() for w in self.workers.values()))
 
 
 def life(store: Store, provider: ModelProvider, client: Client, task_queue: str) -> Registration:

@@ -9,6 +9,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.app import contracts
+    from workflows.common import on_queue
 
 
 @workflow.defn
@@ -23,6 +24,7 @@ class AppReconciler:
             result_type=contracts.ReconcileReport,
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RetryPolicy(maximum_attempts=3),
+            task_queue=on_queue(contracts.RECONCILE),
         )
         workflow.set_current_details(
             f"checked {report.checked}, removed {len(report.orphaned)} orphaned sessions"

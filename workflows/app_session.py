@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from personas.ids import session_workflow_id
     from runtime import search_attributes as sa
-    from workflows.common import failure_cause
+    from workflows.common import failure_cause, on_queue
 
 STEP_TIMEOUT = timedelta(seconds=60)
 IMAGE_TIMEOUT = timedelta(minutes=15)
@@ -143,6 +143,7 @@ class AppSession:
             contracts.StateRequest(session_id=self.req.session_id, state=state),
             start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=COMP_RETRY,
+            task_queue=on_queue(contracts.RECORD_STATE),
         )
 
     async def _run_until_stop(self, deadline: datetime) -> None:
@@ -175,6 +176,7 @@ class AppSession:
                 result_type=contracts.Usage,
                 start_to_close_timeout=SAMPLE_TIMEOUT,
                 retry_policy=SAMPLE_RETRY,
+                task_queue=on_queue(contracts.USAGE),
             )
         except ActivityError as err:
             if _cancelled(err):
@@ -277,6 +279,7 @@ class AppSession:
             start_to_close_timeout=limit,
             heartbeat_timeout=STEP_HEARTBEAT,
             retry_policy=STEP_RETRY,
+            task_queue=on_queue(activity),
         )
         self.view_.steps.append(name)
         self._check_stop()
@@ -323,6 +326,7 @@ class AppSession:
                     result_type=list[str],
                     start_to_close_timeout=STEP_TIMEOUT,
                     retry_policy=STEP_RETRY,
+                    task_queue=on_queue(contracts.PLAN_PREEMPTION),
                 )
                 for victim in victims:
                     if victim not in preempted:
@@ -365,6 +369,7 @@ class AppSession:
                 arg,
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=COMP_RETRY,
+                task_queue=on_queue(activity),
             )
             self.view_.compensated.append(activity)
             if activity == contracts.RELEASE and isinstance(out, list):
@@ -494,6 +499,7 @@ class AppSession:
                 result_type=contracts.RunResult,
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=RetryPolicy(maximum_attempts=1),
+                task_queue=on_queue(contracts.EXEC),
             )
         except ActivityError as err:
             if _is_gone(err):
@@ -527,6 +533,7 @@ class AppSession:
             result_type=contracts.Usage,
             start_to_close_timeout=STEP_TIMEOUT,
             retry_policy=STEP_RETRY,
+            task_queue=on_queue(contracts.USAGE),
         )
         return usage
 

@@ -10,10 +10,17 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.queues import queue_for
     from personas.bounds import quote
     from runtime.converter import UndecodablePayload
 
 T = TypeVar("T")
+
+
+def on_queue(activity: str) -> str:
+    """The task queue to schedule ``activity`` on: its role's queue (``activities.queues``)
+    derived from this workflow's own queue."""
+    return queue_for(activity, workflow.info().task_queue)
 
 
 def now_ms() -> int:

@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from personas.fleet.simulator import Scenario
     from runtime import search_attributes as sa
     from runtime.converter import UndecodablePayload
-    from workflows.common import started_with
+    from workflows.common import on_queue, started_with
 
 RETRY = RetryPolicy(maximum_attempts=3)
 #: A leader is promoted once above the threshold in this many consecutive rounds (peeking guard).
@@ -111,6 +111,7 @@ class FleetVariant:
             result_type=str,
             start_to_close_timeout=timedelta(seconds=120),
             retry_policy=RETRY,
+            task_queue=on_queue(DEPLOY_VARIANT),
         )
 
 
@@ -144,6 +145,7 @@ class FleetABTest:
                 result_type=list[FleetConfig],
                 start_to_close_timeout=timedelta(seconds=120),
                 retry_policy=RETRY,
+                task_queue=on_queue(PROPOSE),
             )
             variants.update({f"ga{i + 1}": c for i, c in enumerate(found)})
         weights = {k: input.split.get(k, 1.0) for k in variants}
@@ -177,6 +179,7 @@ class FleetABTest:
                 input.ab_id,
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=RETRY,
+                task_queue=on_queue(RETIRE_VARIANTS),
             )
         workflow.upsert_search_attributes(
             [sa.PERSONA_STATUS.value_set("promoted" if winner else "undecided")]
@@ -230,6 +233,7 @@ class FleetABTest:
                     result_type=list[ArmStats],
                     start_to_close_timeout=timedelta(seconds=120),
                     retry_policy=RETRY,
+                    task_queue=on_queue(MEASURE_SPLIT),
                 )
             except ActivityError as err:
                 if attempt == 2 or not _not_deployed(err):

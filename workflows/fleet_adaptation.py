@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         CAUSE_LIMIT,
         WrongArity,
         failure_cause,
+        on_queue,
         refuse,
         sole,
         started_with,
@@ -213,6 +214,7 @@ class FleetAdaptation:
             result_type=Metrics,
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=RETRY,
+            task_queue=on_queue(OBSERVE),
         )
 
     async def _apply(self, config: FleetConfig, purpose: str = "change") -> str | None:
@@ -231,6 +233,7 @@ class FleetAdaptation:
                 result_type=FleetConfig,
                 start_to_close_timeout=timedelta(seconds=limit),
                 retry_policy=RETRY,
+                task_queue=on_queue(APPLY),
             )
         except ActivityError as err:
             return failure_cause(err)
@@ -314,6 +317,7 @@ class FleetAdaptation:
             result_type=FleetPersona,
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=RETRY,
+            task_queue=on_queue(RELEARN),
         )
         await self._save_persona()
 
@@ -325,6 +329,7 @@ class FleetAdaptation:
             result_type=int,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RETRY,
+            task_queue=on_queue(SAVE_PERSONA),
         )
 
     def _publish(self) -> None:

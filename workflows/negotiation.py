@@ -66,7 +66,7 @@ with workflow.unsafe.imports_passed_through():
     from personas.instance.requirements import unknown_names
     from personas.instance.views import NegotiationView
     from runtime import search_attributes as sa
-    from workflows.common import failure_cause, now_ms
+    from workflows.common import failure_cause, now_ms, on_queue
 
 SHORT = timedelta(seconds=30)
 SOLVE_TIMEOUT = timedelta(minutes=2)
@@ -161,6 +161,7 @@ class InstanceNegotiation:
                 result_type=AnalyzeResult,
                 start_to_close_timeout=SHORT,
                 retry_policy=RETRY,
+                task_queue=on_queue(ANALYZE),
             )
             self.persona, self.mape = analyzed.persona, analyzed.heldout_mape_pct
             self.vocabulary = analyzed.vocabulary
@@ -182,6 +183,7 @@ class InstanceNegotiation:
                 result_type=SavedPersona,
                 start_to_close_timeout=SHORT,
                 retry_policy=RETRY,
+                task_queue=on_queue(SAVE_PERSONA),
             )
         except ActivityError as err:
             self._end("failed", failure_cause(err))
@@ -218,6 +220,7 @@ class InstanceNegotiation:
                     result_type=SolveResult,
                     start_to_close_timeout=SOLVE_TIMEOUT,
                     retry_policy=RETRY,
+                    task_queue=on_queue(SOLVE),
                 )
             except ActivityError as err:
                 self._end("failed", failure_cause(err))
@@ -298,6 +301,7 @@ class InstanceNegotiation:
                 result_type=ProvisionedInstance,
                 start_to_close_timeout=PROVISION_TIMEOUT,
                 retry_policy=RETRY,
+                task_queue=on_queue(PROVISION),
             )
         except ActivityError as err:
             # compensation: make sure nothing is left half-provisioned
@@ -334,6 +338,7 @@ class InstanceNegotiation:
             result_type=int,
             start_to_close_timeout=PROVISION_TIMEOUT,
             retry_policy=RETRY,
+            task_queue=on_queue(DEPROVISION),
         )
 
     async def _observe(self, ref: InstanceRef) -> None:
@@ -345,6 +350,7 @@ class InstanceNegotiation:
             result_type=Utilisation,
             start_to_close_timeout=SHORT,
             retry_policy=RETRY,
+            task_queue=on_queue(OBSERVE),
         )
         evolved: EvolveResult = await workflow.execute_activity(
             EVOLVE,
@@ -358,6 +364,7 @@ class InstanceNegotiation:
             result_type=EvolveResult,
             start_to_close_timeout=SHORT,
             retry_policy=RETRY,
+            task_queue=on_queue(EVOLVE),
         )
         self.evolution = evolved.proposal
         self._publish()

@@ -245,6 +245,7 @@ class PersonaLife:
                     specialization=self.profile.specialization,
                     item=item,
                     purpose=purpose,
+                    inbox_depth=len(self.life.inbox),
                 ),
                 result_type=ThinkResult,
                 start_to_close_timeout=THINK_TIMEOUT,

@@ -12,7 +12,6 @@ from statistics import median
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.fleet.drivers import TestbedFleet
 from activities.fleet.lab import calibrate_on, learn_persona, measure
@@ -78,12 +77,12 @@ async def test_adapting_the_real_testbed_improves_it(
     )
     store = fleet_store(str(tmp_path / "tb.db"))
     queue = f"tb-{fid}"
-    async with Worker(
+    async with registry.Workers(
         time_env.client,
-        task_queue=queue,
-        **registry.fleet(
+        queue,
+        registry.fleet(
             store, TestbedFleet(testbed, max_rate_rps=LOAD.rate_rps), calibration.params
-        ).worker_options(),
+        ),
         activity_executor=ThreadPoolExecutor(max_workers=2),
     ):
         data = FleetInput(

@@ -17,7 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 from temporalio.service import RPCError
-from temporalio.worker import Worker
 
 from activities.app.activities import AppActivities, Fault
 from activities.app.resources import ResourceManager
@@ -160,7 +159,7 @@ async def app_rig(
     """A worker on a fresh queue (with ``faults``) and a broker client on it."""
     queue = queue or f"app-{uuid.uuid4().hex[:8]}"
     acts = AppActivities(store, settings, faults=faults)
-    worker = Worker(client, task_queue=queue, **registry.app_of(acts).worker_options())
+    worker = registry.Workers(client, queue, registry.app_of(acts))
     rig = Rig(client, store, queue, settings)
     rig.started = set()
     rig.admin = admin_secret(store)

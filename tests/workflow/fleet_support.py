@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 from temporalio.client import Client
 from temporalio.service import RPCError
-from temporalio.worker import Worker
 
 from activities.fleet.drivers import SimFleet
 from activities.store import Store
@@ -68,10 +67,10 @@ async def fleet_worker(client: Client, store: Store) -> AsyncIterator[FleetHarne
     """A worker for the fleet workflows on a simulated fleet; terminates leftovers at the end."""
     queue = f"fleet-{uuid.uuid4().hex[:8]}"
     fleet = SimFleet()
-    worker = Worker(
+    worker = registry.Workers(
         client,
-        task_queue=queue,
-        **registry.fleet(store, fleet).worker_options(),
+        queue,
+        registry.fleet(store, fleet),
         activity_executor=ThreadPoolExecutor(max_workers=4),
     )
     async with worker:

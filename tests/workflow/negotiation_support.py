@@ -11,7 +11,6 @@ from typing import Any
 import docker.errors
 from temporalio.client import Client
 from temporalio.service import RPCError
-from temporalio.worker import Worker
 
 from activities.instance.providers import LocalDockerProvider
 from activities.store import Store
@@ -101,10 +100,10 @@ async def negotiator_with(
 ) -> AsyncIterator[Negotiator]:
     """A worker for the instance workflows and activities, and a client on its queue."""
     queue = f"neg-{uuid.uuid4().hex[:8]}"
-    worker = Worker(
+    worker = registry.Workers(
         client,
-        task_queue=queue,
-        **registry.instance(store, providers=providers).worker_options(),
+        queue,
+        registry.instance(store, providers=providers),
         activity_executor=ThreadPoolExecutor(max_workers=8),
     )
     async with worker:

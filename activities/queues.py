@@ -1,0 +1,77 @@
+"""Worker roles and their task queues, declared once.
+
+Every queue name derives from the settings' base task queue (``PERSONAS_TASK_QUEUE``):
+
+- ``life`` polls the base queue itself: every workflow, and every activity not listed below
+  (the store, the ledger, model calls, signalling personas);
+- ``solver`` polls ``<base>-solver``: CPU-bound CP-SAT and learning activities, run with their
+  own concurrency limit;
+- ``host`` polls ``<base>-host``: everything bound to a machine (Docker sandboxes, instance
+  containers, nginx testbeds, egress proxies).
+
+Workflows name the queue of each activity they schedule with :func:`queue_for`, from their own
+(life) queue; workers poll :func:`queue_name` for each role they serve.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from activities.app import contracts as app
+from activities.fleet import contracts as fleet
+from activities.instance import contracts as instance
+
+Role = Literal["life", "solver", "host"]
+ROLES: tuple[Role, ...] = ("life", "solver", "host")
+
+SOLVER_ACTIVITIES: frozenset[str] = frozenset(
+    {instance.ANALYZE, instance.SOLVE, instance.EVOLVE, fleet.PROPOSE, fleet.RELEARN}
+)
+"""CPU-bound: the CP-SAT solver, the workload analyzer and the fleet's learning."""
+
+HOST_ACTIVITIES: frozenset[str] = frozenset(
+    {
+        app.IMAGE,
+        app.CREATE,
+        app.CONFIGURE,
+        app.START,
+        app.HEALTH,
+        app.REMOVE,
+        app.EXEC,
+        app.USAGE,
+        app.RECONCILE,
+        app.EGRESS_START,
+        app.EGRESS_STOP,
+        instance.PROVISION,
+        instance.DEPROVISION,
+        instance.OBSERVE,
+        fleet.OBSERVE,
+        fleet.APPLY,
+        fleet.DEPLOY_VARIANT,
+        fleet.MEASURE_SPLIT,
+        fleet.RETIRE_VARIANTS,
+    }
+)
+"""Bound to a machine: Docker objects, nginx testbeds (and the fleet they drive), egress."""
+
+_SUFFIX: dict[Role, str] = {"life": "", "solver": "-solver", "host": "-host"}
+
+
+def role_of(activity: str) -> Role:
+    """The role whose workers run ``activity`` (by its registered name)."""
+    if activity in SOLVER_ACTIVITIES:
+        return "solver"
+    if activity in HOST_ACTIVITIES:
+        return "host"
+    return "life"
+
+
+def queue_name(base: str, role: Role) -> str:
+    """The task queue ``role`` polls for the base task queue ``base``."""
+    return base + _SUFFIX[role]
+
+
+def queue_for(activity: str, workflow_queue: str) -> str:
+    """The queue to schedule ``activity`` on, from a workflow running on ``workflow_queue``
+    (workflows run on the life queue, which is the base queue itself)."""
+    return queue_name(workflow_queue, role_of(activity))
