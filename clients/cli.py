@@ -32,6 +32,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.persona_start import AI_KIND
 from activities.store import PersonaRecord, Store, StoreError, UnknownPersona
+from clients.agent_cli import add_agent_commands
 from clients.api import PersonaClient, PersonaError, explain
 from clients.app_cli import add_app_commands
 from clients.fleet_cli import add_fleet_commands
@@ -566,6 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_funding_commands(sub)
     add_fleet_commands(sub)
     add_app_commands(sub)
+    add_agent_commands(sub, command)
     return parser
 
 

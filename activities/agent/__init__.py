@@ -1,0 +1,1 @@
+"""Agent side effects: resources and grants in the store, step records, tool audit, tools."""
