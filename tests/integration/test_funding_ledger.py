@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from activities.funding.metering import Usage
 from activities.funding.service import ContributionRefused, Funding, TopUpRefused
 from activities.store import Store
 from personas.funding.topup import TopUpPolicy
+from tests.helpers import race
 
 T = TypeVar("T")
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -45,17 +45,7 @@ def funding(store: Store) -> Iterator[Funding]:
 
 
 def _concurrently(fn: Callable[[int], T], n: int = 8) -> list[T | BaseException]:
-    barrier = threading.Barrier(n)
-
-    def run(i: int) -> T | BaseException:
-        barrier.wait(timeout=30)
-        try:
-            return fn(i)
-        except Exception as err:
-            return err
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(run, range(n)))
+    return race(fn, n, barrier_timeout_s=30)
 
 
 def test_posting_is_balanced_and_idempotent(funding: Funding) -> None:

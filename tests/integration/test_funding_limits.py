@@ -3,9 +3,7 @@ limit that admits 10, for every path that credits a persona or draws on a balanc
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TypeVar
 
@@ -25,6 +23,7 @@ from activities.funding.tables import Entry, LedgerTransaction
 from activities.store import Store
 from personas.funding.money import MICROS
 from personas.funding.topup import TopUpPolicy
+from tests.helpers import race
 
 T = TypeVar("T")
 ATTEMPTS = 50
@@ -46,17 +45,7 @@ def funding(store: Store) -> Iterator[Funding]:
 
 def _race(fn: Callable[[int], T], n: int = ATTEMPTS) -> list[T | BaseException]:
     """``fn(0) .. fn(n - 1)`` on ``n`` threads released together; exceptions returned."""
-    barrier = threading.Barrier(n)
-
-    def run(i: int) -> T | BaseException:
-        barrier.wait(timeout=60)
-        try:
-            return fn(i)
-        except Exception as err:
-            return err
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(run, range(n)))
+    return race(fn, n, barrier_timeout_s=60)
 
 
 def _succeeded(results: list[T | BaseException]) -> list[T]:
