@@ -326,8 +326,15 @@ class Ledger(OnDatabase):
             )
             if created:
                 legs = [(persona_balance(persona_id), -amount), (persona_held(persona_id), amount)]
-                post_in(
-                    s, f"hold:{hold_id}", merge_legs(legs), "hold", "", persona_id, None, "system"
+                post_on(
+                    s.connection(),
+                    f"hold:{hold_id}",
+                    merge_legs(legs),
+                    "hold",
+                    "",
+                    persona_id,
+                    None,
+                    "system",
                 )
             row = s.get(Hold, hold_id)
             assert row is not None
@@ -351,7 +358,16 @@ class Ledger(OnDatabase):
                     (persona_spend(p), charged),
                     (persona_balance(p), row.amount - charged),
                 ]
-                post_in(s, f"{status}:{hold_id}", merge_legs(legs), status, "", p, None, "system")
+                post_on(
+                    s.connection(),
+                    f"{status}:{hold_id}",
+                    merge_legs(legs),
+                    status,
+                    "",
+                    p,
+                    None,
+                    "system",
+                )
             s.expire(row)
             return HoldRecord.model_validate(s.get(Hold, hold_id))
 
@@ -467,8 +483,8 @@ locked previous hash (see ``hashed_around_seq``), so the chain is verified by th
 as every other entry's."""
 
 
-def post_in(
-    s: Session,
+def post_on(
+    conn: Connection,
     key: str,
     legs: list[tuple[str, int]],
     kind: str,
@@ -483,23 +499,9 @@ def post_in(
 
     One statement on PostgreSQL (:data:`_POST_POSTGRES`); on SQLite, which serialises
     writers, the idempotency insert, one guarded UPDATE per leg, the entries and the audit
-    append. A key posted before returns its first posting.
+    append. A key posted before returns its first posting. From an ORM session, pass
+    ``session.connection()``.
     """
-    return post_on(s.connection(), key, legs, kind, memo, persona_id, entity_id, actor, limits)
-
-
-def post_on(
-    conn: Connection,
-    key: str,
-    legs: list[tuple[str, int]],
-    kind: str,
-    memo: str,
-    persona_id: str | None,
-    entity_id: str | None,
-    actor: str,
-    limits: Mapping[str, int] | None = None,
-) -> Posting:
-    """:func:`post_in` on a connection in a transaction (no ORM session needed)."""
     posting = _PostingRow(
         tx_id=uuid4().hex,
         idempotency_key=key,

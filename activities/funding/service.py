@@ -24,7 +24,7 @@ from activities.funding.ledger import (
     merge_legs,
     persona_balance,
     persona_spend,
-    post_in,
+    post_on,
     source_account,
 )
 from activities.funding.metering import Meter, Usage, UsageRecord
@@ -136,8 +136,8 @@ class Funding:
             if plan.draws:
                 legs = [(d.account_id, -d.amount) for d in plan.draws]
                 legs.append((balance_id, plan.total))
-                posting = post_in(
-                    s,
+                posting = post_on(
+                    s.connection(),
                     key,
                     merge_legs(legs),
                     "top_up",
@@ -263,7 +263,14 @@ class Funding:
             charge = min(price, balance)
             if posting is None and charge > 0:
                 legs = [(balance_id, -charge), (persona_spend(persona_id), charge)]
-                posting = post_in(
-                    s, key, legs, "spend", "storage", persona_id, owner.entity_id, "funding-cycle"
+                posting = post_on(
+                    s.connection(),
+                    key,
+                    legs,
+                    "spend",
+                    "storage",
+                    persona_id,
+                    owner.entity_id,
+                    "funding-cycle",
                 )
         return self.meter.record(usage, posting.tx_id if posting else None, now)
