@@ -225,7 +225,7 @@ async def hostile(tmp: Path) -> Tally:
             ]
             life_updates = ["post", messages.FIRE_TRIGGER, messages.SET_COMPUTE_BUDGET]
             await _messages(tally, life, life_signals, [*life_updates, messages.SET_METERING])
-            await _messages(tally, room, ["post", messages.BID], ["join", "leave"])
+            await _messages(tally, room, ["post", messages.BIDS], ["join", "leave"])
             await _messages(tally, funding, ["run_cycle", "funds_arrived"], ["set_allocation"])
             await _messages(
                 tally,

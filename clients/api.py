@@ -288,6 +288,8 @@ class PersonaClient(ServiceClient):
 
     async def _mentions(self, text: str, entity_id: str | None) -> tuple[str, ...]:
         """The entity's personas the text mentions as ``@Name`` (a bare name is no mention)."""
+        if "@" not in text:  # no mention possible: the names are not read at all
+            return ()
         known = await asyncio.to_thread(self.store.persona_names, AI_KIND, entity_id)
         return mentions_in(text, known)[:MAX_MENTIONS]
 
@@ -496,14 +498,12 @@ class PersonaClient(ServiceClient):
         )
 
         def records() -> list[tuple[str, PersonaRecord]]:
-            found = []
-            for persona_id in [str(m) for m in members][:MAX_MEMBERS]:
-                with contextlib.suppress(UnknownPersona):
-                    record = self.store.get_persona(persona_id)
-                    if record.life_status != "stopped":
-                        profile = PersonaDocument.model_validate(record.body).profile
-                        found.append((profile.name, record))
-            return found
+            latest = self.store.get_latest_personas(str(m) for m in members[:MAX_MEMBERS])
+            return [
+                (PersonaDocument.model_validate(record.body).profile.name, record)
+                for record in latest.values()
+                if record.life_status != "stopped"
+            ]
 
         return await asyncio.to_thread(records)
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from personas.bounds import Identifier, Ref
 from personas.items import BP
+from personas.messages import BIDS_MAX
 
 
 class Bid(BaseModel):
@@ -39,6 +40,14 @@ class Bid(BaseModel):
     score_bp: int = Field(ge=0, le=BP)
     thought_ref: Ref | None = None
     next_free_ms: int | None = Field(default=None, ge=0)
+
+
+class BidBatch(BaseModel):
+    """The bids a member owes one room, sent as one :data:`personas.messages.BIDS` signal."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bids: list[Bid] = Field(min_length=1, max_length=BIDS_MAX)
 
 
 class FloorPolicy(BaseModel):

@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from personas.bounds import Identifier, Ref, Word
 from personas.parts import (
@@ -218,7 +217,13 @@ class InboxEntry(BaseModel):
     arrived_ms: int
     seq: int
 
-    @cached_property
+    # Not a functools.cached_property: before Python 3.12 its one lock is shared by every
+    # instance, and the worker's workflow threads queued on it for every item delivered.
+    _size: int | None = PrivateAttr(default=None)
+
+    @property
     def size(self) -> int:
         """The entry's item encoded, in bytes (computed once, never carried)."""
-        return len(self.item.model_dump_json())
+        if self._size is None:
+            self._size = len(self.item.model_dump_json())
+        return self._size

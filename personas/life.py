@@ -8,9 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from personas.bounds import LABEL_CHARS, Identifier, Label, Ref
 from personas.cadence import CadenceConfig, EngagementThresholds
-from personas.coordination import Bid
+from personas.coordination import BidBatch
 from personas.inbox import DEFAULT_CAPACITY, MAX_CAPACITY, Inbox
 from personas.items import Dependency, InboxItem
+from personas.messages import BIDS_MAX
 from personas.models import AIPersonaProfile
 from personas.priority import PriorityWeights
 from personas.state import Mood, PersonaState, StateRules
@@ -124,7 +125,34 @@ class OutgoingSignal(BaseModel):
     target: Literal["persona", "room"]
     target_id: Identifier
     signal: Identifier
-    payload: Subscription | DependencyDone | Bid
+    payload: Subscription | DependencyDone | BidBatch
+
+
+def coalesced(owed: list[OutgoingSignal]) -> list[OutgoingSignal]:
+    """The signals ``owed``, with the bids owed each room merged into as few
+    :data:`personas.messages.BIDS` signals as their bound allows (in order); every other
+    signal is kept as it is.
+
+    A member takes a burst of room chatter item by item and owes the room a bid or a pass for
+    each: merged, the burst costs the member and the room one signal, not one per post.
+    """
+    merged: list[OutgoingSignal] = []
+    open_batch: dict[str, int] = {}  # room id -> index in merged of its batch being filled
+    for signal in owed:
+        if signal.target != "room" or not isinstance(signal.payload, BidBatch):
+            merged.append(signal)
+            continue
+        at = open_batch.get(signal.target_id)
+        if at is not None:
+            batch = merged[at].payload
+            assert isinstance(batch, BidBatch)
+            if len(batch.bids) + len(signal.payload.bids) <= BIDS_MAX:
+                bids = [*batch.bids, *signal.payload.bids]
+                merged[at] = signal.model_copy(update={"payload": BidBatch(bids=bids)})
+                continue
+        open_batch[signal.target_id] = len(merged)
+        merged.append(signal)
+    return merged
 
 
 class ShedNotice(BaseModel):

@@ -49,8 +49,13 @@ PERSONA_SIGNALS: Final = (DELIVER, DELIVER_BATCH, SUBSCRIBE, DEPENDENCY_DONE, FL
 """The signals an activity may send a persona's life (signal-with-start)."""
 
 # ------------------------------------------------------------------ RoomCoordinator
-BID: Final = "bid"
-"""Signal: a member's :class:`personas.coordination.Bid` (or pass) for a room message."""
+BIDS: Final = "bids"
+"""Signal: a :class:`personas.coordination.BidBatch`, a member's bids (or passes) for room
+messages, at most :data:`BIDS_MAX` of them: a member sends what it owes a room in one signal,
+so a burst of chatter costs the room one signal per member, not one per post and member."""
+
+BIDS_MAX: Final = 100
+"""The most bids one :data:`BIDS` signal carries."""
 
 # ------------------------------------------------------------------ InstanceNegotiation
 ANSWER: Final = "answer"

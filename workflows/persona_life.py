@@ -55,7 +55,7 @@ with workflow.unsafe.imports_passed_through():
     from personas import messages
     from personas.bounds import ID_CHARS, LABEL_CHARS, quote
     from personas.cadence import engages, is_urgent, next_item_at_ms, pacing_wait_s
-    from personas.coordination import Bid
+    from personas.coordination import Bid, BidBatch
     from personas.coordination_floor import DELIVERY_BATCH
     from personas.errors import first_error
     from personas.ids import room_workflow_id
@@ -73,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
         PersonaView,
         ShedNotice,
         Subscription,
+        coalesced,
         shed_batch,
     )
     from personas.priority import PriorityContext, base_priority_bp, effective_bp
@@ -344,13 +345,17 @@ class PersonaLife:
             OutgoingSignal(
                 target="room",
                 target_id=item.room_id,
-                signal=messages.BID,
-                payload=Bid(
-                    message_id=item.item_id,
-                    persona_id=self.persona_id,
-                    score_bp=relevance_bp,
-                    thought_ref=thought_ref,
-                    next_free_ms=next_item_at_ms(self.life.state, self.config.cadence),
+                signal=messages.BIDS,
+                payload=BidBatch(
+                    bids=[
+                        Bid(
+                            message_id=item.item_id,
+                            persona_id=self.persona_id,
+                            score_bp=relevance_bp,
+                            thought_ref=thought_ref,
+                            next_free_ms=next_item_at_ms(self.life.state, self.config.cadence),
+                        )
+                    ]
                 ),
             )
         )
@@ -416,8 +421,9 @@ class PersonaLife:
         """Send the signals owed, then write shed items to the overflow record (one batch of
         them with ``one_batch``, so the courier comes back to the signals soon)."""
         while self.life.outbox:
-            await self._send(self.life.outbox[0])
-            self.life.outbox.pop(0)
+            owed = len(self.life.outbox)  # what is owed now; more may be owed meanwhile
+            await asyncio.gather(*map(self._send, coalesced(self.life.outbox[:owed])))
+            del self.life.outbox[:owed]
         while self.life.pending_shed:
             batch = shed_batch(self.life.pending_shed)
             await workflow.execute_activity(

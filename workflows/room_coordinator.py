@@ -51,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from personas import messages
     from personas.bounds import IDENTIFIER, MAX_IDS
-    from personas.coordination import Bid, grant_floor, overdue_after
+    from personas.coordination import Bid, BidBatch, grant_floor, overdue_after
     from personas.coordination_floor import (
         PendingPost,
         admit,
@@ -323,14 +323,19 @@ class RoomCoordinator:
             return
         self._enqueue(item.model_copy(update={"room_id": self.room_id}))
 
-    @workflow.signal(name=messages.BID)
-    def bid(self, *args: Any) -> None:
-        """A member's bid (or pass, with no thought) for a message. A bid after its floor
-        was decided earns the member a lost bid's credit, once."""
-        bid = self._parse("bid", Bid, args)
-        if bid is None:
+    @workflow.signal(name=messages.BIDS)
+    def bids(self, *args: Any) -> None:
+        """A member's bids (or passes, with no thought) for messages, one batch at a time."""
+        batch = self._parse("bids", BidBatch, args)
+        if batch is None:
             return
         at = now_ms()
+        for bid in batch.bids:
+            self._take_bid(bid, at)
+
+    def _take_bid(self, bid: Bid, at: int) -> None:
+        """One bid for its floor; a bid after its floor was decided earns the member a lost
+        bid's credit, once."""
         floor = next((f for f in self.room.open_floors if f.message_id == bid.message_id), None)
         if floor is not None and bid.persona_id in floor.expected:
             if bid.persona_id not in floor.answered():

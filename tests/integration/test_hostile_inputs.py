@@ -43,7 +43,7 @@ from clients.fleet_api import FleetClient
 from clients.funding_api import FundingClient
 from personas import messages
 from personas.bounds import IDENTIFIER
-from personas.coordination import Bid
+from personas.coordination import BidBatch
 from personas.fleet.config import DEFAULT_CONFIG
 from personas.fleet.context import FleetContext
 from personas.fleet.persona import FleetPersona
@@ -328,7 +328,11 @@ async def test_room_refuses_or_counts_every_hostile_message(h: Harness) -> None:
     expected = 0
     signals: list[tuple[str, type[BaseModel], dict[str, Any]]] = [
         ("post", InboxItem, ITEM),
-        (messages.BID, Bid, {"message_id": "m1", "persona_id": "p1", "score_bp": 10}),
+        (
+            messages.BIDS,
+            BidBatch,
+            {"bids": [{"message_id": "m1", "persona_id": "p1", "score_bp": 10}]},
+        ),
     ]
     for name, model, valid in signals:
         payloads = hostile_list(valid, SIGNAL_EXAMPLES)
