@@ -22,6 +22,7 @@ from typing import Any
 from activities.app.broker import BrokerNotConfigured
 from clients.api import PersonaError
 from clients.app_api import AppClient
+from clients.cli_args import CommandGroup
 from personas.app.views import SessionView, UsageSample
 
 
@@ -166,16 +167,12 @@ async def _reconciler(ctx: Any, args: argparse.Namespace) -> None:
 
 def add_app_commands(subparsers: Any) -> None:
     """Add ``app define|grant|revoke|token|request|show|run|usage|release|reconciler``."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
-    app = subparsers.add_parser("app", help="app personas: sandboxed sessions on demand")
-    sub = app.add_subparsers(dest="app_command", required=True, metavar="COMMAND")
+    group = CommandGroup(subparsers, "app", "app personas: sandboxed sessions on demand")
 
     def command(
         name: str, handler: Any, help: str, token: bool = False, key: bool = False
     ) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = sub.add_parser(name, parents=[common], help=help)
-        p.set_defaults(handler=handler, temporal=True)
+        p = group.command(name, handler, help)
         if token:
             p.add_argument("--token", help="the user's JWT (default: $PERSONAS_APP_TOKEN)")
         if key:

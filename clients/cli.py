@@ -35,6 +35,7 @@ from activities.store import PersonaRecord, Store, StoreError, UnknownPersona
 from clients.agent_cli import add_agent_commands
 from clients.api import PersonaClient, PersonaError, explain
 from clients.app_cli import add_app_commands
+from clients.cli_args import add_command, non_negative_int, positive_float
 from clients.fleet_cli import add_fleet_commands
 from clients.funding_cli import add_funding_commands
 from clients.instance_cli import add_instance_commands
@@ -416,47 +417,19 @@ async def _budget(ctx: _Context, args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------------- the parser
-def _non_negative_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {n}")
-    return n
-
-
-def _positive_float(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
-    if not x > 0 or x == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
-    return x
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``personas`` argument parser."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
     parser = argparse.ArgumentParser(
         prog="personas", description="Create, run and talk to AI personas on Temporal."
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.add_argument(
-        "--timeout", type=_positive_float, default=DEFAULT_TIMEOUT_S, metavar="S",
+        "--timeout", type=positive_float, default=DEFAULT_TIMEOUT_S, metavar="S",
         help=f"seconds to wait for a worker's answer (default {DEFAULT_TIMEOUT_S:g})",
     )  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(
-        subparsers: Any, name: str, handler: Any, help: str, *, temporal: bool = True
-    ) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = subparsers.add_parser(name, parents=[common], help=help)
-        p.set_defaults(handler=handler, temporal=temporal)
-        return p
-
+    command = add_command
     entity = sub.add_parser("entity", help="entities that own personas")
     entity_sub = entity.add_subparsers(dest="entity_command", required=True, metavar="COMMAND")
     p = command(
@@ -554,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(sub, "inbox", _inbox, "the next items a persona will take")
     p.add_argument("persona", metavar="PERSONA")
-    p.add_argument("-n", type=_non_negative_int, default=10, metavar="N")
+    p.add_argument("-n", type=non_negative_int, default=10, metavar="N")
 
     p = command(sub, "trigger", _trigger, "fire an activation or deactivation event")
     p.add_argument("persona", metavar="PERSONA")

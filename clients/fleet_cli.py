@@ -14,6 +14,7 @@ from typing import Any
 
 from activities.fleet.market import Market, MarketError
 from clients.api import PersonaError
+from clients.cli_args import CommandGroup
 from clients.fleet_api import FleetClient, config_of, learn_persona, scenario_of
 from personas.fleet.context import REGIONS
 from personas.fleet.patterns import PATTERNS
@@ -157,17 +158,9 @@ async def _deploy(ctx: Any, args: argparse.Namespace) -> None:
 
 def add_fleet_commands(subparsers: Any) -> None:
     """Add ``fleet learn|start|show|risk|shadow|context|stop|ab|search|deploy`` to a CLI."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
-    fleet = subparsers.add_parser("fleet", help="fleet personas: learn, adapt, A/B test, share")
-    sub = fleet.add_subparsers(dest="fleet_command", required=True, metavar="COMMAND")
-
-    def command(
-        name: str, handler: Any, help: str, temporal: bool = True
-    ) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = sub.add_parser(name, parents=[common], help=help)
-        p.set_defaults(handler=handler, temporal=temporal)
-        return p
+    command = CommandGroup(
+        subparsers, "fleet", "fleet personas: learn, adapt, A/B test, share"
+    ).command
 
     def situation(p: argparse.ArgumentParser) -> None:
         p.add_argument("--pattern", default="steady", choices=PATTERNS)

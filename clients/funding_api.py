@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from datetime import timedelta
+from typing import Any, TypeVar, Unpack
 
 from pydantic import ValidationError
 from temporalio.client import (
@@ -36,6 +36,7 @@ from activities.funding.performance import PerformanceStore
 from activities.funding.service import Funding
 from activities.persona_start import PersonaDocument
 from activities.store import Store, StoreError
+from activities.store.db import Scope
 from clients.api import PersonaError, ServiceClient, _raise_not_found, explain, query_live, refusals
 from personas.funding.ads import Ad
 from personas.funding.audit import AuditEntry
@@ -280,37 +281,17 @@ class FundingClient(ServiceClient):
         )
 
     # ------------------------------------------------------------------ audit, usage, ads
-    async def audit(
-        self,
-        persona_id: str | None = None,
-        entity_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[AuditEntry]:
+    async def audit(self, **scope: Unpack[Scope]) -> list[AuditEntry]:
         """Audit entries filtered by persona, entity and time."""
-        return await self._run(
-            lambda: self.audit_log.entries(
-                persona_id=persona_id, entity_id=entity_id, since=since, until=until
-            )
-        )
+        return await self._run(lambda: self.audit_log.entries(**scope))
 
     async def verify_audit(self) -> tuple[bool, str]:
         """Verify the audit chain."""
         return await self._run(self.audit_log.verify)
 
-    async def usage(
-        self,
-        persona_id: str | None = None,
-        entity_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[UsageRecord]:
+    async def usage(self, **scope: Unpack[Scope]) -> list[UsageRecord]:
         """Usage events per persona, entity and period."""
-        return await self._run(
-            lambda: self.funding.meter.usage(
-                persona_id=persona_id, entity_id=entity_id, since=since, until=until
-            )
-        )
+        return await self._run(lambda: self.funding.meter.usage(**scope))
 
     async def add_ad(self, ad: Ad) -> None:
         """Add an ad to the inventory."""

@@ -10,11 +10,13 @@ import argparse
 import json
 import os
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from activities.store.db import Scope
 from clients.api import PersonaError
+from clients.cli_args import CommandGroup, aware_datetime, seconds
 from clients.funding_api import FundingClient, amount
 from personas.funding.ads import Ad
 from personas.funding.cycle import CycleConfig
@@ -28,26 +30,6 @@ def _key(args: argparse.Namespace) -> str:
     return str(args.key or f"cli-{uuid.uuid4().hex}")
 
 
-def _when(value: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO date/time") from None
-    if parsed.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{value!r} needs a time zone, e.g. +00:00")
-    return parsed
-
-
-def _seconds(value: str) -> timedelta:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError("seconds must be positive")
-    return timedelta(seconds=seconds)
-
-
 def _admin_key(p: argparse.ArgumentParser, note: str = "") -> None:
     p.add_argument(
         "--admin-key",
@@ -59,19 +41,15 @@ def _admin_key(p: argparse.ArgumentParser, note: str = "") -> None:
 
 def add_funding_commands(subparsers: Any) -> None:
     """Add the ``funding`` command group to the ``personas`` parser's subparsers."""
-    funding = subparsers.add_parser("funding", help="funding cycles, ledger, rules, keys, audit")
-    sub = funding.add_subparsers(dest="funding_command", required=True, metavar="COMMAND")
+    group = CommandGroup(subparsers, "funding", "funding cycles, ledger, rules, keys, audit")
 
     def cmd(name: str, help: str, temporal: bool = False) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = sub.add_parser(name, help=help)
-        p.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
-        p.set_defaults(handler=funding_command, temporal=temporal)
-        return p
+        return group.command(name, funding_command, help, temporal=temporal)
 
     p = cmd("start", "start a persona's funding cycle", temporal=True)
     p.add_argument("persona")
     p.add_argument("--allocation", required=True, help="amount topped up to each period")
-    p.add_argument("--period", type=_seconds, default=timedelta(days=1), metavar="S")
+    p.add_argument("--period", type=seconds, default=timedelta(days=1), metavar="S")
     p = cmd("show", "a persona's funding state", temporal=True)
     p.add_argument("persona")
     p = cmd("run", "run a persona's funding cycle now", temporal=True)
@@ -116,14 +94,14 @@ def add_funding_commands(subparsers: Any) -> None:
     p.add_argument("secret")
     p = cmd("key-rotate-schedule", "rotate a persona's key on a Temporal Schedule", temporal=True)
     p.add_argument("persona")
-    p.add_argument("--every", type=_seconds, required=True, metavar="S")
-    p.add_argument("--overlap", type=_seconds, required=True, metavar="S")
+    p.add_argument("--every", type=seconds, required=True, metavar="S")
+    p.add_argument("--overlap", type=seconds, required=True, metavar="S")
     for name, help in (("audit", "list audit entries"), ("usage", "list usage events")):
         p = cmd(name, help)
         p.add_argument("--persona")
         p.add_argument("--entity")
-        p.add_argument("--since", type=_when)
-        p.add_argument("--until", type=_when)
+        p.add_argument("--since", type=aware_datetime)
+        p.add_argument("--until", type=aware_datetime)
     cmd("audit-verify", "verify the audit chain")
     p = cmd("ad-add", "add an ad to the inventory")
     p.add_argument("ad_id")
@@ -250,12 +228,17 @@ async def _audit_and_usage(ctx: Any, api: FundingClient, args: argparse.Namespac
             raise PersonaError(f"audit chain broken: {reason}")
         ctx.emit({"ok": ok, "reason": reason}, reason)
         return
-    pid = await _persona(ctx, args) if args.persona else None
+    scope = Scope(
+        persona_id=await _persona(ctx, args) if args.persona else None,
+        entity_id=args.entity,
+        since=args.since,
+        until=args.until,
+    )
     if c == "audit":
-        entries = await api.audit(pid, args.entity, args.since, args.until)
+        entries = await api.audit(**scope)
         lines = [f"{e.seq} {e.at.isoformat()} {e.kind} {e.persona_id or '-'}" for e in entries]
         ctx.emit([e.model_dump(mode="json") for e in entries], "\n".join(lines) or "no entries")
     else:
-        events = await api.usage(pid, args.entity, args.since, args.until)
+        events = await api.usage(**scope)
         lines = [f"{u.occurred_at.isoformat()} {u.kind} {fmt(u.price)}" for u in events]
         ctx.emit([u.model_dump(mode="json") for u in events], "\n".join(lines) or "no usage")

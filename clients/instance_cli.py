@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from clients.api import PersonaError
+from clients.cli_args import CommandGroup
 from clients.instance_api import InstanceClient
 from personas.instance.base import BASE_PERSONAS
 from personas.instance.views import NegotiationView
@@ -132,23 +133,9 @@ async def _release(ctx: Any, args: argparse.Namespace) -> None:
     ctx.emit({"released": True}, "release requested")
 
 
-def _answer_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("negotiation", metavar="NEGOTIATION")
-    p.add_argument("round", type=int, metavar="ROUND")
-    p.add_argument("--signal", action="store_true", help="send by signal, do not wait")
-
-
 def add_instance_commands(subparsers: Any) -> None:
     """Add ``instance start|show|accept|modify|reject|constrain|counter|release`` to a CLI."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
-    inst = subparsers.add_parser("instance", help="negotiate and provision instances")
-    sub = inst.add_subparsers(dest="instance_command", required=True, metavar="COMMAND")
-
-    def command(name: str, handler: Any, help: str) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = sub.add_parser(name, parents=[common], help=help)
-        p.set_defaults(handler=handler, temporal=True)
-        return p
+    command = CommandGroup(subparsers, "instance", "negotiate and provision instances").command
 
     p = command("start", _start, "start a negotiation; prints its id")
     p.add_argument("--entity", required=True)
@@ -161,25 +148,29 @@ def add_instance_commands(subparsers: Any) -> None:
     p.add_argument("--max-rounds", type=int, default=5)
     p.add_argument("--round-timeout", type=float, default=3600.0, metavar="S")
     p.add_argument("--no-provision", action="store_true")
+
+    def answer(name: str, help: str) -> argparse.ArgumentParser:
+        """A command answering a round: the negotiation, the round and ``--signal``."""
+        p = command(name, _answer, help)
+        p.add_argument("negotiation", metavar="NEGOTIATION")
+        p.add_argument("round", type=int, metavar="ROUND")
+        p.add_argument("--signal", action="store_true", help="send by signal, do not wait")
+        return p
+
     p = command("show", _show, "a negotiation's rounds, proposals and outcome")
     p.add_argument("negotiation", metavar="NEGOTIATION")
-    p = command("accept", _answer, "accept a proposal")
-    _answer_args(p)
+    p = answer("accept", "accept a proposal")
     p.add_argument("proposal", metavar="PROPOSAL")
-    p = command("modify", _answer, "ask for a proposal with changes (JSON)")
-    _answer_args(p)
+    p = answer("modify", "ask for a proposal with changes (JSON)")
     p.add_argument("changes", metavar="CHANGES")
     p.add_argument("--proposal", metavar="PROPOSAL")
-    p = command("reject", _answer, "reject the round's proposals")
-    _answer_args(p)
+    p = answer("reject", "reject the round's proposals")
     p.add_argument("reason", metavar="REASON")
     p.add_argument("--final", action="store_true", help="end the negotiation")
-    p = command("constrain", _answer, "add a hard constraint")
-    _answer_args(p)
+    p = answer("constrain", "add a hard constraint")
     p.add_argument("kind", metavar="KIND")
     p.add_argument("value", metavar="VALUE")
-    p = command("counter", _answer, "this proposal's shape, at most this price")
-    _answer_args(p)
+    p = answer("counter", "this proposal's shape, at most this price")
     p.add_argument("proposal", metavar="PROPOSAL")
     price = p.add_mutually_exclusive_group(required=True)
     price.add_argument("--max-hourly", type=float, metavar="USD")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypedDict, Unpack, cast
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -15,7 +15,7 @@ from temporalio import activity
 
 from activities.funding.db import OnDatabase
 from activities.funding.tables import AuditHead, AuditRow
-from activities.store.db import scope_filter, utc
+from activities.store.db import Scope, scope_filter, utc
 from personas.funding.audit import GENESIS, AuditEntry, entry_hash, verify_chain
 
 SYSTEM = "system"
@@ -88,22 +88,33 @@ def lock_stream(s: Session | Connection, stream: str) -> tuple[int, str]:
     return head.seq, head.hash
 
 
+class EntryOptions(TypedDict, total=False):
+    """What an appended entry may name besides its kind, actor and data."""
+
+    persona_id: str | None
+    """The persona it is about (its stream, with ``entity_id``)."""
+    entity_id: str | None
+    """The entity it is about."""
+    now: datetime | None
+    """Its time (now when not given)."""
+    key: str | None
+    """An idempotency key: an entry with it is appended once."""
+
+
 def append(
     s: Session | Connection,
     kind: str,
     actor: str,
     data: dict[str, Any],
-    *,
-    persona_id: str | None = None,
-    entity_id: str | None = None,
-    now: datetime | None = None,
-    key: str | None = None,
+    **options: Unpack[EntryOptions],
 ) -> AuditEntry:
     """Append an entry inside the caller's transaction, locking its stream's head row.
 
     With ``key`` the append is idempotent: when an entry with that key exists (a retried
     activity), nothing is added and the existing entry is returned.
     """
+    persona_id, entity_id = options.get("persona_id"), options.get("entity_id")
+    key = options.get("key")
     conn = s.connection() if isinstance(s, Session) else s
     stream = stream_of(persona_id, entity_id)
     head_seq, head_hash = lock_stream(conn, stream)
@@ -112,7 +123,7 @@ def append(
         existing = conn.execute(select(*_LOG.c).where(_LOG.c.entry_key == key)).one_or_none()
         if existing is not None:
             return AuditEntry.model_validate(existing)
-    at = utc(now).replace(microsecond=0)
+    at = utc(options.get("now")).replace(microsecond=0)
     seq = head_seq + 1
     digest = entry_hash(head_hash, stream, seq, at, kind, actor, persona_id, entity_id, data)
     row = {
@@ -140,41 +151,18 @@ class AuditLog(OnDatabase):
     """Reading, appending and verifying the audit chains."""
 
     def append(
-        self,
-        kind: str,
-        actor: str,
-        data: dict[str, Any],
-        *,
-        persona_id: str | None = None,
-        entity_id: str | None = None,
-        now: datetime | None = None,
-        key: str | None = None,
+        self, kind: str, actor: str, data: dict[str, Any], **options: Unpack[EntryOptions]
     ) -> AuditEntry:
         """Append one entry in its own transaction (once per ``key`` when given)."""
         with self.db.tx() as s:
-            return append(
-                s, kind, actor, data, persona_id=persona_id, entity_id=entity_id, now=now, key=key
-            )
+            return append(s, kind, actor, data, **options)
 
-    def entries(
-        self,
-        *,
-        persona_id: str | None = None,
-        entity_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[AuditEntry]:
+    def entries(self, **scope: Unpack[Scope]) -> list[AuditEntry]:
         """Entries in append order, filtered by persona, entity and ``since <= at < until``."""
-        scope = scope_filter(
-            at=AuditRow.at,
-            persona=AuditRow.persona_id,
-            entity=AuditRow.entity_id,
-            persona_id=persona_id,
-            entity_id=entity_id,
-            since=since,
-            until=until,
+        conds = scope_filter(
+            at=AuditRow.at, persona=AuditRow.persona_id, entity=AuditRow.entity_id, **scope
         )
-        stmt = select(AuditRow).where(*scope).order_by(AuditRow.id)
+        stmt = select(AuditRow).where(*conds).order_by(AuditRow.id)
         with self.db.tx() as s:
             return [AuditEntry.model_validate(r) for r in s.scalars(stmt)]
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Unpack
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, func, select
 
 from activities.funding.db import Database
 from activities.funding.tables import UsageEvent
-from activities.store.db import insert_ignore, scope_filter, utc
+from activities.store.db import Scope, insert_ignore, scope_filter, utc
 from personas.funding.pricing import PriceTable
 
 
@@ -50,17 +51,12 @@ class UsageRecord(BaseModel):
     occurred_at: datetime
 
 
-def _scope(
-    persona_id: str | None, entity_id: str | None, since: datetime | None, until: datetime | None
-) -> list[ColumnElement[bool]]:
+def _scope(scope: Scope) -> list[ColumnElement[bool]]:
     return scope_filter(
         at=UsageEvent.occurred_at,
         persona=UsageEvent.persona_id,
         entity=UsageEvent.entity_id,
-        persona_id=persona_id,
-        entity_id=entity_id,
-        since=since,
-        until=until,
+        **scope,
     )
 
 
@@ -92,30 +88,16 @@ class Meter:
             row = s.scalars(select(UsageEvent).where(UsageEvent.event_key == usage.event_key)).one()
             return UsageRecord.model_validate(row)
 
-    def usage(
-        self,
-        *,
-        persona_id: str | None = None,
-        entity_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[UsageRecord]:
+    def usage(self, **scope: Unpack[Scope]) -> list[UsageRecord]:
         """Usage events filtered by persona, entity and period ``[since, until)``."""
-        scope = _scope(persona_id, entity_id, since, until)
-        stmt = select(UsageEvent).where(*scope).order_by(UsageEvent.occurred_at, UsageEvent.id)
+        conds = _scope(scope)
+        stmt = select(UsageEvent).where(*conds).order_by(UsageEvent.occurred_at, UsageEvent.id)
         with self.db.tx() as s:
             return [UsageRecord.model_validate(r) for r in s.scalars(stmt)]
 
-    def total(
-        self,
-        *,
-        persona_id: str | None = None,
-        entity_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> int:
+    def total(self, **scope: Unpack[Scope]) -> int:
         """Total price of the matching usage events."""
-        scope = _scope(persona_id, entity_id, since, until)
-        stmt = select(func.coalesce(func.sum(UsageEvent.price), 0)).where(*scope)
+        conds = _scope(scope)
+        stmt = select(func.coalesce(func.sum(UsageEvent.price), 0)).where(*conds)
         with self.db.tx() as s:
             return int(s.execute(stmt).scalar() or 0)

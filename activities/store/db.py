@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypedDict, Unpack, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Engine, Table, create_engine, event, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -119,21 +119,30 @@ def insert_ignore(s: Session, model: type[Base], values: dict[str, Any]) -> bool
     return True
 
 
+class Scope(TypedDict, total=False):
+    """Which rows a query covers: one persona, one entity and ``since <= at < until``, each
+    only when given; query methods take it as keyword arguments (``**scope``)."""
+
+    persona_id: str | None
+    entity_id: str | None
+    since: datetime | None
+    until: datetime | None
+
+
 def scope_filter(
     *,
     at: QueryableAttribute[datetime],
     persona: QueryableAttribute[Any],
     entity: QueryableAttribute[Any] | None = None,
-    persona_id: str | None = None,
-    entity_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    **scope: Unpack[Scope],
 ) -> list[ColumnElement[bool]]:
-    """Conditions selecting rows of one persona and entity (each when given) with
-    ``since <= at < until`` (each bound when given); pass them to ``where(*...)``.
+    """Conditions selecting the rows of ``scope`` (see :class:`Scope`); pass them to
+    ``where(*...)``.
 
     ``entity`` is the table's entity column; a table without one is filtered by persona only.
     """
+    persona_id, entity_id = scope.get("persona_id"), scope.get("entity_id")
+    since, until = scope.get("since"), scope.get("until")
     if entity_id is not None and entity is None:
         raise ValueError("an entity filter on a table without an entity column")
     conds: list[ColumnElement[bool]] = []
