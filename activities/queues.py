@@ -6,20 +6,28 @@ Every queue name derives from the settings' base task queue (``PERSONAS_TASK_QUE
   (the store, the ledger, model calls, signalling personas);
 - ``solver`` polls ``<base>-solver``: CPU-bound CP-SAT and learning activities, run with their
   own concurrency limit;
-- ``host`` polls ``<base>-host``: everything bound to a machine (Docker sandboxes, instance
-  containers, nginx testbeds, egress proxies).
+- ``host`` polls ``<base>-host``, the placement queue (:data:`PLACEMENT_ACTIVITIES`: which
+  host takes a new object), and ``<base>-host-<host id>``, its own pinned queue
+  (:func:`host_queue`): everything bound to a machine (Docker sandboxes, instance containers,
+  nginx testbeds, egress proxies), :data:`HOST_ACTIVITIES`, runs there and only there.
 
 Workflows name the queue of each activity they schedule with :func:`queue_for`, from their own
-(life) queue; workers poll :func:`queue_name` for each role they serve.
+(life) queue, and the pinned queue of the host they were placed on for a host-bound one
+(:func:`queue_for` refuses to route those); workers poll :func:`queue_name` for each role they
+serve, and a host worker its pinned queue too.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+from activities import host
 from activities.app import contracts as app
 from activities.fleet import contracts as fleet
+from activities.host import host_queue
 from activities.instance import contracts as instance
+
+__all__ = ["HOST_ACTIVITIES", "PLACEMENT_ACTIVITIES", "ROLES", "Role", "host_queue"]
 
 Role = Literal["life", "solver", "host"]
 ROLES: tuple[Role, ...] = ("life", "solver", "host")
@@ -52,7 +60,11 @@ HOST_ACTIVITIES: frozenset[str] = frozenset(
         fleet.RETIRE_VARIANTS,
     }
 )
-"""Bound to a machine: Docker objects, nginx testbeds (and the fleet they drive), egress."""
+"""Bound to a machine: Docker objects, nginx testbeds (and the fleet they drive), egress.
+Each runs on the pinned queue of the host that holds its object."""
+
+PLACEMENT_ACTIVITIES: frozenset[str] = frozenset({host.CLAIM, app.PLACE})
+"""Taken by any host worker from ``<base>-host``: they choose the host of a new object."""
 
 _SUFFIX: dict[Role, str] = {"life": "", "solver": "-solver", "host": "-host"}
 
@@ -61,7 +73,7 @@ def role_of(activity: str) -> Role:
     """The role whose workers run ``activity`` (by its registered name)."""
     if activity in SOLVER_ACTIVITIES:
         return "solver"
-    if activity in HOST_ACTIVITIES:
+    if activity in HOST_ACTIVITIES or activity in PLACEMENT_ACTIVITIES:
         return "host"
     return "life"
 
@@ -71,7 +83,19 @@ def queue_name(base: str, role: Role) -> str:
     return base + _SUFFIX[role]
 
 
+def is_pinned(activity: str) -> bool:
+    """True when ``activity`` must run on the pinned queue of its object's host."""
+    return activity in HOST_ACTIVITIES
+
+
+class Unpinned(ValueError):
+    """A host-bound activity was routed without a host."""
+
+
 def queue_for(activity: str, workflow_queue: str) -> str:
     """The queue to schedule ``activity`` on, from a workflow running on ``workflow_queue``
-    (workflows run on the life queue, which is the base queue itself)."""
+    (workflows run on the life queue, which is the base queue itself). A host-bound activity
+    has no such queue: it goes to ``host_queue(base, host_id)`` of its object's host."""
+    if is_pinned(activity):
+        raise Unpinned(f"{activity} is host-bound: schedule it on its host's pinned queue")
     return queue_name(workflow_queue, role_of(activity))

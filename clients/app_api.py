@@ -31,6 +31,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities import ownership
@@ -318,6 +319,17 @@ class AppClient:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise PersonaError(f"session {session_id} is not running") from None
             raise
+
+    async def reconcile_host(self, host_id: str) -> str:
+        """Start one reconciliation of ``host_id`` alone (a host worker does when it starts:
+        what its sessions left while it was gone is removed); its workflow id (one run at a
+        time per deployment, queue and host)."""
+        workflow_id = f"{reconciler_schedule_id(self.deployment(), self.task_queue)}-{host_id}"
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await self.client.start_workflow(
+                AppReconciler.run, host_id, id=workflow_id[:900], task_queue=self.task_queue
+            )
+        return workflow_id[:900]
 
     async def ensure_reconciler(
         self, every: timedelta = timedelta(minutes=5), schedule_id: str | None = None

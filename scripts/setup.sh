@@ -12,6 +12,7 @@ need_apt=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)  # validates docker-compose.yml
 # Package lists are needed anyway: app persona images are built from Debian's packages.
 as_root apt-get update -qq
 if [ ${#need_apt[@]} -gt 0 ]; then

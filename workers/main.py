@@ -19,8 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 
 from activities.app.broker import BrokerNotConfigured, broker_keys
-from activities.app.settings import get_app_settings
+from activities.app.capacity import register_host
+from activities.app.settings import AppSettings, get_app_settings
 from activities.fleet.drivers import FleetDriver, driver_from_settings
+from activities.host import check_host_id
 from activities.providers import ModelProvider, provider_from_settings
 from activities.queues import ROLES, Role
 from activities.store import Store
@@ -38,16 +40,18 @@ def build_worker(
     task_queue: str,
     fleet_driver: FleetDriver | None = None,
     roles: Iterable[Role] = ROLES,
+    app_settings: AppSettings | None = None,
 ) -> registry.Workers:
     """Workers for ``roles`` (every one by default) of every persona workflow and activity, on
     the queues derived from ``task_queue`` (fleet activities on ``fleet_driver``, the simulated
-    fleet by default); every store shares ``store.engine``."""
+    fleet by default; the host's id from ``app_settings``); every store shares
+    ``store.engine``."""
     registered = (
         registry.life(store, provider, client, task_queue)
         + registry.instance(store)
         + registry.funding(store, client)
         + registry.fleet(store, fleet_driver)
-        + registry.app(store)
+        + registry.app(store, app_settings)
     )
     return registry.Workers(
         client,
@@ -60,7 +64,7 @@ def build_worker(
     )
 
 
-async def run_worker(settings: Settings, role: str = "all") -> None:
+async def run_worker(settings: Settings, role: str = "all", host_id: str | None = None) -> None:
     """Connect, migrate the store and serve until cancelled, on one engine (one connection
     pool) that every store of the process shares, disposed at shutdown.
 
@@ -68,7 +72,10 @@ async def run_worker(settings: Settings, role: str = "all") -> None:
     configured outside PERSONAS_APP_DEV_MODE (any role: the app activities are registered
     on their role's worker)."""
     roles = registry.roles_of(role)
-    broker_keys(get_app_settings())
+    app_settings = get_app_settings()
+    if host_id:
+        app_settings = app_settings.model_copy(update={"host_id": check_host_id(host_id)})
+    broker_keys(app_settings)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url())
     store = Store(engine)
@@ -80,14 +87,18 @@ async def run_worker(settings: Settings, role: str = "all") -> None:
     )
     metrics = telemetry.serve_domain_metrics(settings, engine)
     driver = driver_from_settings(settings)
-    worker = build_worker(
-        client, store, provider_from_settings(settings), settings.task_queue, driver, roles
-    )
+    provider = provider_from_settings(settings)
+    worker = build_worker(client, store, provider, settings.task_queue, driver, roles, app_settings)
+    apps = AppClient(client, store, settings.task_queue, app_settings)
     if "life" in roles:
-        await AppClient(client, store, settings.task_queue).ensure_reconciler()
+        await apps.ensure_reconciler()
+    if "host" in roles:  # register this host's capacity, then remove what it left before
+        await asyncio.to_thread(register_host, store, app_settings)
+        await apps.reconcile_host(app_settings.host_id)
     logging.info(
-        "worker (role %s) on %s, task queues %s; metrics on %s:%s (SDK) and :%s (domain)",
+        "worker (role %s, host %s) on %s, task queues %s; metrics on %s:%s (SDK) and :%s (domain)",
         role,
+        app_settings.host_id,
         settings.temporal_address,
         ", ".join(worker.task_queues.values()),
         settings.metrics_host,
@@ -114,11 +125,17 @@ def main(argv: list[str] | None = None) -> None:
         default="all",
         help="which task queues this process serves (default: all, the embedded setup)",
     )
+    parser.add_argument(
+        "--host-id",
+        default=None,
+        help="this host's id (default $PERSONAS_HOST_ID, else local): a host worker polls"
+        " <queue>-host and its pinned <queue>-host-<id>",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_worker(get_settings(), args.role))
+            asyncio.run(run_worker(get_settings(), args.role, args.host_id))
     except BrokerNotConfigured as err:
         logging.error("worker not started: %s", err)
         raise SystemExit(2) from None

@@ -26,11 +26,20 @@ from activities.fleet.drivers import FleetDriver, SimFleet
 from activities.funding.activities import FundingActivities
 from activities.funding.db import Database
 from activities.funding.service import Funding
+from activities.host import HostInfo, claim_activity
 from activities.instance.activities import InstanceActivities
 from activities.instance.providers import InstanceProvider, LocalDockerProvider
 from activities.persona_activities import PersonaActivities
 from activities.providers import ModelProvider
-from activities.queues import ROLES, Role, queue_name, role_of
+from activities.queues import (
+    HOST_ACTIVITIES,
+    PLACEMENT_ACTIVITIES,
+    ROLES,
+    Role,
+    host_queue,
+    queue_name,
+    role_of,
+)
 from activities.store import Store
 from personas.fleet.simulator import SimParams
 from personas.funding.pricing import PriceTable
@@ -50,14 +59,20 @@ class Registration:
 
     workflows: list[type] = field(default_factory=list)
     activities: list[Callable[..., Any]] = field(default_factory=list)
+    host: HostInfo | None = None
+    """The host the host-bound activities' objects live on (the app activities' settings)."""
 
     def worker_options(self) -> dict[str, Any]:
         """``workflows=`` and ``activities=`` for :class:`temporalio.worker.Worker`."""
         return {"workflows": self.workflows, "activities": self.activities}
 
     def __add__(self, other: Registration) -> Registration:
+        if self.host and other.host and self.host != other.host:
+            raise ValueError(f"two hosts in one registration: {self.host}, {other.host}")
         return Registration(
-            [*self.workflows, *other.workflows], [*self.activities, *other.activities]
+            [*self.workflows, *other.workflows],
+            [*self.activities, *other.activities],
+            self.host or other.host,
         )
 
     def for_role(self, role: Role) -> Registration:
@@ -66,6 +81,13 @@ class Registration:
         return Registration(
             self.workflows if role == "life" else [],
             [fn for fn in self.activities if role_of(activity_name(fn)) == role],
+            self.host,
+        )
+
+    def only(self, names: frozenset[str]) -> Registration:
+        """The activities named in ``names`` (no workflows)."""
+        return Registration(
+            [], [fn for fn in self.activities if activity_name(fn) in names], self.host
         )
 
 
@@ -96,9 +118,13 @@ class Workers:
     """One :class:`Worker` per role's task queue (derived from ``task_queue``, the base), for
     the ``roles`` served; used like a Worker (``async with``, ``run()``).
 
+    The host role has two: the placement queue ``<base>-host`` (``host.claim`` and the app
+    placement) and the host's pinned queue ``<base>-host-<host id>`` (every host-bound
+    activity); the host is ``host``, else the registration's, else ``local``.
+
     ``options`` go to every Worker; the solver's gets ``solver_max_concurrent`` activities at a
-    time. Each worker's identity ends with ``/<role>`` so histories show who ran what. A role
-    with nothing registered starts no worker."""
+    time. Each worker's identity ends with ``/<role>`` (``/host-<host id>`` for the host's) so
+    histories show who ran what. A role with nothing registered starts no worker."""
 
     def __init__(
         self,
@@ -108,33 +134,50 @@ class Workers:
         roles: Iterable[Role] = ROLES,
         *,
         solver_max_concurrent: int = SOLVER_MAX_CONCURRENT,
+        host: HostInfo | None = None,
         **options: Any,
     ) -> None:
         self.base = task_queue
-        self.workers: dict[Role, Worker] = {}
+        self.host = host or registered.host or HostInfo()
+        self.workers: dict[str, Worker] = {}
         identity = options.pop("identity", f"{os.getpid()}@{socket.gethostname()}")
         for role in roles:
-            part = registered.for_role(role)
-            if not part.workflows and not part.activities:
-                continue
             opts = dict(options)
             if role != "life":
                 opts.pop("max_cached_workflows", None)
             if role == "solver":
                 opts["max_concurrent_activities"] = solver_max_concurrent
-            self.workers[role] = Worker(
-                client,
-                task_queue=queue_name(task_queue, role),
-                identity=f"{identity}/{role}",
-                **part.worker_options(),
-                **opts,
-            )
+            part = registered.for_role(role)
+            queues: dict[str, tuple[str, Registration]] = {
+                role: (queue_name(task_queue, role), part)
+            }
+            if role == "host" and part.activities:
+                placement = part.only(PLACEMENT_ACTIVITIES)
+                placement = placement + Registration([], [claim_activity(self.host)])
+                queues = {
+                    "host": (queue_name(task_queue, role), placement),
+                    "host-pinned": (
+                        host_queue(task_queue, self.host.host_id),
+                        part.only(HOST_ACTIVITIES),
+                    ),
+                }
+            for key, (queue, what) in queues.items():
+                if not what.workflows and not what.activities:
+                    continue
+                who = f"host-{self.host.host_id}" if role == "host" else role
+                self.workers[key] = Worker(
+                    client,
+                    task_queue=queue,
+                    identity=f"{identity}/{who}",
+                    **what.worker_options(),
+                    **opts,
+                )
         self._stack: contextlib.AsyncExitStack | None = None
 
     @property
-    def task_queues(self) -> dict[Role, str]:
-        """The queue each served role polls."""
-        return {role: w.task_queue for role, w in self.workers.items()}
+    def task_queues(self) -> dict[str, str]:
+        """The queue each served role polls (``host`` and ``host-pinned`` for the host)."""
+        return {key: w.task_queue for key, w in self.workers.items()}
 
     async def __aenter__(self) -> Workers:
         stack = contextlib.AsyncExitStack()
@@ -207,5 +250,6 @@ def app(store: Store, settings: AppSettings | None = None, **options: Any) -> Re
 
 
 def app_of(acts: AppActivities) -> Registration:
-    """App sessions and their reconciler over activities the caller keeps (to close them)."""
-    return Registration([AppSession, AppReconciler], acts.all())
+    """App sessions and their reconciler over activities the caller keeps (to close them),
+    on the host of their settings."""
+    return Registration([AppSession, AppReconciler], acts.all(), acts.settings.host())

@@ -38,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from activities.app import contracts
+    from activities.host import HostClaim
+    from activities.queues import is_pinned
     from personas import messages
     from personas.app.models import SessionRequest
     from personas.app.views import (
@@ -53,7 +55,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from personas.ids import session_workflow_id
     from runtime import search_attributes as sa
-    from workflows.common import failure_cause, on_queue
+    from workflows.common import failure_cause, host_gone, on_queue
 
 STEP_TIMEOUT = timedelta(seconds=60)
 IMAGE_TIMEOUT = timedelta(minutes=15)
@@ -101,7 +103,8 @@ class AppSession:
         self.stop_reason: str | None = None
         self.stop_state = "released"
         self.woken = False
-        self.host_id = ""
+        self.host: HostClaim | None = None
+        self.host_lost = False
         self.usage_interval_s = 60
         self.history_len = 60
         self.revoked = False
@@ -176,11 +179,14 @@ class AppSession:
                 result_type=contracts.Usage,
                 start_to_close_timeout=SAMPLE_TIMEOUT,
                 retry_policy=SAMPLE_RETRY,
-                task_queue=on_queue(contracts.USAGE),
+                **self._route(contracts.USAGE),
             )
         except ActivityError as err:
             if _cancelled(err):
                 raise
+            if host_gone(err):
+                self._host_lost(contracts.USAGE)
+                return
             if _is_gone(err):
                 self._lost(failure_cause(err))
                 return
@@ -204,14 +210,21 @@ class AppSession:
         validated: contracts.Validated = await self._step(
             "validate", contracts.VALIDATE, request, contracts.Validated, STEP_TIMEOUT
         )
-        self.host_id = validated.host_id
         self.usage_interval_s = validated.usage_interval_s
         self.history_len = validated.usage_history
         self.view_.persona_version = validated.version
         workflow.upsert_search_attributes([sa.ENTITY_ID.value_set(validated.entity_id)])
+        self.host = await self._step(
+            "place",
+            contracts.PLACE,
+            contracts.PlaceRequest(session_id=request.session_id, amount=validated.amount),
+            HostClaim,
+            STEP_TIMEOUT,
+        )
+        self.view_.host_id = self.host.host_id
         self._push(
             contracts.RELEASE,
-            contracts.ReleaseRequest(session_id=request.session_id, host_id=self.host_id),
+            contracts.ReleaseRequest(session_id=request.session_id, host_id=self.host.host_id),
         )
         await self._reserve(validated)
         persona = validated.persona
@@ -272,18 +285,59 @@ class AppSession:
                 "health": "checking",
             }.get(name, name)
         )
-        out = await workflow.execute_activity(
-            activity,
-            arg,
-            result_type=result,
-            start_to_close_timeout=limit,
-            heartbeat_timeout=STEP_HEARTBEAT,
-            retry_policy=STEP_RETRY,
-            task_queue=on_queue(activity),
-        )
+        try:
+            out = await workflow.execute_activity(
+                activity,
+                arg,
+                result_type=result,
+                start_to_close_timeout=limit,
+                heartbeat_timeout=STEP_HEARTBEAT,
+                retry_policy=STEP_RETRY,
+                **self._route(activity),
+            )
+        except ActivityError as err:
+            if host_gone(err):
+                self._host_lost(activity)
+                raise _Stop(self.stop_reason) from None
+            raise
         self.view_.steps.append(name)
         self._check_stop()
         return out
+
+    def _route(self, activity: str) -> dict[str, Any]:
+        """Where ``activity`` runs: a host-bound one on the pinned queue of the session's
+        host, with the host's loss timeout as its schedule-to-start timeout; a placement one
+        on the placement queue within the queue timeout (no host worker at all); any other
+        on its role's queue."""
+        if is_pinned(activity):
+            if self.host is None:
+                raise ApplicationError(f"{activity} before the session was placed")
+            return {
+                "task_queue": self.host.task_queue,
+                "schedule_to_start_timeout": timedelta(seconds=self.host.loss_timeout_s),
+            }
+        if activity == contracts.PLACE:
+            return {
+                "task_queue": on_queue(activity),
+                "schedule_to_start_timeout": timedelta(seconds=self.req.queue_timeout_s),
+            }
+        return {"task_queue": on_queue(activity)}
+
+    def _host_lost(self, activity: str) -> None:
+        """No worker of the session's host took ``activity`` within the loss timeout (or no
+        host worker took the placement): the session ends ``lost``, and its host-bound
+        clean-up is left to that host's reconciler."""
+        self.host_lost = True
+        if self.host is None:
+            self.stop_state = "failed"
+            reason = f"no host worker took the placement within {self.req.queue_timeout_s} s"
+        else:
+            self.stop_state = "lost"
+            reason = (
+                f"host {self.host.host_id} lost: no worker took {activity} within "
+                f"{self.host.loss_timeout_s:g} s"
+            )
+        self.stop_reason = reason[:MAX_REASON]
 
     def _check_stop(self) -> None:
         if self.stop_reason is not None:
@@ -293,7 +347,7 @@ class AppSession:
         request = self.req
         ask = contracts.ReserveRequest(
             session_id=request.session_id,
-            host_id=validated.host_id,
+            host_id=self.host.host_id if self.host else "",
             persona_id=request.persona_id,
             user_id=request.user_id,
             priority=request.priority,
@@ -364,13 +418,24 @@ class AppSession:
                 arg = contracts.EndRequest(
                     session_id=self.req.session_id, state=state, reason=reason
                 )
-            out = await workflow.execute_activity(
-                activity,
-                arg,
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=COMP_RETRY,
-                task_queue=on_queue(activity),
-            )
+            if is_pinned(activity) and self.host_lost:
+                self.view_.left_on_host.append(activity)  # the host's reconciler's, later
+                continue
+            try:
+                out = await workflow.execute_activity(
+                    activity,
+                    arg,
+                    start_to_close_timeout=STEP_TIMEOUT,
+                    retry_policy=COMP_RETRY,
+                    **self._route(activity),
+                )
+            except ActivityError as err:
+                if not host_gone(err):
+                    raise
+                self._host_lost(activity)
+                state, reason = self.stop_state, (self.stop_reason or reason)
+                self.view_.left_on_host.append(activity)
+                continue
             self.view_.compensated.append(activity)
             if activity == contracts.RELEASE and isinstance(out, list):
                 for waiting in out:
@@ -499,9 +564,12 @@ class AppSession:
                 result_type=contracts.RunResult,
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=RetryPolicy(maximum_attempts=1),
-                task_queue=on_queue(contracts.EXEC),
+                **self._route(contracts.EXEC),
             )
         except ActivityError as err:
+            if host_gone(err):
+                self._host_lost(contracts.EXEC)
+                raise ApplicationError(self.stop_reason or "host lost", type="HostLost") from None
             if _is_gone(err):
                 self._lost(failure_cause(err))
             raise ApplicationError(failure_cause(err), type="CommandFailed") from None
@@ -527,14 +595,20 @@ class AppSession:
     @workflow.update
     async def sample_usage(self, query: UsageQuery) -> contracts.Usage:
         """A sample of the running session's CPU time and memory."""
-        usage: contracts.Usage = await workflow.execute_activity(
-            contracts.USAGE,
-            contracts.SessionRef(session_id=self.req.session_id),
-            result_type=contracts.Usage,
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=STEP_RETRY,
-            task_queue=on_queue(contracts.USAGE),
-        )
+        try:
+            usage: contracts.Usage = await workflow.execute_activity(
+                contracts.USAGE,
+                contracts.SessionRef(session_id=self.req.session_id),
+                result_type=contracts.Usage,
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=STEP_RETRY,
+                **self._route(contracts.USAGE),
+            )
+        except ActivityError as err:
+            if host_gone(err):
+                self._host_lost(contracts.USAGE)
+                raise ApplicationError(self.stop_reason or "host lost", type="HostLost") from None
+            raise
         return usage
 
     @sample_usage.validator

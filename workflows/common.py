@@ -4,12 +4,15 @@ and the guards that keep a hostile message from failing a workflow task."""
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
 
 with workflow.unsafe.imports_passed_through():
+    from activities.host import CLAIM, HostClaim
     from activities.queues import queue_for
     from personas.bounds import quote
     from runtime.converter import UndecodablePayload
@@ -21,6 +24,13 @@ def on_queue(activity: str) -> str:
     """The task queue to schedule ``activity`` on: its role's queue (``activities.queues``)
     derived from this workflow's own queue."""
     return queue_for(activity, workflow.info().task_queue)
+
+
+def host_gone(err: ActivityError) -> bool:
+    """True when no worker took the activity from its queue in time (its schedule-to-start
+    timeout): on a host's pinned queue, the host is lost."""
+    cause = err.cause
+    return isinstance(cause, TimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_START
 
 
 def now_ms() -> int:
@@ -72,3 +82,30 @@ def started_with(value: T, model: type[T]) -> T:
     if not isinstance(value, model):
         raise UndecodablePayload(f"start input must be a {model.__name__}, got {quote(value)}")
     return value
+
+
+#: How long a placement may wait for any host worker to take it.
+CLAIM_WAIT = timedelta(minutes=5)
+
+
+async def claim_host(wait: timedelta = CLAIM_WAIT) -> HostClaim:
+    """Place a host-bound object: the host of whichever host worker takes ``host.claim`` from
+    the placement queue (Temporal's worker-specific task queue pattern)."""
+    claim: HostClaim = await workflow.execute_activity(
+        CLAIM,
+        result_type=HostClaim,
+        start_to_close_timeout=timedelta(seconds=30),
+        schedule_to_start_timeout=wait,
+        retry_policy=RetryPolicy(maximum_attempts=3),
+        task_queue=on_queue(CLAIM),
+    )
+    return claim
+
+
+def pinned(host: HostClaim) -> dict[str, Any]:
+    """``execute_activity`` options of a host-bound step on ``host``: its pinned queue, and
+    its loss timeout as the schedule-to-start timeout (:func:`host_gone` says it fired)."""
+    return {
+        "task_queue": host.task_queue,
+        "schedule_to_start_timeout": timedelta(seconds=host.loss_timeout_s),
+    }

@@ -33,13 +33,14 @@ with workflow.unsafe.imports_passed_through():
         ProposeRequest,
         SplitRequest,
     )
+    from activities.host import HostClaim
     from personas.bounds import Identifier, Keyword
     from personas.fleet.abtest import ArmStats, decide
     from personas.fleet.config import FleetConfig
     from personas.fleet.simulator import Scenario
     from runtime import search_attributes as sa
     from runtime.converter import UndecodablePayload
-    from workflows.common import on_queue, started_with
+    from workflows.common import claim_host, on_queue, pinned, started_with
 
 RETRY = RetryPolicy(maximum_attempts=3)
 #: A leader is promoted once above the threshold in this many consecutive rounds (peeking guard).
@@ -77,12 +78,16 @@ class VariantInput(BaseModel):
     fleet_id: Identifier
     name: VariantName
     config: FleetConfig
+    host: HostClaim | None = Field(
+        default=None, description="the A/B test's host (placed on its own when absent)"
+    )
 
 
 class ABResult(BaseModel):
     """The decision: the promoted variation (or None), probabilities, per-arm statistics."""
 
     ab_id: str
+    host_id: str = ""
     winner: str | None
     winner_config: FleetConfig | None
     probabilities: dict[str, float]
@@ -105,13 +110,14 @@ class FleetVariant:
         """Deploy the variation; its endpoint."""
         input = started_with(input, VariantInput)
         workflow.set_current_details(f"{input.name}: {input.config.key()}")
+        host = input.host or await claim_host()
         return await workflow.execute_activity(
             DEPLOY_VARIANT,
             DeployRequest(ab_id=input.ab_id, variant=input.name, config=input.config),
             result_type=str,
             start_to_close_timeout=timedelta(seconds=120),
             retry_policy=RETRY,
-            task_queue=on_queue(DEPLOY_VARIANT),
+            **pinned(host),
         )
 
 
@@ -131,6 +137,7 @@ class FleetABTest:
             ]
         )
         rng = random.Random(input.seed) if input.seed is not None else workflow.random()
+        self.host = await claim_host()  # every variation side by side on one host
         variants = dict(input.variants)
         if input.explore:
             found = await workflow.execute_activity(
@@ -179,13 +186,14 @@ class FleetABTest:
                 input.ab_id,
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=RETRY,
-                task_queue=on_queue(RETIRE_VARIANTS),
+                **pinned(self.host),
             )
         workflow.upsert_search_attributes(
             [sa.PERSONA_STATUS.value_set("promoted" if winner else "undecided")]
         )
         return ABResult(
             ab_id=input.ab_id,
+            host_id=self.host.host_id,
             winner=winner,
             winner_config=variants[winner] if winner else None,
             probabilities=probs,
@@ -202,7 +210,13 @@ class FleetABTest:
         handles = {
             name: await workflow.start_child_workflow(
                 FleetVariant.run,
-                VariantInput(ab_id=input.ab_id, fleet_id=input.fleet_id, name=name, config=config),
+                VariantInput(
+                    ab_id=input.ab_id,
+                    fleet_id=input.fleet_id,
+                    name=name,
+                    config=config,
+                    host=self.host,
+                ),
                 id=f"{workflow.info().workflow_id}-{name}-d{attempt}",
             )
             for name, config in variants.items()
@@ -233,7 +247,7 @@ class FleetABTest:
                     result_type=list[ArmStats],
                     start_to_close_timeout=timedelta(seconds=120),
                     retry_policy=RETRY,
-                    task_queue=on_queue(MEASURE_SPLIT),
+                    **pinned(self.host),
                 )
             except ActivityError as err:
                 if attempt == 2 or not _not_deployed(err):

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         RelearnRequest,
         SavePersonaRequest,
     )
+    from activities.host import HostClaim
     from personas import messages
     from personas.bounds import LABEL_CHARS, Identifier, Label, quote
     from personas.fleet.config import FleetConfig
@@ -52,8 +53,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.common import (
         CAUSE_LIMIT,
         WrongArity,
+        claim_host,
         failure_cause,
+        host_gone,
         on_queue,
+        pinned,
         refuse,
         sole,
         started_with,
@@ -89,6 +93,9 @@ class FleetState(BaseModel):
     observations: list[Observation] = Field(default_factory=list, max_length=MAX_OBSERVATIONS)
     changes: list[Change] = Field(default_factory=list, max_length=MAX_LOG)
     errors: list[Label] = Field(default_factory=list, max_length=MAX_LOG)
+    host: HostClaim | None = None
+    """The host holding the fleet's testbed (placed on the first observation, carried over
+    continue-as-new; placed again when it is lost)."""
 
 
 class FleetInput(BaseModel):
@@ -208,14 +215,27 @@ class FleetAdaptation:
             scenario=self.fleet.scenario,
             seed=workflow.random().randint(0, 2**31),
         )
-        return await workflow.execute_activity(
-            OBSERVE,
-            request,
-            result_type=Metrics,
-            start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=RETRY,
-            task_queue=on_queue(OBSERVE),
-        )
+        for attempt in (1, 2):
+            try:
+                return await workflow.execute_activity(
+                    OBSERVE,
+                    request,
+                    result_type=Metrics,
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=RETRY,
+                    **pinned(await self._host()),
+                )
+            except ActivityError as err:
+                if attempt == 2 or not host_gone(err):
+                    raise
+                self._error(f"host {self.fleet.host.host_id if self.fleet.host else '?'} lost")
+                self.fleet.host = None  # placed again: a new testbed on another host
+        raise AssertionError("unreachable")
+
+    async def _host(self) -> HostClaim:
+        if self.fleet.host is None:
+            self.fleet.host = await claim_host()
+        return self.fleet.host
 
     async def _apply(self, config: FleetConfig, purpose: str = "change") -> str | None:
         """Apply; None on success, else the executor's one-line reason."""
@@ -233,9 +253,11 @@ class FleetAdaptation:
                 result_type=FleetConfig,
                 start_to_close_timeout=timedelta(seconds=limit),
                 retry_policy=RETRY,
-                task_queue=on_queue(APPLY),
+                **pinned(await self._host()),
             )
         except ActivityError as err:
+            if host_gone(err):
+                self.fleet.host = None
             return failure_cause(err)
         return None
 

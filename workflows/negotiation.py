@@ -20,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
+    from activities.host import HostClaim
     from activities.instance.contracts import (
         ANALYZE,
         DEPROVISION,
@@ -66,7 +67,7 @@ with workflow.unsafe.imports_passed_through():
     from personas.instance.requirements import unknown_names
     from personas.instance.views import NegotiationView
     from runtime import search_attributes as sa
-    from workflows.common import failure_cause, now_ms, on_queue
+    from workflows.common import claim_host, failure_cause, host_gone, now_ms, on_queue, pinned
 
 SHORT = timedelta(seconds=30)
 SOLVE_TIMEOUT = timedelta(minutes=2)
@@ -126,6 +127,7 @@ class InstanceNegotiation:
         self.invalid_count = 0
         self.agreed: Proposal | None = None
         self.instance: ProvisionedInstance | None = None
+        self.host: HostClaim | None = None
         self.evolution: EvolutionProposal | None = None
         self.release_requested = False
         self.mape: float | None = None
@@ -289,6 +291,7 @@ class InstanceNegotiation:
         config, key = self.input.config, self.input.negotiation_id
         ref = InstanceRef(key=key, provider=self.input.provider)
         self._set("provisioning")
+        self.host = await claim_host()
         try:
             self.instance = await workflow.execute_activity(
                 PROVISION,
@@ -301,7 +304,7 @@ class InstanceNegotiation:
                 result_type=ProvisionedInstance,
                 start_to_close_timeout=PROVISION_TIMEOUT,
                 retry_policy=RETRY,
-                task_queue=on_queue(PROVISION),
+                **pinned(self.host),
             )
         except ActivityError as err:
             # compensation: make sure nothing is left half-provisioned
@@ -317,7 +320,12 @@ class InstanceNegotiation:
                 timeout_summary="observe utilisation",
             )
         except TimeoutError:
-            await self._observe(ref)
+            try:
+                await self._observe(ref)
+            except ActivityError as err:
+                if not host_gone(err):
+                    raise
+                self.reason = f"host {self.host.host_id} lost: utilisation not observed"
         if not self.release_requested:
             try:
                 await workflow.wait_condition(
@@ -331,26 +339,34 @@ class InstanceNegotiation:
         self._set("released")
 
     async def _deprovision(self, ref: InstanceRef) -> None:
-        """Remove the instance (idempotent: nothing to remove is fine)."""
-        await workflow.execute_activity(
-            DEPROVISION,
-            ref,
-            result_type=int,
-            start_to_close_timeout=PROVISION_TIMEOUT,
-            retry_policy=RETRY,
-            task_queue=on_queue(DEPROVISION),
-        )
+        """Remove the instance (idempotent: nothing to remove is fine); on a lost host the
+        containers stay there, and the reason says so."""
+        assert self.host is not None
+        try:
+            await workflow.execute_activity(
+                DEPROVISION,
+                ref,
+                result_type=int,
+                start_to_close_timeout=PROVISION_TIMEOUT,
+                retry_policy=RETRY,
+                **pinned(self.host),
+            )
+        except ActivityError as err:
+            if not host_gone(err):
+                raise
+            self.reason = f"host {self.host.host_id} lost: its containers were left there"
 
     async def _observe(self, ref: InstanceRef) -> None:
         assert self.persona is not None
         assert self.persona_id is not None
+        assert self.host is not None
         used: Utilisation = await workflow.execute_activity(
             OBSERVE,
             ref,
             result_type=Utilisation,
             start_to_close_timeout=SHORT,
             retry_policy=RETRY,
-            task_queue=on_queue(OBSERVE),
+            **pinned(self.host),
         )
         evolved: EvolveResult = await workflow.execute_activity(
             EVOLVE,

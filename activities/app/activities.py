@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 from temporalio import activity
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -36,6 +40,7 @@ from activities.app.images import ImageBuilder, ImageError, check_packages
 from activities.app.repository import AppRepository
 from activities.app.resources import Reservation, ResourceManager
 from activities.app.sandbox import (
+    HOST,
     MANAGED,
     SESSION,
     ExecResult,
@@ -46,9 +51,11 @@ from activities.app.sandbox import (
     Usage,
 )
 from activities.app.settings import AppSettings
+from activities.host import HostClaim, base_of, host_queue
 from activities.store import Store, UnknownPersona
 from personas import messages
 from personas.app.models import SessionRequest
+from personas.app.placement import choose_host, too_big_for
 from personas.app.policy import Amount
 from personas.app.views import MAX_REASON, GoneNotice
 from personas.ids import session_workflow_id
@@ -91,6 +98,7 @@ class AppActivities(ActivitySet):
         )
         self.builder = builder or ImageBuilder(settings.cache_dir)
         self.faults = dict(faults or {})
+        self.sandboxes.host_id = settings.host_id
         self._host_ready = False
         self._deployment: str | None = None
         self._follower: asyncio.Task[None] | None = None
@@ -135,7 +143,9 @@ class AppActivities(ActivitySet):
             with contextlib.suppress(RPCError):  # an ended session needs nothing
                 await handle.signal(messages.SANDBOX_GONE, GoneNotice(why=why[:MAX_REASON]))
 
-        owned = ownership.owned_filter(deployment, MANAGED)["label"]
+        owned = ownership.owned_filter(deployment, MANAGED, f"{HOST}={self.settings.host_id}")[
+            "label"
+        ]
         self._follower = asyncio.get_running_loop().create_task(
             engine_events.follow(owned, tell, self.following)
         )
@@ -167,10 +177,10 @@ class AppActivities(ActivitySet):
 
     @activity.defn(name=c.VALIDATE)
     async def validate(self, req: SessionRequest) -> c.Validated:
-        """Check persona, authorisation, configuration, host fit, access and packages."""
+        """Check persona, authorisation, configuration, access and packages (the fit on a
+        host is the placement's: ``place``)."""
 
         def check() -> c.Validated:
-            self._ensure_host()
             try:
                 stored = self.repo.get(req.persona_id)
             except UnknownPersona:
@@ -184,10 +194,6 @@ class AppActivities(ActivitySet):
                 raise refuse(str(exc)) from None
             r = persona.resource_requirements
             amount = Amount(cpu_millis=r.cpu_millis, memory_mb=r.memory_mb, storage_mb=r.storage_mb)
-            capacity = self.resources.usage(self.settings.host_id).capacity
-            over = amount.exceeded(capacity)
-            if over:
-                raise refuse(f"resource requirements beyond the host: {', '.join(over)}")
             try:
                 self.sandboxes.check_access(persona.access_controls)
                 check_packages(list(persona.required_applications))
@@ -202,12 +208,48 @@ class AppActivities(ActivitySet):
                 entity_id=stored.entity_id,
                 amount=amount,
                 configuration=configuration,
-                host_id=self.settings.host_id,
                 usage_interval_s=self.settings.usage_interval_s,
                 usage_history=self.settings.usage_history,
             )
 
         return await self._io("validate", check)
+
+    @activity.defn(name=c.PLACE)
+    async def place(self, req: c.PlaceRequest) -> HostClaim:
+        """Choose the session's host (taken from the placement queue by any host worker):
+        among the registered hosts whose pinned queue a worker polls, where the session fits
+        now with the most headroom, else where it can queue (``personas.app.placement``).
+        Refuses a session larger than every host."""
+        self.deployment()
+        await asyncio.to_thread(self._ensure_host)
+        hosts = await asyncio.to_thread(self.resources.hosts)
+        base = base_of(activity.info().task_queue)
+        client = activity.client()
+        mine = self.settings.host_id
+        live = [
+            h
+            for h in hosts
+            if h.host_id == mine or await _polled(client, host_queue(base, h.host_id))
+        ]
+
+        def decide() -> HostClaim:
+            chosen = choose_host(req.amount, live, req.session_id)
+            if chosen is None:
+                over = too_big_for(req.amount, live)
+                raise refuse(f"resource requirements beyond the host: {', '.join(over)}")
+            return HostClaim(
+                host_id=chosen,
+                task_queue=host_queue(base, chosen),
+                loss_timeout_s=self.settings.host_loss_timeout_s,
+            )
+
+        return await self._io("place", decide)
+
+    @activity.defn(name=c.HOSTS)
+    async def hosts(self) -> list[str]:
+        """The ids of every registered host (each reconciled on its own pinned queue)."""
+        loads = await asyncio.to_thread(self.resources.hosts)
+        return [h.host_id for h in loads][: c.MAX_REPORTED]
 
     @activity.defn(name=c.RESERVE)
     async def reserve(self, req: c.ReserveRequest) -> Reservation:
@@ -382,12 +424,14 @@ class AppActivities(ActivitySet):
     @activity.defn(name=c.RECONCILE)
     async def reconcile(self) -> c.ReconcileReport:
         """Remove this deployment's containers, volumes, egress proxy directories and
-        reservations whose session workflow is not running, and wake the sessions waiting
-        for the capacity freed. Another deployment's objects are never looked at."""
+        reservations on this host whose session workflow is not running, and wake the
+        sessions waiting for the capacity freed. Another deployment's objects, and another
+        host's, are never looked at (run on each host's pinned queue)."""
         deployment = self.deployment()
+        host_id = self.settings.host_id
         await asyncio.to_thread(self._ensure_host)
         docker_ids = await asyncio.to_thread(self.sandboxes.managed_sessions)
-        store_ids = await asyncio.to_thread(self.resources.live_sessions, deployment)
+        store_ids = await asyncio.to_thread(self.resources.live_sessions, deployment, host_id)
         proxy_ids = await asyncio.to_thread(self.sandboxes.egress.sessions, deployment)
         candidates = sorted(docker_ids | store_ids | proxy_ids)
         client = activity.client()
@@ -401,7 +445,7 @@ class AppActivities(ActivitySet):
             removed += await asyncio.to_thread(self.sandboxes.remove, sid)
             if await self.sandboxes.egress.stop(sid):
                 removed.append(f"egress proxy {sid}")
-            waiting = await asyncio.to_thread(self.resources.release, sid, self.settings.host_id)
+            waiting = await asyncio.to_thread(self.resources.release, sid, host_id)
             await asyncio.to_thread(
                 self.repo.end_session, sid, "failed", "reconciled: no live session"
             )
@@ -409,6 +453,7 @@ class AppActivities(ActivitySet):
             await _wake(client, [w for w in waiting if w not in orphaned])
         return c.ReconcileReport(
             checked=len(candidates),
+            host_id=host_id,
             orphaned=orphaned[: c.MAX_REPORTED],
             removed=removed[: c.MAX_REPORTED],
         )
@@ -440,6 +485,27 @@ async def _wake(client: Any, sessions: list[str]) -> None:
             await client.get_workflow_handle(session_workflow_id(sid)).signal(messages.WAKE)
         except RPCError:
             activity.logger.info("session %s to wake is gone", sid)
+
+
+#: A pinned queue polled within this long has a live host worker (a worker re-polls well
+#: within it: the server holds a poll for at most about a minute).
+POLLED_WITHIN_S = 75.0
+
+
+async def _polled(client: Any, task_queue: str) -> bool:
+    """True when a worker polled ``task_queue`` for activities within POLLED_WITHIN_S."""
+    found = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        )
+    )
+    now = time.time()
+    return any(
+        p.HasField("last_access_time") and now - p.last_access_time.ToSeconds() < POLLED_WITHIN_S
+        for p in found.pollers
+    )
 
 
 async def _is_running(client: Any, workflow_id: str) -> bool:

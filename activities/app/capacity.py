@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import docker
+
 from activities.app.resources import ResourceManager
 from activities.app.settings import AppSettings
+from activities.store import Store
 from personas.app.policy import Amount
 
 
@@ -24,3 +27,10 @@ def ensure_host(resources: ResourceManager, settings: AppSettings, client: Any) 
     capacity = host_capacity(settings, client)
     resources.set_capacity(settings.host_id, capacity)
     return capacity
+
+
+def register_host(store: Store, settings: AppSettings) -> Amount:
+    """Register this host's capacity on ``store`` (a host worker does at start, so placement
+    sees it before its first session)."""
+    resources = ResourceManager(store.engine)
+    return ensure_host(resources, settings, docker.from_env())

@@ -38,6 +38,8 @@ RECONCILE = "app_reconcile"
 EGRESS_START = "app_egress_start"
 EGRESS_STOP = "app_egress_stop"
 RECORD_STATE = "app_record_state"
+PLACE = "app_place"
+HOSTS = "app_hosts"
 
 SANDBOX_GONE = "SandboxGone"
 """Error type of an activity that found the session's container gone or stopped."""
@@ -48,7 +50,7 @@ MAX_REPORTED = 1000
 Id = Annotated[str, Field(min_length=1, max_length=255)]
 Short = Annotated[str, Field(max_length=MAX_REASON)]
 
-STEPS = ("validate", "reserve", "image", "create", "configure", "start", "health")
+STEPS = ("validate", "place", "reserve", "image", "create", "configure", "start", "health")
 """The saga's steps for every session; a session allowed egress adds ``egress`` after image."""
 
 
@@ -64,9 +66,15 @@ class Validated(_Msg):
     entity_id: Id
     amount: Amount
     configuration: AppConfiguration
-    host_id: Id
     usage_interval_s: int = 60
     usage_history: int = 60
+
+
+class PlaceRequest(_Msg):
+    """Choose the host of a session of ``amount``."""
+
+    session_id: SessionId
+    amount: Amount
 
 
 class ReserveRequest(_Msg):
@@ -153,8 +161,10 @@ class ReconcileReport(_Msg):
     """What the reconciler found orphaned and removed."""
 
     checked: int
+    host_id: str = Field(default="", max_length=64)
     orphaned: Annotated[list[str], Field(max_length=MAX_REPORTED)]
     removed: Annotated[list[str], Field(max_length=MAX_REPORTED)]
+    unreachable: Annotated[list[str], Field(max_length=MAX_REPORTED)] = []
 
 
 __all__ = [

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from activities.app.tables import AppHost, AppQueueEntry, AppReservation
 from activities.store.db import engine_for, insert_ignore, rowcount, tx
+from personas.app.placement import HostLoad
 from personas.app.policy import Amount, Holder, Waiter, choose_victims, is_head, queue_key
 
 LIVE = ("active", "preempting")
@@ -119,11 +120,31 @@ class ResourceManager:
                 queued=len(queued),
             )
 
-    def live_sessions(self, deployment: str | None = None) -> set[str]:
+    def hosts(self) -> list[HostLoad]:
+        """Every registered host with its capacity, reserved amounts and queue length."""
+        with tx(self.engine) as s:
+            queued: dict[str, int] = {}
+            for host_id in s.scalars(select(AppQueueEntry.host_id)).all():
+                queued[host_id] = queued.get(host_id, 0) + 1
+            return [
+                HostLoad(
+                    host_id=h.host_id,
+                    capacity=_capacity(h),
+                    used=_used(h),
+                    queued=queued.get(h.host_id, 0),
+                )
+                for h in s.scalars(select(AppHost).order_by(AppHost.host_id)).all()
+            ]
+
+    def live_sessions(self, deployment: str | None = None, host_id: str | None = None) -> set[str]:
         """Sessions holding a reservation or waiting in a queue, on any host (only those of
-        ``deployment``, and rows that name none, when given)."""
+        ``deployment``, and rows that name none, when given; only on ``host_id`` when
+        given)."""
         held_q = select(AppReservation.session_id).where(AppReservation.state.in_(LIVE))
         wait_q = select(AppQueueEntry.session_id)
+        if host_id is not None:
+            held_q = held_q.where(AppReservation.host_id == host_id)
+            wait_q = wait_q.where(AppQueueEntry.host_id == host_id)
         if deployment is not None:
             held_q = held_q.where(
                 or_(AppReservation.deployment == deployment, AppReservation.deployment.is_(None))
@@ -221,10 +242,19 @@ class ResourceManager:
     def release(self, session_id: str, host_id: str) -> list[str]:
         """Free the session's reservation and leave the queue (idempotent).
 
-        Returns the sessions still waiting on the host, in queue order, to be woken.
+        Returns the sessions still waiting on the host, in queue order, to be woken. The
+        reservation is freed on the host it was made on, whichever ``host_id`` names (a
+        reconciler of another host may free it).
         """
         with tx(self.engine) as s:
-            self._host(s, host_id)
+            placed = s.scalar(
+                select(AppReservation.host_id).where(AppReservation.session_id == session_id)
+            )
+            host_id = placed or host_id
+            if placed is None and s.get(AppHost, host_id) is None:  # never placed anywhere
+                s.execute(delete(AppQueueEntry).where(AppQueueEntry.session_id == session_id))
+                return []
+            self._host(s, host_id)  # the host row first, as every method locks it
             r = s.get(AppReservation, session_id, with_for_update=True)
             if r is not None and r.state in LIVE:
                 a = _amount(r)

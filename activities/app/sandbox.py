@@ -39,6 +39,8 @@ from personas.app.models import AccessControls, AppConfiguration, ResourceRequir
 MANAGED = "persona-app.managed"
 SESSION = "persona-app.session"
 EGRESS = "persona-app.egress"
+HOST = "persona.host"
+"""The label naming the host (``PERSONAS_HOST_ID``) whose worker created an object."""
 LISTENING = f" 0100007F:{egress.PROXY_PORT:04X} 00000000:0000 0A "
 
 
@@ -111,6 +113,16 @@ class Sandboxes:
         self.deployment: str | None = None
         """The deployment owning what this creates and the only one whose objects it lists or
         removes (``activities.ownership``); set by the activities before first use."""
+        self.host_id: str | None = None
+        """The host whose objects these are (label ``persona.host``): what this creates carries
+        it and :meth:`managed_sessions` lists only its objects (hosts may share an engine)."""
+
+    def _labels(self) -> dict[str, str]:
+        """Ownership labels of a new object: the deployment and, when set, the host."""
+        found = ownership.labels(self._owner())
+        if self.host_id is not None:
+            found[HOST] = self.host_id
+        return found
 
     def _owner(self) -> str:
         if self.deployment is None:
@@ -148,7 +160,7 @@ class Sandboxes:
             MANAGED: "1",
             SESSION: spec.session_id,
             "persona-app.persona": spec.persona_id,
-            **ownership.labels(self._owner()),
+            **self._labels(),
         }
         if spec.access.network_egress:
             labels[EGRESS] = "1"
@@ -339,12 +351,22 @@ class Sandboxes:
         return removed
 
     def managed_sessions(self) -> set[str]:
-        """Session ids that own a container or a volume of this deployment on this engine."""
+        """Session ids that own a container or a volume of this deployment on this engine:
+        when a host is set, those labelled with it or with no host (made before hosts were
+        labelled), never another host's."""
         found = set()
         owned = ownership.owned_filter(self._owner(), MANAGED)
+
+        def mine(labels: dict[str, str]) -> bool:
+            return self.host_id is None or labels.get(HOST, self.host_id) == self.host_id
+
         for c in self.client.containers.list(all=True, filters=owned, sparse=True):
-            found.add((c.attrs.get("Labels") or {}).get(SESSION, ""))  # sparse: no inspect race
+            labels = c.attrs.get("Labels") or {}  # sparse: no inspect race
+            if mine(labels):
+                found.add(labels.get(SESSION, ""))
         for v in self.client.volumes.list(filters=owned):
-            found.add((v.attrs.get("Labels") or {}).get(SESSION, ""))
+            labels = v.attrs.get("Labels") or {}
+            if mine(labels):
+                found.add(labels.get(SESSION, ""))
         found.discard("")
         return found

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from activities.host import DEFAULT_LOSS_TIMEOUT_S, HostId, HostInfo
+
 
 class AppSettings(BaseSettings):
     """Broker keys and audience, the host's capacity, and where images and data live."""
@@ -38,7 +40,20 @@ class AppSettings(BaseSettings):
     )
     jwt_audience: str = "persona-app-broker"
     jwt_issuer: str = "personas"
-    host_id: str = "local"
+    host_id: HostId = Field(
+        default="local",
+        validation_alias=AliasChoices("host_id", "PERSONAS_HOST_ID", "PERSONAS_APP_HOST_ID"),
+        description="PERSONAS_HOST_ID: this host worker's id; its pinned task queue is"
+        " <base>-host-<id> and its Docker objects are labelled with it",
+    )
+    host_loss_timeout_s: float = Field(
+        default=DEFAULT_LOSS_TIMEOUT_S,
+        gt=0,
+        le=3600,
+        validation_alias=AliasChoices("host_loss_timeout_s", "PERSONAS_HOST_LOSS_TIMEOUT_S"),
+        description="PERSONAS_HOST_LOSS_TIMEOUT_S: a step on a host's pinned queue that no"
+        " worker of the host takes within this many seconds means the host is lost",
+    )
     host_cpu_millis: int = Field(default=0, description="0 means the Docker engine's CPUs")
     host_memory_mb: int = Field(default=0, description="0 means half the engine's memory")
     host_storage_mb: int = 20_480
@@ -55,6 +70,10 @@ class AppSettings(BaseSettings):
     usage_history: int = Field(
         default=60, ge=1, le=1000, description="How many recent samples a session keeps"
     )
+
+    def host(self) -> HostInfo:
+        """This worker's host: its id and loss timeout."""
+        return HostInfo(host_id=self.host_id, loss_timeout_s=self.host_loss_timeout_s)
 
 
 def get_app_settings() -> AppSettings:

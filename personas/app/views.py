@@ -49,6 +49,8 @@ class SessionView(BaseModel):
     persona_version: int | None = None
     image: str | None = None
     container_id: str | None = None
+    host_id: str | None = None
+    left_on_host: list[str] = Field(default_factory=list)
     steps: list[str] = Field(default_factory=list)
     compensated: list[str] = Field(default_factory=list)
     lease_expires_at: str | None = None

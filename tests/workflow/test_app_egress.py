@@ -41,7 +41,8 @@ async def test_egress_only_to_the_allowlist_through_the_proxy(
         sid = view.session_id
         assert view.egress
         assert view.steps == [
-            "validate", "reserve", "image", "egress", "create", "configure", "start", "health",
+            "validate", "place", "reserve", "image", "egress",
+            "create", "configure", "start", "health",
         ]  # fmt: skip
         attrs = docker.from_env().containers.get(f"persona-app-{sid}").attrs
         assert attrs["HostConfig"]["NetworkMode"] == "none"

@@ -32,7 +32,16 @@ async def test_session_runs_applications_then_release_takes_everything_back(rig:
     token = rig.token("alice")
     view = await rig.request("code-reviewer", token)
     assert view.state == "running"
-    assert view.steps == ["validate", "reserve", "image", "create", "configure", "start", "health"]
+    assert view.steps == [
+        "validate",
+        "place",
+        "reserve",
+        "image",
+        "create",
+        "configure",
+        "start",
+        "health",
+    ]
     out = await rig.run(
         view.session_id,
         token,

@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.app.activities import AppActivities
 from activities.app.settings import AppSettings
-from activities.queues import ROLES, queue_name, role_of
+from activities.queues import ROLES, host_queue, is_pinned, queue_name, role_of
 from activities.store import Store
 from personas.ids import negotiation_workflow_id, session_workflow_id
 from personas.instance.negotiation import NegotiationConfig
@@ -44,12 +44,15 @@ async def ran_where(client: Client, workflow_id: str) -> list[tuple[str, str, st
     return out
 
 
-def check_routing(runs: list[tuple[str, str, str]], base: str) -> Counter[str]:
-    """Every activity ran on its role's queue and worker; how many ran per role."""
+def check_routing(runs: list[tuple[str, str, str]], base: str, host_id: str) -> Counter[str]:
+    """Every activity ran on its role's queue and worker (a host-bound one on the host's
+    pinned queue); how many ran per role."""
     for name, queue, identity in runs:
         role = role_of(name)
-        assert queue == queue_name(base, role), (name, queue)
-        assert identity == f"roles-{role}/{role}", (name, identity)
+        expected = host_queue(base, host_id) if is_pinned(name) else queue_name(base, role)
+        assert queue == expected, (name, queue)
+        who = f"host-{host_id}" if role == "host" else role
+        assert identity == f"roles-{role}/{who}", (name, identity)
     return Counter(role_of(name) for name, _, _ in runs)
 
 
@@ -114,7 +117,9 @@ async def test_negotiation_and_app_session_run_each_activity_on_its_role(
     await eventually(lambda: neg.view(nid), lambda v: v.status == "provisioned")
     await neg.release(nid)
     assert (await neg.result(nid)).status == "released"
-    per_role = check_routing(await ran_where(dev_env.client, negotiation_workflow_id(nid)), base)
+    per_role = check_routing(
+        await ran_where(dev_env.client, negotiation_workflow_id(nid)), base, rig.settings.host_id
+    )
     assert per_role["solver"] >= 2  # analyze, solve
     assert per_role["host"] >= 2  # provision, deprovision
     assert per_role["life"] >= 1  # save the persona
@@ -128,6 +133,6 @@ async def test_negotiation_and_app_session_run_each_activity_on_its_role(
     assert out.result.output == "hi\n"
     assert (await rig.release(view.session_id, token)).state == "released"
     runs = await ran_where(dev_env.client, session_workflow_id(view.session_id))
-    per_role = check_routing(runs, base)
+    per_role = check_routing(runs, base, rig.settings.host_id)
     assert per_role["host"] >= 6  # image, create, configure, start, health, exec, remove ...
     assert per_role["life"] >= 3  # validate, reserve, release, end
