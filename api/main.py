@@ -21,7 +21,12 @@ async def serve(settings: Settings, host: str | None = None, port: int | None = 
     try:
         app = create_app(settings, client, store)
         config = uvicorn.Config(
-            app, host=host or settings.api_host, port=port or settings.api_port, log_level="info"
+            app,
+            host=host or settings.api_host,
+            port=port or settings.api_port,
+            log_level="info",
+            timeout_keep_alive=30,
+            backlog=1024,
         )
         await uvicorn.Server(config).serve()
     finally:
