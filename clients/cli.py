@@ -34,6 +34,7 @@ from activities.persona_start import AI_KIND
 from activities.store import PersonaRecord, Store, StoreError, UnknownPersona
 from clients.agent_cli import add_agent_commands
 from clients.api import PersonaClient, PersonaError, explain
+from clients.api_key_cli import add_api_key_commands
 from clients.app_cli import add_app_commands
 from clients.cli_args import add_command, non_negative_int, positive_float
 from clients.fleet_cli import add_fleet_commands
@@ -541,6 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_fleet_commands(sub)
     add_app_commands(sub)
     add_agent_commands(sub, command)
+    add_api_key_commands(sub, command)
     return parser
 
 

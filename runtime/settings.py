@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     """``PERSONAS_METRICS_PORT``: the domain's metrics (``personas_*``) for Prometheus; 0 turns
     them off."""
 
+    api_host: str = "127.0.0.1"
+    """``PERSONAS_API_HOST``: the address the REST API (``personas-api``) listens on."""
+    api_port: int = Field(default=8080, ge=1, le=65535)
+    """``PERSONAS_API_PORT``: the REST API's port."""
+
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under ``state_dir``."""
         if self.database_url:

@@ -28,5 +28,6 @@ __all__ = [
 
 # Other persona kinds' tables join the same metadata, so migrations and checks see them.
 import activities.agent.tables
+import activities.api_access.tables
 import activities.app.tables
 import activities.funding.tables  # noqa: F401

@@ -1,0 +1,153 @@
+"""Request bodies for the client methods that take keyword arguments rather than a model.
+
+Everything else the API takes or returns is the clients' own model (AIPersonaProfile,
+PersonaView, Grant, NegotiationInput, Answer, SessionView, FleetContext, ...).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from personas.coordination import FloorPolicy
+from personas.parts import ContentPart
+
+Name = Field(min_length=1, max_length=255)
+Text = Field(default="", max_length=20_000)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EntityIn(_Body):
+    """An entity and the resources it may grant to its personas."""
+
+    entity_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+    name: str = Name
+    resources: list[str] = Field(default=[], max_length=256)
+
+
+class EntityOut(BaseModel):
+    """An entity's id and its grantable resources."""
+
+    entity_id: str
+    resources: list[str]
+
+
+class ResourceIn(_Body):
+    """A typed resource of an entity."""
+
+    name: str = Field(min_length=1, max_length=64)
+    type: str = Field(min_length=1, max_length=16)
+    location: str = Field(min_length=1, max_length=1024)
+    levels: list[str] = Field(default=["read"], max_length=4)
+    description: str = Field(default="", max_length=2000)
+
+
+class MessageIn(_Body):
+    """A message to a persona or a room: text, then parts."""
+
+    text: str = Text
+    sender_id: str | None = Field(default=None, max_length=255)
+    human: bool = True
+    priority: float = Field(default=0.0, ge=0.0, le=1.0)
+    kind: str = Field(default="chat", max_length=32)
+    task_key: str | None = Field(default=None, max_length=255)
+    waits_for: list[dict[str, str]] = Field(default=[], max_length=16)
+    parts: list[ContentPart] = Field(default=[], max_length=16)
+
+
+class RoomIn(_Body):
+    """A room of member personas."""
+
+    room_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+    members: list[str] = Field(min_length=1, max_length=64)
+    policy: FloorPolicy | None = None
+
+
+class Started(BaseModel):
+    """A workflow that was started (or already ran)."""
+
+    workflow_id: str
+
+
+class AmountIn(_Body):
+    """An amount of money as a decimal string."""
+
+    amount: str = Field(min_length=1, max_length=40)
+
+
+class TopUpIn(AmountIn):
+    """An administrator's top-up from an account."""
+
+    from_account: str = Field(min_length=1, max_length=255)
+
+
+class AllocationIn(_Body):
+    """A funding cycle's allocation per period."""
+
+    allocation: str = Field(min_length=1, max_length=40)
+
+
+class Balance(BaseModel):
+    """A persona's spendable balance in micro-units."""
+
+    persona_id: str
+    balance_micros: int
+
+
+class AuditVerdict(BaseModel):
+    """Whether the audit chain verifies, and why not."""
+
+    ok: bool
+    detail: str
+
+
+class RulesIn(_Body):
+    """A rules document and the funding administrator's secret that signs for it."""
+
+    document: dict[str, object]
+    admin_secret: str = Field(min_length=1, max_length=256)
+
+
+class KeyIn(_Body):
+    """A new API key's label."""
+
+    label: str = Field(default="", max_length=128)
+
+
+class RotateIn(_Body):
+    """How long the old key stays valid beside the new one."""
+
+    overlap_s: float = Field(default=3600, ge=0, le=30 * 86400)
+
+    @property
+    def overlap(self) -> timedelta:
+        """The overlap as a duration."""
+        return timedelta(seconds=self.overlap_s)
+
+
+class SessionIn(_Body):
+    """requestPersona: a session of an app persona for the token's user."""
+
+    persona_id: str = Name
+    token: str = Field(min_length=1, max_length=8192)
+    environment: str = Field(default="default", max_length=64)
+    priority: int = Field(default=5, ge=0, le=9)
+    preempt: bool = False
+    lease_s: int = Field(default=3600, ge=1, le=7 * 86400)
+    queue_timeout_s: int = Field(default=600, ge=1, le=86400)
+
+
+class TokenIn(_Body):
+    """The session user's token."""
+
+    token: str = Field(min_length=1, max_length=8192)
+
+
+class RunIn(TokenIn):
+    """A command to run in a session."""
+
+    argv: list[str] = Field(min_length=1, max_length=64)

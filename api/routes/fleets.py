@@ -1,0 +1,28 @@
+"""Fleet personas: show and steer the context."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from api.owners import fleet_path
+from api.services import Services, services
+from personas.fleet.context import FleetContext
+from workflows.fleet_adaptation import FleetView
+
+router = APIRouter(prefix="/v1/fleets", tags=["fleets"])
+
+
+@router.get("/{fleet_id}")
+async def show_fleet(
+    fleet_id: str = Depends(fleet_path), svc: Services = Depends(services)
+) -> FleetView:
+    """The fleet's configuration, deviation, context and changes."""
+    return await svc.fleets.view(fleet_id)
+
+
+@router.put("/{fleet_id}/context")
+async def set_context(
+    context: FleetContext, fleet_id: str = Depends(fleet_path), svc: Services = Depends(services)
+) -> dict[str, int]:
+    """Set the fleet's context (hour, day, events); returns the persona version in use."""
+    return {"persona_version": await svc.fleets.set_context(fleet_id, context)}
