@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from activities.agent import contracts as agent
 from activities.app import contracts as app
 from activities.fleet import contracts as fleet
 from activities.instance import contracts as instance
@@ -31,6 +32,8 @@ SOLVER_ACTIVITIES: frozenset[str] = frozenset(
 
 HOST_ACTIVITIES: frozenset[str] = frozenset(
     {
+        agent.AGENT_TOOL,
+        agent.AGENT_RELEASE,
         app.IMAGE,
         app.CREATE,
         app.CONFIGURE,
@@ -52,7 +55,8 @@ HOST_ACTIVITIES: frozenset[str] = frozenset(
         fleet.RETIRE_VARIANTS,
     }
 )
-"""Bound to a machine: Docker objects, nginx testbeds (and the fleet they drive), egress."""
+"""Bound to a machine: agent sandboxes and their tools, Docker objects, nginx testbeds (and the
+fleet they drive), egress."""
 
 _SUFFIX: dict[Role, str] = {"life": "", "solver": "-solver", "host": "-host"}
 

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from personas.agent.turn import MAX_STEPS
 from personas.bounds import LABEL_CHARS, Identifier, Label, Ref
 from personas.cadence import CadenceConfig, EngagementThresholds
 from personas.coordination import Bid
@@ -55,6 +56,13 @@ class LifeConfig(BaseModel):
     )
     max_tokens_out: int = Field(
         default=1_024, ge=1, le=10_000_000, description="ceiling of a metered call"
+    )
+    agent_max_steps: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_STEPS,
+        description="steps (model calls and tool calls) of an item's agent turn; 0: one model "
+        "call without tools, as before agents",
     )
 
     @model_validator(mode="after")
