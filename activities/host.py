@@ -12,28 +12,20 @@ host takes within it means the host is gone.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
+
+from personas.hosts import HOST_ID_PATTERN, HostClaim, HostId, check_host_id
+
+__all__ = ["HOST_ID_PATTERN", "HostClaim", "HostId", "HostInfo", "check_host_id"]
 
 CLAIM = "host.claim"
 """Placement activity: the host of the worker that takes it."""
 
-HOST_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 DEFAULT_LOSS_TIMEOUT_S = 30.0
-
-
-def check_host_id(value: str) -> str:
-    """``value`` if it is a host id (1-40 of ``[a-z0-9_.-]``, starting alphanumeric)."""
-    if not HOST_ID_PATTERN.match(value):
-        raise ValueError(f"host id {value[:40]!r} must be 1-40 characters of [a-z0-9_.-]")
-    return value
-
-
-HostId = Annotated[str, AfterValidator(check_host_id)]
 
 
 class HostInfo(BaseModel):
@@ -44,16 +36,6 @@ class HostInfo(BaseModel):
 
     host_id: HostId = "local"
     loss_timeout_s: float = Field(default=DEFAULT_LOSS_TIMEOUT_S, gt=0, le=3600)
-
-
-class HostClaim(BaseModel):
-    """A placement's answer: the host, its pinned task queue and its loss timeout."""
-
-    model_config = ConfigDict(frozen=True)
-
-    host_id: HostId
-    task_queue: str = Field(min_length=1, max_length=200)
-    loss_timeout_s: float = Field(gt=0, le=3600)
 
 
 def base_of(placement_queue: str) -> str:

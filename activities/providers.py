@@ -1,7 +1,8 @@
 """Model providers: how a persona's base model is called.
 
-``OpenAICompatibleProvider`` speaks the chat-completions protocol that OpenAI, Ollama, vLLM
-and llama.cpp's server share. ``OfflineDeterministicProvider`` is what its name says: no
+``OpenAICompatibleProvider`` speaks the chat-completions protocol (with tool calling) that
+OpenAI, Ollama, vLLM and llama.cpp's server share, through the official ``openai`` client.
+``OfflineDeterministicProvider`` is what its name says: no
 model at all, a reproducible stand-in for demos and tests.
 """
 
@@ -9,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-import httpx
+import openai
 from pydantic import BaseModel
 
+from personas.agent.planner import plan
+from personas.agent.tools import MAX_ARGS_JSON, MAX_CALLS_PER_STEP, ToolCall, tool_from_wire
+from personas.agent.turn import MAX_ANSWER, ModelReply
 from personas.parts import BlobRef, PromptPart, prompt_text
 from runtime.settings import Settings
 
@@ -41,14 +45,40 @@ class ModelProvider(Protocol):
         ...
 
 
+@runtime_checkable
+class ChatProvider(Protocol):
+    """A provider that can take a step of an agent turn: answer or ask for tool calls."""
+
+    async def chat(
+        self, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+    ) -> ModelReply:
+        """The next reply to a chat-completions conversation with ``tools`` offered."""
+        ...
+
+
 class ProviderError(RuntimeError):
     """The provider answered with something that is not a completion."""
 
 
 class OfflineDeterministicProvider:
-    """Not a model: a deterministic reply derived from the prompt, for demos and tests."""
+    """Not a model: a deterministic reply derived from the prompt, for demos and tests.
+
+    In an agent turn it is the scripted planner (:mod:`personas.agent.planner`): it asks for
+    the tool calls of requests it recognises and answers from their results. With
+    ``obey_injections`` it also follows instructions found in tool outputs, standing in for
+    a model that prompt injection talks round (the scope check must still hold).
+    """
 
     name = "offline-deterministic"
+
+    def __init__(self, obey_injections: bool = False) -> None:
+        self.obey_injections = obey_injections
+
+    async def chat(
+        self, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+    ) -> ModelReply:
+        """The scripted planner's next reply."""
+        return plan(messages, tools, obey_injections=self.obey_injections)
 
     async def complete(self, model: str, system: str, prompt: Prompt) -> Completion:
         """A reply that names the model and a digest of the prompt; tokens are words.
@@ -68,41 +98,76 @@ class OfflineDeterministicProvider:
 
 
 class OpenAICompatibleProvider:
-    """A chat-completions endpoint: ``POST {base_url}/chat/completions``."""
+    """A chat-completions endpoint through the official ``openai`` client.
+
+    ``complete`` sends one system and one user message; ``chat`` sends a turn's conversation
+    with its tools (JSON-schema functions) and reads back either the answer or the tool
+    calls the model asks for (the published tool-calling protocol). Temporal retries the
+    activity, so the client itself does not retry.
+    """
 
     def __init__(
         self, base_url: str, api_key: str, timeout_s: float = 60.0, images: bool = True
     ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s
+        # A local server (Ollama, llama.cpp) wants no key: then no Authorization header.
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url.rstrip("/"),
+            api_key=api_key or "none",
+            timeout=timeout_s,
+            max_retries=0,
         )
+        self._headers: dict[str, Any] = {} if api_key else {"Authorization": openai.Omit()}
         self.images = images
+
+    async def _create(self, **request: Any) -> Any:
+        try:
+            response = await self._client.chat.completions.create(
+                **request, extra_headers=self._headers
+            )
+        except openai.APIResponseValidationError as err:
+            raise ProviderError(f"not a chat completion: {str(err)[:200]}") from err
+        if not getattr(response, "choices", None):
+            raise ProviderError(f"not a chat completion: {str(response)[:200]}")
+        return response
 
     async def complete(self, model: str, system: str, prompt: Prompt) -> Completion:
         """Send one chat completion request and read its first choice and usage."""
-        response = await self._http.post(
-            "/chat/completions",
-            json={
-                "model": model,
-                "messages": [
-                    {"role": "system", "content": system},
-                    {"role": "user", "content": self.user_content(prompt)},
-                ],
-            },
+        response = await self._create(
+            model=model,
+            messages=[
+                {"role": "system", "content": system},
+                {"role": "user", "content": self.user_content(prompt)},
+            ],
         )
-        response.raise_for_status()
-        try:
-            body = response.json()
-            text = body["choices"][0]["message"]["content"]
-            usage = body.get("usage") or {}
-            return Completion(
-                text=text,
-                tokens_in=int(usage.get("prompt_tokens", 0)),
-                tokens_out=int(usage.get("completion_tokens", 0)),
+        text = response.choices[0].message.content
+        if not isinstance(text, str):
+            raise ProviderError("not a chat completion: the first choice has no content")
+        tokens_in, tokens_out = _usage(response)
+        return Completion(text=text, tokens_in=tokens_in, tokens_out=tokens_out)
+
+    async def chat(
+        self, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+    ) -> ModelReply:
+        """One step of a turn: the answer, or the tool calls to make (at most
+        ``MAX_CALLS_PER_STEP``; arguments longer than allowed are cut, and refused)."""
+        request: dict[str, Any] = {"model": model, "messages": messages}
+        if tools:
+            request["tools"] = tools
+        response = await self._create(**request)
+        message = response.choices[0].message
+        tokens_in, tokens_out = _usage(response)
+        calls = tuple(
+            ToolCall(
+                call_id=str(c.id)[:128] or f"call_{i}",
+                tool=tool_from_wire(str(c.function.name))[:64] or "?",
+                arguments=str(c.function.arguments or "")[:MAX_ARGS_JSON],
             )
-        except (KeyError, IndexError, TypeError, ValueError) as err:
-            raise ProviderError(f"not a chat completion: {response.text[:200]}") from err
+            for i, c in enumerate((message.tool_calls or [])[:MAX_CALLS_PER_STEP])
+        )
+        content = None if calls else (message.content or "")[:MAX_ANSWER]
+        return ModelReply(
+            content=content, tool_calls=calls, tokens_in=tokens_in, tokens_out=tokens_out
+        )
 
     def user_content(self, prompt: Prompt) -> str | list[dict[str, Any]]:
         """The user message's content: one string unless an image goes as an ``image_url``."""
@@ -128,7 +193,14 @@ class OpenAICompatibleProvider:
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
-        await self._http.aclose()
+        await self._client.close()
+
+
+def _usage(response: Any) -> tuple[int, int]:
+    usage = getattr(response, "usage", None)
+    if usage is None:
+        return 0, 0
+    return int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0)
 
 
 def provider_from_settings(settings: Settings) -> ModelProvider:

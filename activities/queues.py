@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Literal
 
 from activities import host
+from activities.agent import contracts as agent
 from activities.app import contracts as app
 from activities.fleet import contracts as fleet
 from activities.host import host_queue
@@ -39,6 +40,8 @@ SOLVER_ACTIVITIES: frozenset[str] = frozenset(
 
 HOST_ACTIVITIES: frozenset[str] = frozenset(
     {
+        agent.AGENT_TOOL,
+        agent.AGENT_RELEASE,
         app.IMAGE,
         app.CREATE,
         app.CONFIGURE,
@@ -60,8 +63,8 @@ HOST_ACTIVITIES: frozenset[str] = frozenset(
         fleet.RETIRE_VARIANTS,
     }
 )
-"""Bound to a machine: Docker objects, nginx testbeds (and the fleet they drive), egress.
-Each runs on the pinned queue of the host that holds its object."""
+"""Bound to a machine: agent sandboxes and their tools, Docker objects, nginx testbeds (and the
+fleet they drive), egress. Each runs on the pinned queue of the host that holds its object."""
 
 PLACEMENT_ACTIVITIES: frozenset[str] = frozenset({host.CLAIM, app.PLACE})
 """Taken by any host worker from ``<base>-host``: they choose the host of a new object."""

@@ -6,9 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from personas.agent.turn import MAX_STEPS
 from personas.bounds import LABEL_CHARS, Identifier, Label, Ref
 from personas.cadence import CadenceConfig, EngagementThresholds
 from personas.coordination import BidBatch
+from personas.hosts import HostClaim
 from personas.inbox import DEFAULT_CAPACITY, MAX_CAPACITY, Inbox
 from personas.items import Dependency, InboxItem
 from personas.messages import BIDS_MAX
@@ -56,6 +58,13 @@ class LifeConfig(BaseModel):
     )
     max_tokens_out: int = Field(
         default=1_024, ge=1, le=10_000_000, description="ceiling of a metered call"
+    )
+    agent_max_steps: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_STEPS,
+        description="steps (model calls and tool calls) of an item's agent turn; 0: one model "
+        "call without tools, as before agents",
     )
 
     @model_validator(mode="after")
@@ -185,6 +194,9 @@ class LifeSnapshot(BaseModel):
         default_factory=dict,
         max_length=MAX_REMEMBERED_UPDATES,
         description="outcomes of the latest updates, by update id",
+    )
+    agent_host: HostClaim | None = Field(
+        default=None, description="the host of the persona's warm agent sandbox, if it has one"
     )
 
     def satisfy(self, dependency: Dependency, satisfied: set[Dependency], keep: int) -> None:

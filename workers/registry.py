@@ -19,6 +19,8 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities import ownership
+from activities.agent.activities import AgentActivities
 from activities.app.activities import AppActivities
 from activities.app.settings import AppSettings, get_app_settings
 from activities.fleet.activities import FleetActivities
@@ -43,6 +45,7 @@ from activities.queues import (
 from activities.store import Store
 from personas.fleet.simulator import SimParams
 from personas.funding.pricing import PriceTable
+from workflows.agent_turn import AgentTurn
 from workflows.app_reconciler import AppReconciler
 from workflows.app_session import AppSession
 from workflows.fleet_ab import FleetABTest, FleetVariant
@@ -205,10 +208,25 @@ class Workers:
         await asyncio.gather(*(w.run() for w in self.workers.values()))
 
 
-def life(store: Store, provider: ModelProvider, client: Client, task_queue: str) -> Registration:
-    """Persona lives and room coordinators, and the activities they call."""
+def life(
+    store: Store,
+    provider: ModelProvider,
+    client: Client,
+    task_queue: str,
+    *,
+    agent: AgentActivities | None = None,
+) -> Registration:
+    """Persona lives, their agent turns and room coordinators, and the activities they call.
+
+    ``agent``: the agent turn's activities (by default on ``provider``, with sandboxes owned
+    by the deployment of ``client`` and ``store``; nothing touches Docker until a tool runs).
+    """
     acts = PersonaActivities(store, provider, client, task_queue)
-    return Registration([PersonaLife, RoomCoordinator], acts.all())
+    if agent is None:
+        agent = AgentActivities(
+            store, provider, deployment=ownership.of_client("", client, store.url)
+        )
+    return Registration([PersonaLife, AgentTurn, RoomCoordinator], acts.all() + agent.all())
 
 
 def funding(

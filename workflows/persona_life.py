@@ -27,6 +27,14 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
+    from activities.agent.contracts import (
+        AGENT_RELEASE,
+        AGENT_TURN_WORKFLOW,
+        TurnInput,
+    )
+    from activities.agent.contracts import (
+        ReleaseRequest as AgentRelease,
+    )
     from activities.contracts import (
         POST_TO_ROOM,
         RECORD_SHED,
@@ -53,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.persona_start import PERSONA_LIFE_WORKFLOW
     from personas import messages
+    from personas.agent.turn import agent_turn_workflow_id
     from personas.bounds import ID_CHARS, LABEL_CHARS, quote
     from personas.cadence import engages, is_urgent, next_item_at_ms, pacing_wait_s
     from personas.coordination import Bid, BidBatch
@@ -80,7 +89,16 @@ with workflow.unsafe.imports_passed_through():
     from personas.state import Mood, PersonaState, after_work, rested, with_mood
     from runtime import search_attributes as sa
     from runtime.converter import UndecodablePayload
-    from workflows.common import WrongArity, is_number, now_ms, refuse, sole, started_with
+    from workflows.common import (
+        WrongArity,
+        claim_host,
+        is_number,
+        now_ms,
+        pinned,
+        refuse,
+        sole,
+        started_with,
+    )
 
 THINK_TIMEOUT = timedelta(minutes=2)
 STORE_TIMEOUT = timedelta(seconds=30)
@@ -140,6 +158,7 @@ class PersonaLife:
             else:
                 await self._rest()
         await self._shed_everything("stopped")
+        await self._release_sandbox()
         await self._settle_chores()
         self._settle_state()
         self._publish(status="stopped")
@@ -170,6 +189,7 @@ class PersonaLife:
             )
         except TimeoutError:
             self.life.stats.territory_scans += 1
+            await self._release_sandbox()
 
     async def _paced(self) -> bool:
         """Whether the next item may be taken now. If not, wait for the cadence; urgent work,
@@ -237,6 +257,12 @@ class PersonaLife:
     async def _think(self, item: InboxItem, purpose: str) -> ThinkResult | None:
         workflow.set_current_details(f"{self.profile.name}: working on {item.kind} {item.item_id}")
         try:
+            if self.config.agent_max_steps:
+                try:
+                    return await self._agent_turn(item, purpose)
+                except FailureError:  # its host may be gone: the next turn is placed anew
+                    await self._release_sandbox()
+                    raise
             return await workflow.execute_activity(
                 THINK,
                 ThinkRequest(
@@ -256,6 +282,49 @@ class PersonaLife:
             self.life.stats.failed += 1
             workflow.logger.warning("think failed for %s: %s", item.item_id, err)
             return None
+
+    async def _agent_turn(self, item: InboxItem, purpose: str) -> ThinkResult:
+        """The item's agent turn, a child workflow (see ``workflows.agent_turn``), with the
+        persona's warm sandbox on the host it was placed on (placed now if it has none)."""
+        if self.life.agent_host is None:
+            self.life.agent_host = await claim_host()
+        host = self.life.agent_host
+        return await workflow.execute_child_workflow(
+            AGENT_TURN_WORKFLOW,
+            TurnInput(
+                persona_id=self.persona_id,
+                persona_name=self.profile.name,
+                base_persona=self.profile.base_persona,
+                specialization=self.profile.specialization,
+                entity_id=self.profile.entity_id,
+                item=item,
+                purpose=purpose,
+                max_steps=self.config.agent_max_steps,
+                max_tokens_in=self.config.max_tokens_in,
+                max_tokens_out=self.config.max_tokens_out,
+                host=host,
+            ),
+            id=agent_turn_workflow_id(self.persona_id, item.item_id),
+            result_type=ThinkResult,
+        )
+
+    async def _release_sandbox(self) -> None:
+        """An agent persona that stops or idles gives its warm sandbox back (on its host; a
+        host that is gone took the sandbox with it, and its reconciler removes what is left)."""
+        host, self.life.agent_host = self.life.agent_host, None
+        if host is None:
+            return
+        try:
+            await workflow.execute_activity(
+                AGENT_RELEASE,
+                AgentRelease(persona_id=self.persona_id),
+                **pinned(host),
+                result_type=bool,
+                start_to_close_timeout=STORE_TIMEOUT,
+                retry_policy=AD_RETRY,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("sandbox release failed: %s", err.cause)
 
     async def _show_ad(self, item: InboxItem) -> None:
         """A funded persona's answer to a person carries an ad for its specialization and

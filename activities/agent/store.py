@@ -226,6 +226,16 @@ class AgentStore:
             row = s.get(AgentStep, (persona_id, item_id, step))
             return None if row is None else dict(row.result)
 
+    def list_steps(self, persona_id: str, item_id: str) -> list[tuple[int, str, dict[str, Any]]]:
+        """The turn's recorded steps (number, kind, result), in order."""
+        with read_tx(self._engine) as s:
+            stmt = (
+                select(AgentStep)
+                .where(AgentStep.persona_id == persona_id, AgentStep.item_id == item_id)
+                .order_by(AgentStep.step)
+            )
+            return [(r.step, r.kind, dict(r.result)) for r in s.scalars(stmt)]
+
     def count_steps(self, persona_id: str, item_id: str) -> int:
         """How many steps of the turn are recorded."""
         with read_tx(self._engine) as s:

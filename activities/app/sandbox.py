@@ -99,6 +99,27 @@ def _tmpfs(size_mb: int, uid: int, mode: str) -> dict[str, str]:
     return {"type": "tmpfs", "device": "tmpfs", "o": options}
 
 
+def hardening(r: ResourceRequirements) -> dict[str, Any]:
+    """The container options every sandbox runs with: non-root, read-only root with capped
+    tmpfs scratch, no capabilities, no new privileges, pids/CPU/memory limits, no network."""
+    return {
+        "user": f"{APP_UID}:{APP_UID}",
+        "read_only": True,
+        "tmpfs": {
+            "/tmp": f"rw,nosuid,nodev,size={r.tmp_mb}m,mode=1777",
+            "/home/app": f"rw,nosuid,nodev,size={r.home_mb}m,uid={APP_UID},gid={APP_UID}",
+        },
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "pids_limit": r.pids,
+        "nano_cpus": r.cpu_millis * 1_000_000,
+        "mem_limit": f"{r.memory_mb}m",
+        "memswap_limit": f"{r.memory_mb}m",
+        "network_mode": "none",
+        "init": True,
+    }
+
+
 class Sandboxes:
     """Creates, configures, runs and removes session containers on one Docker engine."""
 
@@ -201,23 +222,10 @@ class Sandboxes:
                 command=command,
                 name=container_name(spec.session_id),
                 labels=labels,
-                user=f"{APP_UID}:{APP_UID}",
-                read_only=True,
-                tmpfs={
-                    "/tmp": f"rw,nosuid,nodev,size={r.tmp_mb}m,mode=1777",
-                    "/home/app": f"rw,nosuid,nodev,size={r.home_mb}m,uid={APP_UID},gid={APP_UID}",
-                },
-                cap_drop=["ALL"],
-                security_opt=["no-new-privileges:true"],
-                pids_limit=r.pids,
-                nano_cpus=r.cpu_millis * 1_000_000,
-                mem_limit=f"{r.memory_mb}m",
-                memswap_limit=f"{r.memory_mb}m",
-                network_mode="none",
                 volumes=volumes,
                 environment=env,
-                init=True,
                 detach=True,
+                **hardening(r),
             )
         except docker.errors.APIError as exc:
             if exc.status_code == 409:  # a retry raced our own create

@@ -97,7 +97,9 @@ async def usage(
     """Usage events by persona, entity and period (an entity key: its own entity only)."""
     if persona_id is not None:
         await persona_path(persona_id, who, svc)
-    rows = await svc.funding.usage(persona_id, entity_filter(who, entity_id), since, until)
+    rows = await svc.funding.usage(
+        persona_id=persona_id, entity_id=entity_filter(who, entity_id), since=since, until=until
+    )
     return paginate(rows, page)
 
 
@@ -114,7 +116,9 @@ async def audit(
     """Audit entries (postings, rules, keys) by persona, entity and time."""
     if persona_id is not None:
         await persona_path(persona_id, who, svc)
-    rows = await svc.funding.audit(persona_id, entity_filter(who, entity_id), since, until)
+    rows = await svc.funding.audit(
+        persona_id=persona_id, entity_id=entity_filter(who, entity_id), since=since, until=until
+    )
     return paginate(rows, page)
 
 

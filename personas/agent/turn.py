@@ -101,6 +101,11 @@ class TurnState(BaseModel):
     tokens_out: int = 0
 
 
+def agent_turn_workflow_id(persona_id: str, item_id: str) -> str:
+    """The id of the child workflow that runs the persona's turn on an item."""
+    return f"agent-turn-{persona_id}-{item_id}"
+
+
 def next_action(state: TurnState) -> ModelStep | ToolStep | Finished:
     """What the turn does next."""
     if state.outcome != "running":

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
+import openai
 import pytest
 from temporalio.testing import ActivityEnvironment
 
@@ -92,7 +92,7 @@ async def test_openai_compatible_provider_refuses_what_is_not_a_completion(
     with pytest.raises(ProviderError, match="not a chat completion"):
         await provider.complete("llama3", "s", "p")
     ChatCompletions.status = 503
-    with pytest.raises(httpx.HTTPStatusError):
+    with pytest.raises(openai.APIStatusError):
         await provider.complete("llama3", "s", "p")
     await provider.aclose()
     assert ChatCompletions.requests[0]["auth"] is None

@@ -1,0 +1,39 @@
+"""An agent persona answers by using tools over its scope, inside its sandbox, audited."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from activities.store import Store
+from tests.workflow.agent_support import agent_rig
+
+
+async def test_persona_searches_the_handbook_and_queries_the_dataset(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, tmp_path: Path
+) -> None:
+    async with agent_rig(dev_env.client, sqlite_store, tmp_path) as rig:
+        pid = await rig.agent("Ada", ["handbook:read", "shop:read"])
+        answer = await rig.ask(
+            pid,
+            "search the handbook for refund within. how many orders last week? "
+            "and read secrets.txt from vault",
+        )
+        assert "14 days" in answer
+        assert "the answer from shop is 14" in answer
+        assert "vault failed: refused" in answer
+        assert "hunter2" not in answer
+        audit = await rig.agents.tool_audit(pid)
+        assert [(a.tool, a.resource, a.allowed) for a in audit] == [
+            ("files.search", "handbook", True),
+            ("sql.query", "shop", True),
+            ("files.read", "vault", False),
+        ]
+        assert "not in this persona's scope" in audit[2].reason
+        assert all(len(a.args_digest) == 64 for a in audit)
+        assert "result tool-" in audit[0].reason
+        assert len(rig.acts.sandboxes.live()) == 1
+        # every step was done once by this process: model, 3 tools (one refused: recorded,
+        # never run), model
+        assert sorted(rig.acts.executions.values()) == [1, 1, 1, 1]
