@@ -46,9 +46,10 @@ SESSIONS = 20
 FLEETS = 2
 USAGE_S = 2
 LOSS_S = 4.0
-LOSS_BOUND_S = USAGE_S + LOSS_S + 8.0
+LOSS_BOUND_S = USAGE_S + LOSS_S + 30.0
 """A lost host's sessions are released within this: a sample, its timeout, then the saga's
-store steps (release, end) on a loaded two-core machine."""
+store steps (release, end) for ten sessions at once; the slack covers a two-core machine
+with a CPU hog beside the suite (20.6 s measured there, 8.5 s on a quiet one)."""
 
 
 @dataclass
