@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import os
 import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -428,6 +429,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=positive_float, default=DEFAULT_TIMEOUT_S, metavar="S",
         help=f"seconds to wait for a worker's answer (default {DEFAULT_TIMEOUT_S:g})",
     )  # fmt: skip
+    parser.add_argument(
+        "--api", metavar="URL", default=os.environ.get("PERSONAS_API_URL") or None,
+        help="work through the REST API at URL with a key (PERSONAS_API_URL); persona commands",
+    )  # fmt: skip
+    parser.add_argument(
+        "--api-key", metavar="KEY", default=os.environ.get("PERSONAS_API_KEY", ""),
+        help="the API key for --api (default: PERSONAS_API_KEY)",
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     command = add_command
@@ -607,6 +616,21 @@ async def run_async(
     """
     args = build_parser().parse_args(argv)
     store: Store | None = None
+    if args.api:
+        from clients.api_cli import run_via_api  # it imports this module's formatters
+
+        def emit(data: Any, text: str) -> None:
+            if args.json:
+                print(json.dumps(_jsonable(data), indent=2, default=str))
+            else:
+                print(text)
+
+        try:
+            await run_via_api(args, args.api, args.api_key, emit)
+        except Exception as err:
+            print(f"error: {_one_line(_describe(err, None))}", file=sys.stderr)
+            return EXIT_ERROR
+        return 0
     try:
         if settings is None:
             try:
