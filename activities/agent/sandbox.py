@@ -95,9 +95,12 @@ def _cpu_ms(stderr: str) -> int:
 class AgentSandboxes(Sandboxes):
     """The warm sandboxes of AI personas on one Docker engine (one per persona)."""
 
-    def __init__(self, builder: ImageBuilder, client: Any | None = None) -> None:
+    def __init__(
+        self, builder: ImageBuilder, client: Any | None = None, call_timeout_s: int = CALL_TIMEOUT_S
+    ) -> None:
         super().__init__(Path("/nonexistent"), client)
         self.builder = builder
+        self.call_timeout_s = call_timeout_s
         self._image: str | None = None
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -158,7 +161,7 @@ class AgentSandboxes(Sandboxes):
     def run(self, session: str, argv: list[str], output_limit: int = OUTPUT_LIMIT) -> Run:
         """Run ``argv`` in the sandbox with the time, output and CPU accounting wrapper."""
         container = self._require(session)
-        wrapped = ["sh", "-c", _SCRIPT, "sh", str(CALL_TIMEOUT_S), str(output_limit), *argv]
+        wrapped = ["sh", "-c", _SCRIPT, "sh", str(self.call_timeout_s), str(output_limit), *argv]
         started = time.monotonic()
         try:
             code, (out, err) = container.exec_run(

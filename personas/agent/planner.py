@@ -22,7 +22,7 @@ import json
 import re
 from typing import Any
 
-from personas.agent.tools import ToolCall, tool_from_wire
+from personas.agent.tools import ToolCall, tool_from_wire, wire_name
 from personas.agent.turn import ModelReply
 
 LAST_WEEK_SQL = (
@@ -55,27 +55,30 @@ def _offered(tools: list[dict[str, Any]], tool: str) -> list[str]:
     return []
 
 
+def _name(text: str) -> str:
+    """A resource named in a sentence, without the sentence's full stop."""
+    return text.lower().rstrip(".")
+
+
 def recognise(text: str, tools: list[dict[str, Any]]) -> list[tuple[str, dict[str, str]]]:
     """The tool calls (tool, arguments) the requests in ``text`` need, in order."""
     found: list[tuple[int, str, dict[str, str]]] = []
     for pattern, what in _PATTERNS:
         for m in pattern.finditer(text):
             if what == "list":
-                found.append((m.start(), "files.list", {"resource": m[1].lower(), "path": "."}))
+                found.append((m.start(), "files.list", {"resource": _name(m[1]), "path": "."}))
             elif what == "search":
                 query = m[2].strip().strip("'\"")
-                found.append(
-                    (m.start(), "files.search", {"resource": m[1].lower(), "query": query})
-                )
+                found.append((m.start(), "files.search", {"resource": _name(m[1]), "query": query}))
             elif what == "read":
-                found.append((m.start(), "files.read", {"resource": m[2].lower(), "path": m[1]}))
+                found.append((m.start(), "files.read", {"resource": _name(m[2]), "path": m[1]}))
             elif what == "orders":
                 sql = LAST_WEEK_SQL if m[1].lower() == "last week" else TOTAL_SQL
                 resource = (_offered(tools, "sql.query") or ["dataset"])[0]
                 found.append((m.start(), "sql.query", {"resource": resource, "sql": sql}))
             elif what == "sql":
                 found.append(
-                    (m.start(), "sql.query", {"resource": m[1].lower(), "sql": m[2].strip()})
+                    (m.start(), "sql.query", {"resource": _name(m[1]), "sql": m[2].strip()})
                 )
             else:
                 found.append((m.start(), m[1], {"resource": "any"}))
@@ -140,7 +143,7 @@ def plan(
     for a in assistants:
         for c in a.get("tool_calls") or []:
             tool = tool_from_wire(c["function"]["name"])
-            seen.add((tool, c["function"]["arguments"]))
+            seen.add((c["function"]["name"], c["function"]["arguments"]))
             try:
                 args = json.loads(c["function"]["arguments"])
             except ValueError:
@@ -152,7 +155,7 @@ def plan(
             for _, _, out in made
             if not out.startswith("error: ")
             for tool, args in recognise(out, tools)
-            if (tool, json.dumps(args, sort_keys=True)) not in seen
+            if (wire_name(tool), json.dumps(args, sort_keys=True)) not in seen
         ]
         if injected:
             return ModelReply(tool_calls=_calls(step, injected), tokens_in=tokens_in, tokens_out=8)

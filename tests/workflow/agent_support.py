@@ -81,8 +81,10 @@ async def agent_rig(
     tmp_path: Path,
     provider: ModelProvider | None = None,
     before_step: StepHook | None = None,
+    serve: bool = True,
 ) -> AsyncIterator[AgentRig]:
-    """A worker on a fresh queue whose agent sandboxes are owned by a fresh deployment id."""
+    """A worker on a fresh queue whose agent sandboxes are owned by a fresh deployment id
+    (without ``serve``, the test runs the workers itself, see :func:`worker`)."""
     queue = f"agent-{uuid.uuid4().hex[:8]}"
     provider = provider or OfflineDeterministicProvider()
     acts = AgentActivities(
@@ -92,9 +94,12 @@ async def agent_rig(
     locations = await add_fixtures(agents, tmp_path)
     rig = AgentRig(PersonaClient(client, store, queue), agents, acts, store, locations)
     try:
-        async with worker(client, store, queue, acts, provider):
+        if serve:
+            async with worker(client, store, queue, acts, provider):
+                yield rig
+        else:
             yield rig
-            await end_lives(client, store)
+        await end_lives(client, store)
     finally:
         release_all(acts)
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
+from activities.providers import OpenAICompatibleProvider
 from activities.store import Store
+from tests.fakes.openai_server import FakeOpenAI, fake_openai
 from tests.workflow.agent_support import agent_rig
 
 
@@ -37,3 +39,27 @@ async def test_persona_searches_the_handbook_and_queries_the_dataset(
         # every step was done once by this process: model, 3 tools (one refused: recorded,
         # never run), model
         assert sorted(rig.acts.executions.values()) == [1, 1, 1, 1]
+
+
+async def test_openai_compatible_turn_through_the_fake_server(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, tmp_path: Path
+) -> None:
+    with fake_openai() as url:
+        provider = OpenAICompatibleProvider(url, "sk-fake")
+        async with agent_rig(dev_env.client, sqlite_store, tmp_path, provider=provider) as rig:
+            pid = await rig.agent("Ada", ["handbook:read"])
+            answer = await rig.ask(pid, "list the files in handbook")
+        await provider.aclose()
+    assert "handbook holds 6 files" in answer
+    assert "policies/privacy.md" in answer
+    first, second = FakeOpenAI.requests
+    assert [t["function"]["name"] for t in first["tools"]] == [
+        "files_list",
+        "files_read",
+        "files_search",
+    ]
+    assert first["tools"][0]["function"]["parameters"]["properties"]["resource"]["enum"] == [
+        "handbook"
+    ]
+    assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "tool"]
+    assert second["messages"][3]["tool_call_id"] == second["messages"][2]["tool_calls"][0]["id"]
