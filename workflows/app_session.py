@@ -217,7 +217,12 @@ class AppSession:
         self.host = await self._step(
             "place",
             contracts.PLACE,
-            contracts.PlaceRequest(session_id=request.session_id, amount=validated.amount),
+            contracts.PlaceRequest(
+                session_id=request.session_id,
+                amount=validated.amount,
+                priority=request.priority,
+                preempt=request.preempt,
+            ),
             HostClaim,
             STEP_TIMEOUT,
         )

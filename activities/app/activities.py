@@ -222,7 +222,7 @@ class AppActivities(ActivitySet):
         Refuses a session larger than every host."""
         self.deployment()
         await asyncio.to_thread(self._ensure_host)
-        hosts = await asyncio.to_thread(self.resources.hosts)
+        hosts = await asyncio.to_thread(self.resources.hosts, req.priority)
         base = base_of(activity.info().task_queue)
         client = activity.client()
         mine = self.settings.host_id
@@ -233,7 +233,7 @@ class AppActivities(ActivitySet):
         ]
 
         def decide() -> HostClaim:
-            chosen = choose_host(req.amount, live, req.session_id)
+            chosen = choose_host(req.amount, live, req.session_id, req.preempt)
             if chosen is None:
                 over = too_big_for(req.amount, live)
                 raise refuse(f"resource requirements beyond the host: {', '.join(over)}")

@@ -75,6 +75,8 @@ class PlaceRequest(_Msg):
 
     session_id: SessionId
     amount: Amount
+    priority: int = Field(default=5, ge=0, le=9)
+    preempt: bool = False
 
 
 class ReserveRequest(_Msg):

@@ -120,18 +120,27 @@ class ResourceManager:
                 queued=len(queued),
             )
 
-    def hosts(self) -> list[HostLoad]:
-        """Every registered host with its capacity, reserved amounts and queue length."""
+    def hosts(self, below_priority: int = 0) -> list[HostLoad]:
+        """Every registered host with its capacity, reserved amounts, queue length and what
+        its active sessions of priority below ``below_priority`` hold (preemptible)."""
         with tx(self.engine) as s:
             queued: dict[str, int] = {}
             for host_id in s.scalars(select(AppQueueEntry.host_id)).all():
                 queued[host_id] = queued.get(host_id, 0) + 1
+            lower: dict[str, Amount] = {}
+            for r in s.scalars(
+                select(AppReservation).where(
+                    AppReservation.state == "active", AppReservation.priority < below_priority
+                )
+            ).all():
+                lower[r.host_id] = lower.get(r.host_id, Amount()) + _amount(r)
             return [
                 HostLoad(
                     host_id=h.host_id,
                     capacity=_capacity(h),
                     used=_used(h),
                     queued=queued.get(h.host_id, 0),
+                    preemptible=lower.get(h.host_id, Amount()),
                 )
                 for h in s.scalars(select(AppHost).order_by(AppHost.host_id)).all()
             ]

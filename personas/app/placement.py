@@ -4,7 +4,8 @@ A session goes to a host where it fits now, the one left with the most headroom 
 smallest free fraction over CPU, memory and storage after it is placed), so sessions spread
 across hosts. When it fits nowhere now, it goes to a host that could ever hold it, the one
 with the shortest queue (then the most free room): there it queues by priority and age, and
-preempts lower-priority sessions when it asks to. Ties (hosts equally loaded, as when many
+preempts lower-priority sessions when it asks to; a session that may preempt prefers a host
+where preempting lower-priority sessions would make it fit. Ties (hosts equally loaded, as when many
 sessions are placed at once) go by rendezvous hashing of the session id and the host id, so
 simultaneous sessions spread over the hosts and the choice stays deterministic.
 """
@@ -27,6 +28,8 @@ class HostLoad(BaseModel):
     capacity: Amount
     used: Amount
     queued: int = Field(default=0, ge=0)
+    preemptible: Amount = Amount()
+    """What the host's active sessions of lower priority than the one being placed hold."""
 
 
 def _fraction(part: int, whole: int) -> float:
@@ -49,9 +52,12 @@ def rendezvous(key: str, host_id: str) -> str:
     return hashlib.sha256(f"{key}\n{host_id}".encode()).hexdigest()
 
 
-def choose_host(amount: Amount, hosts: list[HostLoad], key: str = "") -> str | None:
-    """The host to place a session of ``amount`` on (``key``, its id, breaks ties), or None
-    when no host could ever hold it (its capacity is smaller than ``amount`` on every host)."""
+def choose_host(
+    amount: Amount, hosts: list[HostLoad], key: str = "", preempt: bool = False
+) -> str | None:
+    """The host to place a session of ``amount`` on (``key``, its id, breaks ties; with
+    ``preempt``, hosts where preemption makes it fit come first), or None when no host could
+    ever hold it (its capacity is smaller than ``amount`` on every host)."""
     fit_now = [h for h in hosts if amount.fits_in(h.capacity - h.used)]
     if fit_now:
         return min(
@@ -60,10 +66,12 @@ def choose_host(amount: Amount, hosts: list[HostLoad], key: str = "") -> str | N
     could = [h for h in hosts if amount.fits_in(h.capacity)]
     if not could:
         return None
-    return min(
-        could,
-        key=lambda h: (h.queued, -round(headroom(amount, h), 6), rendezvous(key, h.host_id)),
-    ).host_id
+
+    def rank(h: HostLoad) -> tuple[bool, int, float, str]:
+        frees = preempt and amount.fits_in(h.capacity - h.used + h.preemptible)
+        return (not frees, h.queued, -round(headroom(amount, h), 6), rendezvous(key, h.host_id))
+
+    return min(could, key=rank).host_id
 
 
 def too_big_for(amount: Amount, hosts: list[HostLoad]) -> list[str]:

@@ -53,3 +53,11 @@ def test_the_choice_is_a_host_where_it_fits_when_one_exists(used: list[int], key
     if fits:
         assert chosen in fits
     assert chosen == choose_host(SMALL, hosts, key)
+
+
+def test_a_preempting_session_goes_where_preemption_makes_it_fit() -> None:
+    big = Amount(cpu_millis=500, memory_mb=512, storage_mb=64)
+    a = host("a", used_mb=1000, queued=0)  # full of its equals: nothing to preempt
+    b = host("b", used_mb=1000, queued=2).model_copy(update={"preemptible": Amount(memory_mb=600)})
+    assert choose_host(big, [a, b], "s1") == "a"  # no preemption: the shorter queue
+    assert choose_host(big, [a, b], "s1", preempt=True) == "b"
