@@ -34,7 +34,6 @@ with workflow.unsafe.imports_passed_through():
         AGENT_FINISH,
         AGENT_MODEL,
         AGENT_REFUSE,
-        AGENT_RELEASE,
         AGENT_SCOPE,
         AGENT_TOOL,
         AGENT_TURN_WORKFLOW,
@@ -42,7 +41,6 @@ with workflow.unsafe.imports_passed_through():
         ModelStepRequest,
         ModelStepResult,
         RefusalRequest,
-        ReleaseRequest,
         ToolOutcome,
         ToolStepRequest,
         TurnInput,
@@ -87,19 +85,9 @@ class AgentTurn:
 
     @workflow.run
     async def run(self, turn: TurnInput) -> ThinkResult:
-        """Run the turn to its end and store its answer."""
-        turn = started_with(turn, TurnInput)
-        try:
-            return await self._turn(turn)
-        except BaseException:
-            await workflow.execute_activity(
-                AGENT_RELEASE,
-                ReleaseRequest(persona_id=turn.persona_id),
-                **pinned(turn.host),
-                start_to_close_timeout=TOOL_TIMEOUT,
-                result_type=bool,
-            )
-            raise
+        """Run the turn to its end and store its answer. A turn that fails leaves its sandbox
+        to the persona, which owns it and releases it (``PersonaLife._think``)."""
+        return await self._turn(started_with(turn, TurnInput))
 
     async def _turn(self, turn: TurnInput) -> ThinkResult:
         scope: Scope = await workflow.execute_activity(
