@@ -1,4 +1,5 @@
-"""``personas resource add|show|remove``, ``grant``, ``revoke``, ``tools``, ``tool-audit``.
+"""``personas resource add|show|remove``, ``grant``, ``revoke``, ``delegate``,
+``undelegate``, ``reach``, ``tools``, ``tool-audit``, ``replies``, ``memory``.
 
 Wiring (in clients/cli.py ``build_parser``): ``add_agent_commands(sub, command)``, where
 ``command`` is the CLI's own command factory. Store-only commands: no Temporal needed.
@@ -9,8 +10,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from clients.agent_api import AgentClient
+from activities.agent.store import MAX_ITEMS, ToolAuditRecord
+from clients.agent_api import AgentClient, Reply
+from clients.cli_args import non_negative_int
+from clients.life_cli import ANSWER_CHARS
+from personas.agent.memory import Memory
 from personas.agent.resources import Grant, parse_grant
+
+
+def _count(value: str) -> int:
+    n = non_negative_int(value)
+    if not 1 <= n <= MAX_ITEMS:
+        raise argparse.ArgumentTypeError(f"expected 1..{MAX_ITEMS}, got {n}")
+    return n
 
 
 def _grant(value: str) -> Grant:
@@ -57,6 +69,25 @@ async def _revoke_cmd(ctx: Any, args: argparse.Namespace) -> None:
     ctx.emit({"revoked": done}, "revoked" if done else f"{args.resource} was not granted")
 
 
+async def _delegate_cmd(ctx: Any, args: argparse.Namespace) -> None:
+    giver, taker = await ctx.resolve(args.giver), await ctx.resolve(args.taker)
+    scope = await AgentClient(ctx.store).delegate(giver, taker, args.scopes)
+    held = [f"{r.resource.name}:{r.level}" for r in scope.resources]
+    ctx.emit({"persona_id": taker, "scope": held}, f"scope: {', '.join(held) or 'nothing'}")
+
+
+async def _undelegate_cmd(ctx: Any, args: argparse.Namespace) -> None:
+    giver, taker = await ctx.resolve(args.giver), await ctx.resolve(args.taker)
+    done = await AgentClient(ctx.store).undelegate(giver, taker, args.resource)
+    ctx.emit({"revoked": done}, "revoked" if done else f"{args.resource} was not delegated")
+
+
+async def _reach_cmd(ctx: Any, args: argparse.Namespace) -> None:
+    rows = await AgentClient(ctx.store).who_can_reach(args.entity, args.resource)
+    text = "\n".join(f"{r.persona_id}  {r.level}  via {' > '.join(r.chain)}" for r in rows)
+    ctx.emit([r.model_dump(mode="json") for r in rows], text or "nobody reaches it")
+
+
 async def _tools_cmd(ctx: Any, args: argparse.Namespace) -> None:
     persona = await ctx.resolve(args.persona)
     defs = await AgentClient(ctx.store).tools(persona)
@@ -77,6 +108,43 @@ async def _audit_cmd(ctx: Any, args: argparse.Namespace) -> None:
         for r in rows
     )
     ctx.emit([r.model_dump(mode="json") for r in rows], text or "no tool calls")
+
+
+def _trace_line(a: ToolAuditRecord) -> str:
+    verdict = "allowed" if a.allowed else "REFUSED"
+    line = f"  #{a.step} {a.tool} {a.resource} {verdict}: {a.reason[:200]}"
+    if a.allowed:
+        line += f" -> {a.result_ref} ({a.cpu_ms} ms cpu, {a.bytes_read} bytes read)"
+    return line
+
+
+def _reply_text(r: Reply) -> str:
+    head = f"{r.recorded_at:%Y-%m-%d %H:%M:%S} {r.item_id} {r.purpose} ({r.turn}, {r.steps} steps)"
+    answer = " ".join((r.answer or "(no answer stored)").split())[:ANSWER_CHARS]
+    return "\n".join([head, f"  answer: {answer}", *(_trace_line(a) for a in r.trace)])
+
+
+async def _replies_cmd(ctx: Any, args: argparse.Namespace) -> None:
+    persona = await ctx.resolve(args.persona)
+    rows = await AgentClient(ctx.store).replies(persona, args.n)
+    text = "\n".join(_reply_text(r) for r in rows)
+    ctx.emit([r.model_dump(mode="json") for r in rows], text or "no answers yet")
+
+
+def _memory_text(about: str, memory: Memory) -> str:
+    lines = [f"{about}: {len(memory.window)} recent, {memory.folded} summarised"]
+    if memory.summary:
+        lines.append("  summary: " + memory.summary.replace("\n", " | ")[:ANSWER_CHARS])
+    lines += [f"  {e.item_id}: {e.asked[:100]} -> {e.answered[:100]}" for e in memory.window]
+    return "\n".join(lines)
+
+
+async def _memory_cmd(ctx: Any, args: argparse.Namespace) -> None:
+    persona = await ctx.resolve(args.persona)
+    memories = await AgentClient(ctx.store).memory(persona)
+    text = "\n".join(_memory_text(about, m) for about, m in memories.items())
+    data = {about: m.model_dump(mode="json") for about, m in memories.items()}
+    ctx.emit(data, text or "nothing remembered yet")
 
 
 def add_agent_commands(sub: Any, command: Any) -> None:
@@ -101,6 +169,23 @@ def add_agent_commands(sub: Any, command: Any) -> None:
         "--scope", dest="scopes", action="append", type=_grant, required=True,
         metavar="RESOURCE[:read|write]",
     )  # fmt: skip
+    p = command(
+        sub, "delegate", _delegate_cmd, "delegate part of a persona's scope", temporal=False
+    )
+    p.add_argument("giver", metavar="FROM")
+    p.add_argument("taker", metavar="TO")
+    p.add_argument(
+        "--scope", dest="scopes", action="append", type=_grant, required=True,
+        metavar="RESOURCE[:read|write]",
+    )  # fmt: skip
+    p = command(sub, "undelegate", _undelegate_cmd, "revoke a delegation", temporal=False)
+    p.add_argument("giver", metavar="FROM")
+    p.add_argument("taker", metavar="TO")
+    p.add_argument("resource", metavar="RESOURCE")
+    p = command(sub, "reach", _reach_cmd, "who reaches a resource, through which chain",
+                temporal=False)  # fmt: skip
+    p.add_argument("entity", metavar="ENTITY")
+    p.add_argument("resource", metavar="RESOURCE")
     p = command(sub, "revoke", _revoke_cmd, "revoke a persona's grant", temporal=False)
     p.add_argument("persona", metavar="PERSONA")
     p.add_argument("resource", metavar="RESOURCE")
@@ -109,3 +194,12 @@ def add_agent_commands(sub: Any, command: Any) -> None:
     p = command(sub, "tool-audit", _audit_cmd, "a persona's audited tool calls", temporal=False)
     p.add_argument("persona", metavar="PERSONA")
     p.add_argument("-n", type=int, default=50)
+    p = command(
+        sub, "replies", _replies_cmd, "a persona's answers with their tool traces", temporal=False
+    )
+    p.add_argument("persona", metavar="PERSONA")
+    p.add_argument("-n", type=_count, default=20, help="how many answers (newest first)")
+    p = command(
+        sub, "memory", _memory_cmd, "what a persona remembers of rooms and people", temporal=False
+    )
+    p.add_argument("persona", metavar="PERSONA")

@@ -15,8 +15,10 @@ in it, because:
   conversation is rebuilt from the recorded steps by each model call.
 
 Every step is its own activity keyed by persona, item and step (see
-:mod:`activities.agent.activities`). The scope is fetched once, at the start, and every
-tool call is checked against it here, before any activity runs: a refused call is recorded
+:mod:`activities.agent.activities`). The scope is fetched at the start (the tools offered
+to the model come from it), and every tool call is checked against it here, before any
+activity runs (the tool activity checks it again against the scope at that moment, so a
+revocation during the turn is refused too): a refused call is recorded
 and audited (``agent.refuse``) and reaches the model as the tool's error; nothing else is
 run for it. If the turn fails, its persona's warm sandbox is released (the compensation);
 the life releases it too when it stops or idles.
@@ -63,6 +65,9 @@ with workflow.unsafe.imports_passed_through():
 MODEL_TIMEOUT = timedelta(minutes=2)
 TOOL_TIMEOUT = timedelta(seconds=60)
 STORE_TIMEOUT = timedelta(seconds=30)
+STEP_HEARTBEAT = timedelta(seconds=10)
+"""Model and tool steps heartbeat every second: ten seconds without one is a dead worker,
+and the step is retried on another (it finds its result if the dead one recorded it)."""
 STEP_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=10))
 
 
@@ -119,6 +124,7 @@ class AgentTurn:
                     ),
                     result_type=ModelStepResult,
                     start_to_close_timeout=MODEL_TIMEOUT,
+                    heartbeat_timeout=STEP_HEARTBEAT,
                     retry_policy=STEP_RETRY,
                 )
                 compute_ms += reply.compute_ms
@@ -136,10 +142,13 @@ class AgentTurn:
             else:
                 outcome = await workflow.execute_activity(
                     AGENT_TOOL,
-                    ToolStepRequest(**key, checked=checked, scope=scope),
+                    ToolStepRequest(
+                        **key, checked=checked, hold_id=turn.hold_id, entity_id=turn.entity_id
+                    ),
                     result_type=ToolOutcome,
                     **pinned(turn.host),
                     start_to_close_timeout=TOOL_TIMEOUT,
+                    heartbeat_timeout=STEP_HEARTBEAT,
                     retry_policy=STEP_RETRY,
                 )
             compute_ms += outcome.cpu_ms

@@ -39,17 +39,24 @@ from activities.agent.contracts import (
     ToolOutcome,
     ToolStepRequest,
 )
+from activities.agent.memory_store import MemoryStore
 from activities.agent.runner import run_tool
 from activities.agent.sandbox import AgentSandboxes
 from activities.agent.store import AgentStore, ToolAuditRecord
+from activities.app.activities import _heartbeating as heartbeating
 from activities.app.images import ImageBuilder
 from activities.contracts import ThinkResult
+from activities.funding.db import Database
+from activities.funding.draws import HoldDraws, HoldExhausted, ToolDraw
 from activities.persona_audit import PersonaAudit
 from activities.providers import ChatProvider, ModelProvider
 from activities.store import Store, UnknownContent
+from personas.agent.memory import Exchange, memory_about, memory_prompt
 from personas.agent.resources import Scope
+from personas.agent.tools import MAX_CALL_BYTES, CheckedCall, Refusal, check_call
 from personas.agent.turn import ModelReply, StepRecord, ToolResult, build_messages
-from personas.items import item_kind
+from personas.funding.pricing import PriceTable
+from personas.items import InboxItem, item_kind
 from personas.parts import prompt_text
 
 IMAGE_CACHE = Path("/var/tmp/persona-app-cache")
@@ -61,7 +68,8 @@ def _now() -> datetime:
 
 
 class AgentActivities(ActivitySet):
-    """Agent turn activities over a store, a model provider and the agent sandboxes."""
+    """Agent turn activities over a store, a model provider and the agent sandboxes;
+    ``prices`` price the bytes of metered tool calls (give the funding worker's table)."""
 
     def __init__(
         self,
@@ -71,9 +79,12 @@ class AgentActivities(ActivitySet):
         *,
         deployment: str | None = None,
         before_step: StepHook | None = None,
+        prices: PriceTable | None = None,
     ) -> None:
         self.store = store
         self.agents = AgentStore(store.engine)
+        self.memories = MemoryStore(store.engine)
+        self.draws = HoldDraws(Database(store.engine), prices or PriceTable())
         self.provider = provider
         self.sandboxes = sandboxes or AgentSandboxes(ImageBuilder(IMAGE_CACHE))
         if deployment is not None:
@@ -91,8 +102,7 @@ class AgentActivities(ActivitySet):
         """The persona's current scope (its grants, each with its resource)."""
         return await asyncio.to_thread(self.agents.scope, persona_id)
 
-    def _request_text(self, req: ModelStepRequest) -> str:
-        item = req.item
+    def _request_text(self, item: InboxItem) -> str:
         about = f"{item.kind} from {item.sender_id}"
         if item.content_ref is None:
             return about
@@ -101,6 +111,18 @@ class AgentActivities(ActivitySet):
         except UnknownContent:
             return f"{about} (content {item.content_ref} missing)"
         return prompt_text(item_kind(item.kind).render(item, content.parts)) or about
+
+    def _remembered(self, persona_id: str, item: InboxItem) -> str:
+        """What the persona remembers of the item's room and sender, for the prompt."""
+        about = memory_about(item.room_id, item.sender_id)
+        texts = (memory_prompt(a, self.memories.get(persona_id, a)) for a in about)
+        return "\n\n".join(t for t in texts if t)
+
+    def _remember(self, req: FinishRequest) -> None:
+        """Fold the turn's question and answer into the memories of its room and sender."""
+        exchange = Exchange.of(req.item.item_id, self._request_text(req.item), req.answer)
+        for about in memory_about(req.item.room_id, req.item.sender_id):
+            self.memories.remember(req.persona_id, about, exchange)
 
     def _records(self, persona_id: str, item_id: str) -> list[StepRecord]:
         records = []
@@ -115,14 +137,20 @@ class AgentActivities(ActivitySet):
 
     @activity.defn(name=AGENT_MODEL)
     async def model_step(self, req: ModelStepRequest) -> ModelStepResult:
-        """One model call of the turn, on the conversation rebuilt from its recorded steps."""
+        """One model call of the turn, on the conversation rebuilt from its recorded steps
+        (heartbeating while it runs, so a dead worker's step is retried in seconds)."""
         await self._hook("model", req.item_id, req.step)
+        return await heartbeating("model", asyncio.ensure_future(self._model_step(req)))
+
+    async def _model_step(self, req: ModelStepRequest) -> ModelStepResult:
         done = await asyncio.to_thread(self.agents.get_step, req.persona_id, req.item_id, req.step)
         if done is not None:
             return ModelStepResult.model_validate(done).model_copy(update={"compute_ms": 0})
-        request = await asyncio.to_thread(self._request_text, req)
+        request = await asyncio.to_thread(self._request_text, req.item)
         records = await asyncio.to_thread(self._records, req.persona_id, req.item_id)
-        messages = build_messages(req.system, request, records)
+        remembered = await asyncio.to_thread(self._remembered, req.persona_id, req.item)
+        system = f"{req.system}\n\n{remembered}" if remembered else req.system
+        messages = build_messages(system, request, records)
         started = time.monotonic()
         if isinstance(self.provider, ChatProvider):
             reply = await self.provider.chat(req.model, messages, req.tools)
@@ -162,12 +190,7 @@ class AgentActivities(ActivitySet):
         if isinstance(req, RefusalRequest):
             call, reason = req.refusal.call, f"refused: {req.refusal.reason}"
         else:
-            call = req.checked.call
-            reason = (
-                f"{'ok' if first.ok else 'error'}; result {first.result_ref}; "
-                f"{first.cpu_ms} ms cpu; {first.bytes_read} bytes read; "
-                f"{first.bytes_written} bytes written"
-            )
+            call, reason = req.checked.call, "ok" if first.ok else f"error: {result.output}"
         self.agents.audit_tool(
             ToolAuditRecord(
                 persona_id=req.persona_id,
@@ -179,14 +202,22 @@ class AgentActivities(ActivitySet):
                 allowed=not first.refused,
                 reason=reason[:1000],
                 at=_now(),
+                result_ref=first.result_ref,
+                cpu_ms=first.cpu_ms,
+                bytes_read=first.bytes_read,
+                bytes_written=first.bytes_written,
             )
         )
         return first
 
     @activity.defn(name=AGENT_TOOL)
     async def tool_step(self, req: ToolStepRequest) -> ToolOutcome:
-        """Run one allowed tool call in the persona's warm sandbox, once; metered and audited."""
+        """Run one allowed tool call in the persona's warm sandbox, once; metered and audited
+        (heartbeating while it runs: warming a sandbox may build its image)."""
         await self._hook("tool", req.item_id, req.step)
+        return await heartbeating("tool", asyncio.ensure_future(self._tool_step(req)))
+
+    async def _tool_step(self, req: ToolStepRequest) -> ToolOutcome:
         done = await asyncio.to_thread(self.agents.get_step, req.persona_id, req.item_id, req.step)
         if done is not None:
             return await asyncio.to_thread(
@@ -195,7 +226,19 @@ class AgentActivities(ActivitySet):
                 ToolResult.model_validate(done["result"]),
                 ToolOutcome.model_validate(done["outcome"]),
             )
-        ran = await asyncio.to_thread(self._run, req)
+        # the scope now, not the turn's: a grant revoked (or a delegation cut upstream) since
+        # the turn began is refused here, and the sandbox no longer mounts it
+        scope, session = await asyncio.to_thread(self._warm, req.persona_id)
+        checked = check_call(scope, req.checked.call)
+        if isinstance(checked, Refusal):
+            return await self._refusal(self._refused(req, checked))
+        drawn = await asyncio.to_thread(self._draw, req)
+        if isinstance(drawn, Refusal):
+            return await self._refusal(self._refused(req, drawn))
+        ran = await asyncio.to_thread(self._run, session, scope, checked)
+        if drawn is not None:
+            used = ran.bytes_read + ran.bytes_written
+            await asyncio.to_thread(self.draws.adjust, drawn[0], drawn[1], used)
         call = req.checked.call
         turn = hashlib.sha256(f"{req.persona_id}\n{req.item_id}".encode()).hexdigest()[:32]
         ref = f"tool-{turn}-{req.step}"
@@ -223,13 +266,46 @@ class AgentActivities(ActivitySet):
         self.executions[(req.persona_id, req.item_id, req.step)] += 1
         return first
 
-    def _run(self, req: ToolStepRequest) -> Any:
-        session = self.sandboxes.warm(req.persona_id, list(req.scope.resources))
-        return run_tool(self.sandboxes, session, req.checked, req.held)
+    def _warm(self, persona_id: str) -> tuple[Scope, str]:
+        """The persona's scope now, and its warm sandbox mounting exactly that."""
+        scope = self.agents.scope(persona_id)
+        return scope, self.sandboxes.warm(persona_id, list(scope.resources))
+
+    @staticmethod
+    def _refused(req: ToolStepRequest, refusal: Refusal) -> RefusalRequest:
+        return RefusalRequest(
+            persona_id=req.persona_id, item_id=req.item_id, step=req.step, refusal=refusal
+        )
+
+    def _draw(self, req: ToolStepRequest) -> tuple[ToolDraw, int] | Refusal | None:
+        """A metered call draws the price of the most bytes it may move from its turn's
+        hold (nothing for an unmetered turn); a hold with too little left refuses it."""
+        if req.hold_id is None:
+            return None
+        call = req.checked.call
+        draw = ToolDraw(
+            hold_id=req.hold_id,
+            step=req.step,
+            persona_id=req.persona_id,
+            entity_id=req.entity_id,
+            tool=call.tool,
+        )
+        try:
+            return draw, self.draws.draw(draw, MAX_CALL_BYTES)
+        except HoldExhausted as err:
+            return Refusal(call=call, resource=req.checked.resource, reason=str(err)[:300])
+
+    def _run(self, session: str, scope: Scope, checked: CheckedCall) -> Any:
+        held = scope.find(checked.resource)
+        assert held is not None  # check_call found it
+        return run_tool(self.sandboxes, session, checked, held)
 
     @activity.defn(name=AGENT_REFUSE)
     async def refuse_step(self, req: RefusalRequest) -> ToolOutcome:
         """Record and audit a call the scope refused (nothing is run)."""
+        return await self._refusal(req)
+
+    async def _refusal(self, req: RefusalRequest) -> ToolOutcome:
         call = req.refusal.call
         result = ToolResult(
             call_id=call.call_id,
@@ -266,6 +342,7 @@ class AgentActivities(ActivitySet):
                 req.tokens_in,
                 req.tokens_out,
             )
+        await asyncio.to_thread(self._remember, req)  # once per item (see ``remember``)
         result = ThinkResult(
             output_ref=done.output_ref or f"out-{persona}-{item_id}",
             tokens_in=done.tokens_in,

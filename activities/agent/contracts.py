@@ -10,7 +10,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from personas.agent.resources import Scope, ScopedResource
 from personas.agent.tools import CheckedCall, Refusal
 from personas.agent.turn import MAX_ANSWER, MAX_STEPS, ModelReply, Outcome
 from personas.hosts import HostClaim
@@ -54,19 +53,13 @@ class ModelStepResult(BaseModel):
 
 
 class ToolStepRequest(StepKey):
-    """Run a call the scope allowed on the resource the persona holds."""
+    """Run a call the turn's scope allowed; the activity checks it again against the scope
+    at that moment (a revocation since the turn began is refused there). A metered turn
+    names its budget hold: the call draws the price of its bytes from it first."""
 
     checked: CheckedCall
-    scope: Scope
-    """The scope at the start of the turn: all of it is mounted in the warm sandbox."""
-
-    @property
-    def held(self) -> ScopedResource:
-        """The resource the call works on (the scope check found it)."""
-        held = self.scope.find(self.checked.resource)
-        if held is None:
-            raise ValueError(f"resource {self.checked.resource} is not in the scope")
-        return held
+    hold_id: str | None = Field(default=None, max_length=200)
+    entity_id: str = Field(default="", max_length=255)
 
 
 class RefusalRequest(StepKey):
@@ -121,6 +114,7 @@ class TurnInput(BaseModel):
     max_tokens_in: int = Field(ge=1)
     max_tokens_out: int = Field(ge=1)
     host: HostClaim
+    hold_id: str | None = Field(default=None, max_length=200)
 
 
 class ReleaseRequest(BaseModel):

@@ -22,6 +22,9 @@ from personas.agent.turn import MAX_TOOL_OUTPUT
 MAX_ROWS = 200
 MAX_LINES = 200
 READ_LIMIT = 32 * 1024
+SKIP_VCS = ["-name", ".git", "-prune", "-o"]
+"""A repository checkout is listed and searched without its ``.git`` internals (they can
+still be read by path)."""
 
 
 class ToolRun(BaseModel):
@@ -44,7 +47,8 @@ def _under(root: str, path: str) -> str:
 
 def _lines(text: str, root: str) -> list[str]:
     prefix = root + "/"
-    return [ln.removeprefix(prefix) for ln in text.splitlines() if ln][:MAX_LINES]
+    found = (ln.removeprefix(prefix) for ln in text.splitlines() if ln)
+    return [ln for ln in found if not ln.startswith(".git/")][:MAX_LINES]
 
 
 def argv_of(checked: CheckedCall, held: ScopedResource) -> list[str]:
@@ -53,7 +57,7 @@ def argv_of(checked: CheckedCall, held: ScopedResource) -> list[str]:
     args = checked.args
     tool = checked.call.tool
     if tool == "files.list":
-        return ["find", _under(root, args.get("path", ".")), "-type", "f"]
+        return ["find", _under(root, args.get("path", ".")), *SKIP_VCS, "-type", "f", "-print"]
     if tool == "files.read":
         return ["head", "-c", str(READ_LIMIT), _under(root, args["path"])]
     if tool == "files.search":

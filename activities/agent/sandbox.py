@@ -9,9 +9,12 @@ resource (``sql`` is always read-only: its only tool is a read-only query). The 
 part of the container's identity (a label holds their digest): a scope that changed gets a
 new container, so a revoked resource is never reachable from a warm one.
 
+The container's command is a command loop (:mod:`activities.agent.executor`) spoken to over
+its attached stdin and stdout, so a call costs a fork inside the sandbox instead of a
+``docker exec`` (measured: some 15-40 ms against 100-230 ms on a loaded two-core machine).
 Every call runs under ``timeout -s KILL`` and ``head -c``: a time limit and an output limit
-inside the sandbox; the shell's ``times`` gives the call's CPU seconds. Containers carry
-their own managed label, not the app sessions', so the app reconciler never sees them.
+inside the sandbox; the shell's ``times`` gives the call's CPU seconds. Containers
+carry their own managed label, not the app sessions', so the app reconciler never sees them.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ import docker.errors
 from pydantic import BaseModel, ConfigDict
 
 from activities import ownership
-from activities.app.images import APP_UID, PATH, ImageBuilder
+from activities.agent.executor import LOOP, Executor, ExecutorGone
+from activities.app.images import PATH, ImageBuilder
 from activities.app.sandbox import SandboxError, Sandboxes, SandboxGone, hardening
 from personas.agent.resources import Level, ResourceType, ScopedResource
+from personas.agent.tools import MAX_CALL_BYTES
 from personas.app.models import ResourceRequirements
 
 AGENT_MANAGED = "persona-agent.managed"
@@ -40,8 +45,9 @@ LIMITS = ResourceRequirements(
     cpu_millis=500, memory_mb=96, storage_mb=1, pids=32, tmp_mb=8, home_mb=1
 )
 CALL_TIMEOUT_S = 5
-OUTPUT_LIMIT = 64 * 1024
-_SCRIPT = 't=$1; n=$2; shift 2; set -o pipefail; timeout -s KILL "$t" "$@" | head -c "$n"; rc=$?; times >&2; exit $rc'  # noqa: E501
+OUTPUT_LIMIT = MAX_CALL_BYTES
+LOOP_VERSION = "loop-1"
+"""Part of a container's identity: a container started before the loop is replaced."""
 
 
 class Run(BaseModel):
@@ -79,19 +85,6 @@ def mounts(scope: list[ScopedResource]) -> dict[str, dict[str, str]]:
     return found
 
 
-def _cpu_ms(stderr: str) -> int:
-    """The children's user + system time from the last line ``times`` printed."""
-    lines = [ln for ln in stderr.strip().splitlines() if "m" in ln and "s" in ln]
-    total = 0.0
-    for field in lines[-1].split() if lines else []:
-        minutes, _, seconds = field.rstrip("s").partition("m")
-        try:
-            total += int(minutes) * 60 + float(seconds)
-        except ValueError:
-            return 0
-    return round(total * 1000)
-
-
 class AgentSandboxes(Sandboxes):
     """The warm sandboxes of AI personas on one Docker engine (one per persona)."""
 
@@ -104,6 +97,7 @@ class AgentSandboxes(Sandboxes):
         self._image: str | None = None
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._executors: dict[str, Executor] = {}
 
     def _lock(self, session: str) -> threading.Lock:
         with self._guard:
@@ -121,7 +115,8 @@ class AgentSandboxes(Sandboxes):
         or when the scope changed); its session id."""
         session = session_of(persona_id)
         wanted = mounts(scope)
-        digest = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()[:32]
+        identity = json.dumps([LOOP_VERSION, wanted], sort_keys=True)
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
         with self._lock(session):
             found = self._container(session)
             if found is not None and found.labels.get(AGENT_MOUNTS) == digest:
@@ -131,6 +126,7 @@ class AgentSandboxes(Sandboxes):
                 if found.status == "running":
                     return session
             if found is not None:
+                self._forget(session)
                 self.remove(session)
             for location in wanted:
                 if not Path(location).exists():
@@ -144,7 +140,9 @@ class AgentSandboxes(Sandboxes):
             try:
                 container = self.client.containers.create(
                     self.image(),
-                    command=["sleep", "2147483647"],
+                    command=["sh", "-c", LOOP],
+                    stdin_open=True,
+                    log_config={"type": "none"},  # responses are not logs
                     name=f"persona-app-{session}",
                     labels=labels,
                     volumes=wanted,
@@ -159,33 +157,41 @@ class AgentSandboxes(Sandboxes):
             return session
 
     def run(self, session: str, argv: list[str], output_limit: int = OUTPUT_LIMIT) -> Run:
-        """Run ``argv`` in the sandbox with the time, output and CPU accounting wrapper."""
-        container = self._require(session)
-        wrapped = ["sh", "-c", _SCRIPT, "sh", str(self.call_timeout_s), str(output_limit), *argv]
+        """Run ``argv`` through the sandbox's command loop, under its time and output limits,
+        with the CPU time it took."""
         started = time.monotonic()
-        try:
-            code, (out, err) = container.exec_run(
-                wrapped, user=f"{APP_UID}:{APP_UID}", workdir="/tmp", demux=True
-            )
-        except docker.errors.NotFound:
-            raise SandboxGone(f"the agent sandbox {session} is gone") from None
-        except docker.errors.APIError as exc:
-            if exc.status_code == 409:
-                raise SandboxGone(f"the agent sandbox {session} is not running") from exc
-            raise SandboxError(f"exec failed: {exc.explanation or exc}") from exc
-        stderr = (err or b"").decode(errors="replace")[-4000:]
+        with self._lock(session):
+            executor = self._executors.get(session)
+            if executor is None:
+                container = self._require(session)
+                try:
+                    executor = Executor(container, 2.0 * self.call_timeout_s + 5)
+                except (docker.errors.APIError, OSError) as exc:
+                    raise SandboxGone(f"the agent sandbox {session} cannot be attached") from exc
+                self._executors[session] = executor
+            try:
+                response = executor.call(self.call_timeout_s, output_limit, argv)
+            except ExecutorGone as err:
+                self._forget(session)
+                raise SandboxGone(f"the agent sandbox {session} does not answer: {err}") from err
         return Run(
-            exit_code=int(code if code is not None else -1),
-            stdout=(out or b"")[:output_limit],
-            stderr=stderr,
-            cpu_ms=_cpu_ms(stderr),
+            exit_code=response.exit_code,
+            stdout=response.stdout[:output_limit],
+            stderr=response.stderr.decode(errors="replace")[-4000:],
+            cpu_ms=response.cpu_ms,
             elapsed_ms=(time.monotonic() - started) * 1000,
         )
+
+    def _forget(self, session: str) -> None:
+        executor = self._executors.pop(session, None)
+        if executor is not None:
+            executor.close()
 
     def release(self, persona_id: str) -> bool:
         """Remove the persona's sandbox (idempotent); whether there was one."""
         session = session_of(persona_id)
         with self._lock(session):
+            self._forget(session)
             return bool(self.remove(session))
 
     def live(self) -> dict[str, str]:

@@ -9,14 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, delete, select
 
+from activities.agent.delegation import best_levels, reach_on
 from activities.agent.tables import AgentGrant, AgentResource, AgentStep, AgentToolAudit
 from activities.store.db import engine_for, insert_ignore, read_tx, rowcount, tx, utc
 from activities.store.store import StoreError, UnknownEntity, UnknownPersona
 from activities.store.tables import Entity, Persona
 from personas.agent.resources import (
+    MAX_GRANTS,
     Grant,
     Level,
     Resource,
@@ -25,6 +27,9 @@ from personas.agent.resources import (
     ScopedResource,
     check_grant,
 )
+
+MAX_ITEMS = 1000
+"""At most this many items' audits are read at once."""
 
 
 class UnknownResource(StoreError):
@@ -40,7 +45,8 @@ class InvalidGrant(StoreError, ValueError):
 
 
 class ToolAuditRecord(BaseModel):
-    """One audited tool call."""
+    """One audited tool call: what was called on what, allowed or refused (``reason``: ok,
+    the error, or why refused), where its output is and what it used."""
 
     model_config = ConfigDict(frozen=True, from_attributes=True)
 
@@ -53,6 +59,10 @@ class ToolAuditRecord(BaseModel):
     allowed: bool
     reason: str
     at: datetime
+    result_ref: str | None = None
+    cpu_ms: int = Field(default=0, ge=0)
+    bytes_read: int = Field(default=0, ge=0)
+    bytes_written: int = Field(default=0, ge=0)
 
 
 def _resource(row: AgentResource) -> Resource:
@@ -181,23 +191,23 @@ class AgentStore:
             return rowcount(s.execute(stmt)) > 0
 
     def scope(self, persona_id: str) -> Scope:
-        """The persona's current scope: each granted resource at its level."""
+        """The persona's current scope: each resource it reaches (granted to it, or
+        delegated along a chain from a grant) at the highest level it is given."""
         with read_tx(self._engine) as s:
-            stmt = (
-                select(AgentGrant, AgentResource)
-                .join(
-                    AgentResource,
-                    (AgentResource.entity_id == AgentGrant.entity_id)
-                    & (AgentResource.name == AgentGrant.resource),
+            persona = s.get(Persona, persona_id)
+            if persona is None:
+                return Scope(persona_id=persona_id)
+            best = best_levels(reach_on(s.connection(), persona.entity_id), persona_id)
+            rows = s.scalars(
+                select(AgentResource)
+                .where(
+                    AgentResource.entity_id == persona.entity_id,
+                    AgentResource.name.in_(sorted(best)),
                 )
-                .where(AgentGrant.persona_id == persona_id)
-                .order_by(AgentGrant.resource)
+                .order_by(AgentResource.name)
             )
-            held = tuple(
-                ScopedResource(resource=_resource(r), level=Level(g.level))
-                for g, r in s.execute(stmt).all()
-            )
-        return Scope(persona_id=persona_id, resources=held)
+            held = tuple(ScopedResource(resource=_resource(r), level=best[r.name]) for r in rows)
+        return Scope(persona_id=persona_id, resources=held[:MAX_GRANTS])
 
     # steps
 
@@ -250,6 +260,19 @@ class AgentStore:
         """Audit a tool call once (keyed by persona, item, step); True when newly added."""
         with tx(self._engine) as s:
             return insert_ignore(s, AgentToolAudit, record.model_dump())
+
+    def item_audit(self, persona_id: str, item_ids: list[str]) -> list[ToolAuditRecord]:
+        """The audited tool calls of these items of the persona, by item and step."""
+        with read_tx(self._engine) as s:
+            stmt = (
+                select(AgentToolAudit)
+                .where(
+                    AgentToolAudit.persona_id == persona_id,
+                    AgentToolAudit.item_id.in_(item_ids[:MAX_ITEMS]),
+                )
+                .order_by(AgentToolAudit.item_id, AgentToolAudit.step)
+            )
+            return [ToolAuditRecord.model_validate(r) for r in s.scalars(stmt)]
 
     def tool_audit(self, persona_id: str, limit: int = 100) -> list[ToolAuditRecord]:
         """The persona's latest audited tool calls, oldest first."""

@@ -25,6 +25,9 @@ MAX_PATH = 512
 MAX_QUERY = 200
 MAX_SQL = 2000
 MAX_CALLS_PER_STEP = 8
+MAX_CALL_BYTES = 64 * 1024
+"""The most bytes one tool call may read, write or send (the sandbox cuts its output there);
+what a metered call draws from its turn's hold before it runs."""
 
 
 class ToolSpec(BaseModel):

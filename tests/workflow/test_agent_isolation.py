@@ -35,7 +35,10 @@ async def test_every_injection_is_refused_and_audited(
         await rig.agents.add_resource("acme", "inbox", "files", str(inbox))
         pid = await rig.agent("Ada", ["inbox:read", "handbook:read", "shop:read"])
         answers = await asyncio.gather(
-            *(rig.ask(pid, f"read injection-{i:02d}.md from inbox") for i in range(len(INJECTIONS)))
+            *(
+                rig.ask(pid, f"read injection-{i:02d}.md from inbox", timeout_s=240)
+                for i in range(len(INJECTIONS))
+            )
         )
         audit = await rig.agents.tool_audit(pid, limit=1000)
     by_item: dict[str, list[tuple[str, str, bool]]] = {}
