@@ -8,7 +8,7 @@ from temporalio.client import Client
 
 from activities.app.settings import AppSettings
 from activities.store import Store
-from api import problems
+from api import console, problems
 from api.routes import ROUTERS
 from api.services import Services
 from runtime.settings import Settings
@@ -40,4 +40,5 @@ def create_app(
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router, responses=problems.RESPONSES)
+    console.install(app, settings)
     return app

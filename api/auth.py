@@ -7,6 +7,7 @@ for any entity and alone manages entities, funding rules and cross-entity views.
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -49,6 +50,10 @@ async def principal(
     except KeyRefused as err:
         raise Problem(401, str(err), CHALLENGE) from None
     return Principal(key_id=info.key_id, entity_id=info.entity_id, admin=info.admin)
+
+
+#: A route parameter that is the verified caller.
+Caller = Annotated[Principal, Depends(principal)]
 
 
 def allow(who: Principal, entity_id: str, what: str = "") -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from personas.coordination import FloorPolicy
 from personas.parts import ContentPart
@@ -151,3 +151,9 @@ class RunIn(TokenIn):
     """A command to run in a session."""
 
     argv: list[str] = Field(min_length=1, max_length=64)
+
+
+class PersonaChanges(_Body):
+    """Profile fields to change in a persona's new version (id, entity and name are fixed)."""
+
+    changes: dict[str, JsonValue] = Field(min_length=1, max_length=32)

@@ -7,22 +7,28 @@ a body is never even validated for a caller who may not touch the object.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Path
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.store import UnknownPersona
-from api.auth import Principal, allow, principal
+from api.auth import Caller, Principal, allow
 from api.problems import Problem
-from api.services import Services, services
+from api.services import Services, ServicesDep
 from clients.api import PersonaError
 from personas.ids import fleet_workflow_id, negotiation_workflow_id, room_workflow_id
 from runtime import search_attributes as sa
 
+#: A path parameter naming a stored object or a workflow.
+ObjectId = Annotated[str, Path(min_length=1, max_length=255)]
 
-async def _workflow_entity(svc: Services, workflow_id: str, missing: str) -> str:
-    """The ``EntityId`` search attribute of a workflow; 404 when there is no such workflow."""
+
+async def allow_workflow_owner(
+    svc: Services, who: Principal, workflow_id: str, missing: str, what: str
+) -> None:
+    """Refuse (403) unless ``who`` may act for the workflow's ``EntityId`` search attribute;
+    404 (``missing``) when there is no such workflow or it has no entity."""
     handle = svc.personas.client.get_workflow_handle(workflow_id)
     try:
         described = await handle.describe()
@@ -33,23 +39,18 @@ async def _workflow_entity(svc: Services, workflow_id: str, missing: str) -> str
     entity = described.typed_search_attributes.get(sa.ENTITY_ID)
     if not entity:
         raise Problem(404, missing)
-    return str(entity)
+    allow(who, str(entity), what)
 
 
 async def entity_path(
-    entity_id: str = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"),
-    who: Principal = Depends(principal),
+    entity_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")], who: Caller
 ) -> str:
     """An entity in the path the caller may act for."""
     allow(who, entity_id, f"entity {entity_id}")
     return entity_id
 
 
-async def persona_path(
-    persona_id: str = Path(min_length=1, max_length=255),
-    who: Principal = Depends(principal),
-    svc: Services = Depends(services),
-) -> str:
+async def persona_path(persona_id: ObjectId, who: Caller, svc: ServicesDep) -> str:
     """An AI persona (any kind in the store) the caller's entity owns."""
     try:
         record = await asyncio.to_thread(svc.store.get_persona, persona_id)
@@ -59,11 +60,7 @@ async def persona_path(
     return persona_id
 
 
-async def room_path(
-    room_id: str = Path(min_length=1, max_length=255),
-    who: Principal = Depends(principal),
-    svc: Services = Depends(services),
-) -> str:
+async def room_path(room_id: ObjectId, who: Caller, svc: ServicesDep) -> str:
     """A room whose members are the caller's entity's personas."""
     handle = svc.personas.client.get_workflow_handle(room_workflow_id(room_id))
     try:
@@ -80,29 +77,19 @@ async def room_path(
     return room_id
 
 
-async def negotiation_path(
-    negotiation_id: str = Path(min_length=1, max_length=255),
-    who: Principal = Depends(principal),
-    svc: Services = Depends(services),
-) -> str:
+async def negotiation_path(negotiation_id: ObjectId, who: Caller, svc: ServicesDep) -> str:
     """A negotiation started for the caller's entity."""
-    entity = await _workflow_entity(
-        svc, negotiation_workflow_id(negotiation_id), f"unknown negotiation {negotiation_id}"
-    )
-    allow(who, entity, f"negotiation {negotiation_id}")
+    workflow_id, what = negotiation_workflow_id(negotiation_id), f"negotiation {negotiation_id}"
+    await allow_workflow_owner(svc, who, workflow_id, f"unknown {what}", what)
     return negotiation_id
 
 
-async def fleet_path(
-    fleet_id: str = Path(min_length=1, max_length=255),
-    who: Principal = Depends(principal),
-    svc: Services = Depends(services),
-) -> str:
+async def fleet_path(fleet_id: ObjectId, who: Caller, svc: ServicesDep) -> str:
     """A fleet of the caller's entity."""
-    entity = await _workflow_entity(
-        svc, fleet_workflow_id(fleet_id), f"fleet {fleet_id} is not running"
+    what = f"fleet {fleet_id}"
+    await allow_workflow_owner(
+        svc, who, fleet_workflow_id(fleet_id), f"{what} is not running", what
     )
-    allow(who, entity, f"fleet {fleet_id}")
     return fleet_id
 
 
@@ -114,11 +101,7 @@ async def app_persona_entity(svc: Services, persona_id: str) -> str:
         raise Problem(404, str(err)) from None
 
 
-async def session_path(
-    session_id: str = Path(min_length=1, max_length=255),
-    who: Principal = Depends(principal),
-    svc: Services = Depends(services),
-) -> str:
+async def session_path(session_id: ObjectId, who: Caller, svc: ServicesDep) -> str:
     """An app session of a persona of the caller's entity."""
     view = await svc.apps._view(session_id)
     allow(who, await app_persona_entity(svc, view.persona_id), f"session {session_id}")
@@ -126,9 +109,7 @@ async def session_path(
 
 
 async def key_path(
-    key_id: str = Path(min_length=1, max_length=32),
-    who: Principal = Depends(principal),
-    svc: Services = Depends(services),
+    key_id: Annotated[str, Path(min_length=1, max_length=32)], who: Caller, svc: ServicesDep
 ) -> str:
     """An API key of the caller's entity (an administrator's key: administrators only)."""
     info = await asyncio.to_thread(svc.keys.get, key_id)
@@ -137,3 +118,13 @@ async def key_path(
     if info.entity_id is not None:
         allow(who, info.entity_id, f"API key {key_id}")
     return key_id
+
+
+#: Route parameters that are an object the caller may touch (its id).
+OwnedEntity = Annotated[str, Depends(entity_path)]
+OwnedPersona = Annotated[str, Depends(persona_path)]
+OwnedRoom = Annotated[str, Depends(room_path)]
+OwnedNegotiation = Annotated[str, Depends(negotiation_path)]
+OwnedFleet = Annotated[str, Depends(fleet_path)]
+OwnedSession = Annotated[str, Depends(session_path)]
+OwnedKey = Annotated[str, Depends(key_path)]

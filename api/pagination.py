@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from api.problems import Problem
@@ -35,6 +35,10 @@ def page_params(
 ) -> PageParams:
     """The pagination query parameters."""
     return PageParams(cursor=cursor, limit=limit)
+
+
+#: A route parameter that is the request's pagination.
+PageQuery = Annotated[PageParams, Depends(page_params)]
 
 
 def _offset(cursor: str | None) -> int:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from temporalio.client import Client
 
 from activities.api_access.idempotency import IdempotencyStore
@@ -55,3 +56,7 @@ def services(request: Request) -> Services:
     """The app's services (a route dependency)."""
     found: Services = request.app.state.services
     return found
+
+
+#: A route parameter that is the app's services.
+ServicesDep = Annotated[Services, Depends(services)]

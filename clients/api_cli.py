@@ -19,19 +19,11 @@ Handler = Callable[[HttpPersonaClient, argparse.Namespace, Emit], Awaitable[None
 
 
 async def _create(api: HttpPersonaClient, args: argparse.Namespace, emit: Emit) -> None:
-    profile: dict[str, Any] = {
-        "entity_id": args.entity,
-        "name": args.name,
-        "base_persona": args.model,
-        "specialization": args.specialization,
-        "expertise": list(args.expertise),
-        "access_scope": list(args.scope),
-        "activation_triggers": list(args.activate),
-        "deactivation_triggers": list(args.deactivate),
-    }
-    if args.funding_limit is not None:
-        profile["funding_limit"] = args.funding_limit
-    record = await api.create_persona(profile, created_by=args.by)
+    from clients.cli import profile_from_args
+
+    if args.agent_steps:
+        raise PersonaError("--agent-steps is set through the store for now; drop --api")
+    record = await api.create_persona(profile_from_args(args), created_by=args.by)
     emit(record, record.persona_id)
 
 
@@ -56,24 +48,12 @@ async def _start(api: HttpPersonaClient, args: argparse.Namespace, emit: Emit) -
 
 
 async def _post(api: HttpPersonaClient, args: argparse.Namespace, emit: Emit) -> None:
+    from clients.cli import message_from_args
+
     if not (args.text or args.data or args.blob):
         raise PersonaError("nothing to post: give TEXT, --data or --blob")
-    pid = await api.resolve(args.persona)
-    waits = [
-        {"persona_id": await api.resolve(persona), "task_key": task_key}
-        for persona, task_key in args.wait_for
-    ]
-    item = await api.post_to_persona(
-        pid,
-        args.text,
-        args.sender,
-        human=not args.bot,
-        priority=args.priority,
-        kind=args.kind,
-        task_key=args.task_key,
-        waits_for=waits,
-        parts=[*args.data, *args.blob],
-    )
+    pid, message = await message_from_args(args, api.resolve)
+    item = await api.post_to_persona(pid, **message)
     emit(item, f"delivered {item.item_id} to {pid}")
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from activities.app.contracts import RunResult
-from api.auth import Principal, allow, principal
+from api.auth import Caller, allow
 from api.idempotency import IdempotencyHeader, Outcome, idempotent
 from api.models import RunIn, SessionIn, TokenIn
-from api.owners import app_persona_entity, session_path
-from api.services import Services, services
+from api.owners import OwnedSession, app_persona_entity
+from api.services import ServicesDep
 from personas.app.views import SessionView
 
 router = APIRouter(prefix="/v1/app-sessions", tags=["app sessions"])
@@ -20,48 +20,33 @@ router = APIRouter(prefix="/v1/app-sessions", tags=["app sessions"])
 async def request_session(
     request: Request,
     body: SessionIn,
-    who: Principal = Depends(principal),
-    svc: Services = Depends(services),
+    who: Caller,
+    svc: ServicesDep,
     key: str | None = IdempotencyHeader,
 ) -> JSONResponse:
     """requestPersona: start a session for the token's user; poll the Location."""
     allow(who, await app_persona_entity(svc, body.persona_id), f"app persona {body.persona_id}")
 
     async def run(_: str) -> Outcome:
-        view = await svc.apps.request(
-            body.persona_id,
-            body.token,
-            environment=body.environment,
-            priority=body.priority,
-            preempt=body.preempt,
-            lease_s=body.lease_s,
-            queue_timeout_s=body.queue_timeout_s,
-            wait=False,
-        )
+        view = await svc.apps.request(**dict(body), wait=False)  # SessionIn: its arguments
         return 202, view.model_dump(mode="json"), f"/v1/app-sessions/{view.session_id}"
 
     return await idempotent(request, who, svc, key, run)
 
 
 @router.get("/{session_id}")
-async def session_status(
-    session_id: str = Depends(session_path), svc: Services = Depends(services)
-) -> SessionView:
+async def session_status(session_id: OwnedSession, svc: ServicesDep) -> SessionView:
     """The session's state, steps and compensations."""
     return await svc.apps._view(session_id)
 
 
 @router.post("/{session_id}/run")
-async def run_command(
-    body: RunIn, session_id: str = Depends(session_path), svc: Services = Depends(services)
-) -> RunResult:
+async def run_command(body: RunIn, session_id: OwnedSession, svc: ServicesDep) -> RunResult:
     """Run a command in the session (its user's token)."""
     return await svc.apps.run(session_id, body.token, body.argv)
 
 
 @router.post("/{session_id}/release")
-async def release_session(
-    body: TokenIn, session_id: str = Depends(session_path), svc: Services = Depends(services)
-) -> SessionView:
+async def release_session(body: TokenIn, session_id: OwnedSession, svc: ServicesDep) -> SessionView:
     """releasePersona: take everything back (its user's token)."""
     return await svc.apps.release(session_id, body.token)

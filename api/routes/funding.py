@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from activities.funding.ledger import Posting
 from activities.funding.metering import UsageRecord
-from api.auth import Principal, admin_only, entity_filter, principal
+from activities.store.db import Scope
+from api.auth import Caller, Principal, admin_only, entity_filter
 from api.idempotency import IdempotencyHeader, Outcome, idempotent
 from api.models import AllocationIn, AmountIn, AuditVerdict, Balance, RulesIn, Started, TopUpIn
-from api.owners import entity_path, persona_path
-from api.pagination import Page, PageParams, page_params, paginate
-from api.services import Services, services
+from api.owners import OwnedEntity, OwnedPersona, persona_path
+from api.pagination import Page, PageQuery, paginate
+from api.services import Services, ServicesDep
 from personas.funding.audit import AuditEntry
 from personas.funding.cycle import FundingView
 from personas.funding.rules import RuleSet
@@ -26,9 +28,9 @@ router = APIRouter(tags=["funding"])
 async def fund_entity(
     request: Request,
     body: AmountIn,
-    entity_id: str = Depends(entity_path),
-    who: Principal = Depends(principal),
-    svc: Services = Depends(services),
+    entity_id: OwnedEntity,
+    who: Caller,
+    svc: ServicesDep,
     key: str | None = IdempotencyHeader,
 ) -> JSONResponse:
     """Deposit into the entity's allocated budget (once per Idempotency-Key)."""
@@ -44,9 +46,9 @@ async def fund_entity(
 async def top_up(
     request: Request,
     body: TopUpIn,
-    persona_id: str = Depends(persona_path),
-    who: Principal = Depends(principal),
-    svc: Services = Depends(services),
+    persona_id: OwnedPersona,
+    who: Caller,
+    svc: ServicesDep,
     key: str | None = IdempotencyHeader,
 ) -> JSONResponse:
     """Move money from an account to the persona, within its funding limit (administrators:
@@ -61,71 +63,69 @@ async def top_up(
 
 
 @router.get("/v1/personas/{persona_id}/balance")
-async def balance(
-    persona_id: str = Depends(persona_path), svc: Services = Depends(services)
-) -> Balance:
+async def balance(persona_id: OwnedPersona, svc: ServicesDep) -> Balance:
     """The persona's spendable balance."""
     return Balance(persona_id=persona_id, balance_micros=await svc.funding.balance(persona_id))
 
 
 @router.post("/v1/personas/{persona_id}/funding", status_code=202)
-async def start_cycle(
-    body: AllocationIn, persona_id: str = Depends(persona_path), svc: Services = Depends(services)
-) -> Started:
+async def start_cycle(body: AllocationIn, persona_id: OwnedPersona, svc: ServicesDep) -> Started:
     """Start the persona's funding cycle with an allocation per period."""
     return Started(workflow_id=await svc.funding.start(persona_id, body.allocation))
 
 
 @router.get("/v1/personas/{persona_id}/funding")
-async def cycle_view(
-    persona_id: str = Depends(persona_path), svc: Services = Depends(services)
-) -> FundingView:
+async def cycle_view(persona_id: OwnedPersona, svc: ServicesDep) -> FundingView:
     """The funding cycle's state."""
     return await svc.funding.view(persona_id)
 
 
-@router.get("/v1/usage")
-async def usage(
+def scope_query(
     persona_id: str | None = Query(default=None, max_length=255),
     entity_id: str | None = Query(default=None, max_length=128),
     since: datetime | None = None,
     until: datetime | None = None,
-    who: Principal = Depends(principal),
-    page: PageParams = Depends(page_params),
-    svc: Services = Depends(services),
-) -> Page[UsageRecord]:
-    """Usage events by persona, entity and period (an entity key: its own entity only)."""
+) -> Scope:
+    """The ``persona_id``, ``entity_id``, ``since`` and ``until`` query parameters."""
+    return Scope(persona_id=persona_id, entity_id=entity_id, since=since, until=until)
+
+
+#: A route parameter that is the (persona, entity, period) filter of a query.
+ScopeQuery = Annotated[Scope, Depends(scope_query)]
+
+
+async def callers_scope(scope: Scope, who: Principal, svc: Services) -> Scope:
+    """``scope`` as far as the caller may read: its persona must be one of the caller's
+    entity and an entity key reads its own entity only (administrators: any)."""
+    persona_id = scope.get("persona_id")
     if persona_id is not None:
         await persona_path(persona_id, who, svc)
-    rows = await svc.funding.usage(
-        persona_id=persona_id, entity_id=entity_filter(who, entity_id), since=since, until=until
+    return Scope(
+        persona_id=persona_id,
+        entity_id=entity_filter(who, scope.get("entity_id")),
+        since=scope.get("since"),
+        until=scope.get("until"),
     )
-    return paginate(rows, page)
+
+
+@router.get("/v1/usage")
+async def usage(
+    scope: ScopeQuery, who: Caller, page: PageQuery, svc: ServicesDep
+) -> Page[UsageRecord]:
+    """Usage events by persona, entity and period (an entity key: its own entity only)."""
+    return paginate(await svc.funding.usage(**await callers_scope(scope, who, svc)), page)
 
 
 @router.get("/v1/audit")
 async def audit(
-    persona_id: str | None = Query(default=None, max_length=255),
-    entity_id: str | None = Query(default=None, max_length=128),
-    since: datetime | None = None,
-    until: datetime | None = None,
-    who: Principal = Depends(principal),
-    page: PageParams = Depends(page_params),
-    svc: Services = Depends(services),
+    scope: ScopeQuery, who: Caller, page: PageQuery, svc: ServicesDep
 ) -> Page[AuditEntry]:
     """Audit entries (postings, rules, keys) by persona, entity and time."""
-    if persona_id is not None:
-        await persona_path(persona_id, who, svc)
-    rows = await svc.funding.audit(
-        persona_id=persona_id, entity_id=entity_filter(who, entity_id), since=since, until=until
-    )
-    return paginate(rows, page)
+    return paginate(await svc.funding.audit(**await callers_scope(scope, who, svc)), page)
 
 
 @router.get("/v1/audit/verify")
-async def verify_audit(
-    who: Principal = Depends(principal), svc: Services = Depends(services)
-) -> AuditVerdict:
+async def verify_audit(who: Caller, svc: ServicesDep) -> AuditVerdict:
     """Verify the whole audit chain (administrators)."""
     admin_only(who, "verifying the audit chain")
     ok, detail = await svc.funding.verify_audit()
@@ -133,16 +133,14 @@ async def verify_audit(
 
 
 @router.get("/v1/funding/rules")
-async def rules(who: Principal = Depends(principal), svc: Services = Depends(services)) -> RuleSet:
+async def rules(who: Caller, svc: ServicesDep) -> RuleSet:
     """The funding rules in force (administrators)."""
     admin_only(who, "reading the funding rules")
     return await svc.funding.rules()
 
 
 @router.put("/v1/funding/rules")
-async def set_rules(
-    body: RulesIn, who: Principal = Depends(principal), svc: Services = Depends(services)
-) -> RuleSet:
+async def set_rules(body: RulesIn, who: Caller, svc: ServicesDep) -> RuleSet:
     """A new version of the rules (administrators, signed by a funding admin's secret)."""
     admin_only(who, "changing the funding rules")
     return await svc.funding.set_rules(dict(body.document), body.admin_secret)

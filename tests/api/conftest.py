@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -24,6 +27,7 @@ from activities.app.settings import AppSettings
 from activities.providers import OfflineDeterministicProvider
 from activities.store import Store
 from api.app import create_app
+from api.main import EmbeddedServer, serving
 from clients.app_api import app_persona
 from personas.fleet.config import DEFAULT_CONFIG, FleetConfig
 from personas.fleet.simulator import Scenario
@@ -35,6 +39,21 @@ from tests.workflow.conftest import end_lives
 from tests.workflow.fleet_support import persona_for
 from workers.main import build_worker
 
+
+@contextlib.asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    """``app`` served by uvicorn on a free loopback port; its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = EmbeddedServer(uvicorn.Config(app, log_level="warning"))
+    try:
+        async with serving(server, sock) as started:
+            assert started, "uvicorn did not start"
+            yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        sock.close()
+
+
 GOOD = FleetConfig(cpu_share=1.0, cache="lru", balancer="hash", replicas=4)
 
 
@@ -43,6 +62,10 @@ class World:
     """The app's HTTP client, the keys and acme's objects."""
 
     http: httpx.AsyncClient
+    """The app in process (httpx's ASGI transport: a response arrives whole)."""
+    live: httpx.AsyncClient
+    """The same app served by uvicorn on loopback: streams arrive event by event."""
+    app: FastAPI
     store: Store
     settings: AppSettings
     admin: str
@@ -150,9 +173,16 @@ async def world(
     app = create_app(Settings(), dev_env.client, store, task_queue=queue, app_settings=settings)
     keys = app.state.services.keys
     transport = httpx.ASGITransport(app=app)
-    async with worker, httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+    async with (
+        worker,
+        httpx.AsyncClient(transport=transport, base_url="http://api") as http,
+        served(app) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=60) as live,
+    ):
         w = World(
             http=http,
+            live=live,
+            app=app,
             store=store,
             settings=settings,
             admin=keys.create(None, admin=True).secret,

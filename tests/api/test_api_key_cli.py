@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from activities.api_access.keys import ApiKeyStore, KeyRefused, digest_of
 from clients.cli import run_async
 from runtime.settings import Settings
-from tests.helpers import free_port
+from tests.helpers import cli_output, free_port
 
 
 @pytest.fixture
@@ -28,11 +28,7 @@ async def test_create_rotate_revoke_and_list(
     offline: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async def ok(*argv: str) -> str:
-        capsys.readouterr()
-        code = await run_async(list(argv), settings=offline)
-        out, err = capsys.readouterr()
-        assert code == 0, err
-        return out
+        return await cli_output(capsys, offline, *argv)
 
     created = json.loads(await ok("--json", "api-key", "create", "--entity", "acme"))
     admin = json.loads(await ok("--json", "api-key", "create", "--admin", "--label", "root"))

@@ -1,4 +1,5 @@
-"""Every route of the OpenAPI document refuses entity globex's key on entity acme's objects.
+"""Every route of the OpenAPI document refuses entity globex's key on entity acme's objects,
+and so does every console page (read from the app's routes) globex's signed-in browser opens.
 
 The routes are read from the document, so a new route cannot skip the check: one whose path
 has a parameter gets acme's object of that kind; one without gets the body or query naming
@@ -10,8 +11,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
+from fastapi.routing import APIRoute
 
+from api import console
 from tests.api.conftest import World
 
 #: The value of each path parameter: acme's object of that kind.
@@ -77,7 +81,7 @@ def request_of(w: World, method: str, path: str) -> dict[str, Any]:
     for name, value in PARAMS.items():
         path = path.replace("{" + name + "}", value(w))
     assert "{" not in path, f"{path}: add its parameter to PARAMS"
-    return {"url": path, "json": {}} if method in ("post", "put") else {"url": path}
+    return {"url": path, "json": {}} if method in ("post", "put", "patch") else {"url": path}
 
 
 async def test_every_route_refuses_another_entitys_key(world: World) -> None:
@@ -100,7 +104,7 @@ async def test_every_route_refuses_another_entitys_key(world: World) -> None:
             continue
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["status"] == 403
-    assert allowed == []
+    assert allowed == [], "\n".join(allowed)
 
 
 async def test_every_route_refuses_a_request_without_a_key(world: World) -> None:
@@ -118,3 +122,88 @@ async def test_a_bad_key_is_refused_with_its_reason(world: World, secret: str) -
     r = await world.http.get("/v1/entities/acme", headers=world.auth(secret))
     assert r.status_code == 401
     assert r.json()["detail"] in ("unknown API key", "malformed API key")
+
+
+#: Console pages without a path parameter: (form naming acme's objects, the check of the
+#: answer given to globex's signed-in browser).
+CONSOLE_NAMED: dict[tuple[str, str], Any] = {
+    ("post", "/console/personas"): (
+        lambda w: {"data": {**_console_profile(), "entity_id": "acme"}},
+        lambda r: r.status_code == 422 and "only create personas of entity globex" in r.text,
+    ),
+    ("post", "/console/personas/validate"): (
+        lambda w: {"data": {**_console_profile(), "entity_id": "acme"}},
+        lambda r: "only create personas of entity globex" in r.text,
+    ),
+    # The form's entity is ignored for an entity's key: the negotiation is globex's own.
+    ("post", "/console/negotiations"): (
+        lambda w: {"data": {"entity_id": "acme", "name": "x", "text": "a blog"}},
+        lambda r: r.status_code in (303, 422),
+    ),
+    ("post", "/console/app-sessions"): (
+        lambda w: {"data": {"persona_id": w.app_persona_id, "token": "t"}},
+        lambda r: r.status_code == 403,
+    ),
+    ("post", "/console/funding/rules"): (
+        lambda w: {"data": {"document": "{}", "admin_secret": "x"}},
+        lambda r: r.status_code == 403,
+    ),
+}
+#: Pages that sign in and out, open to anyone.
+CONSOLE_OPEN = {
+    ("get", "/console"),  # a redirect to the personas page
+    ("get", "/console/login"),
+    ("post", "/console/login"),
+    ("post", "/console/logout"),
+}
+#: A complete form for every console POST with a path parameter (an incomplete one would be
+#: refused as invalid before the ownership check is reached).
+CONSOLE_FORM = {"text": "x", "command": "ls", "token": "t", "kind": "reject", "round": "1"}
+
+
+def _console_profile() -> dict[str, str]:
+    return {"name": "Eve", "base_persona": "llama3", "specialization": "x", "access_scope": "docs"}
+
+
+def console_operations() -> list[tuple[str, str]]:
+    """Every (method, path) of the console's routes (not in the OpenAPI document)."""
+    return sorted(
+        (method.lower(), route.path)
+        for router in console.ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+        if method != "HEAD"
+    )
+
+
+async def test_every_console_page_refuses_another_entitys_browser(world: World) -> None:
+    acme_objects = [world.persona_id, world.negotiation_id, world.fleet_id, world.session_id]
+    ops = console_operations()
+    assert len(ops) >= 20
+    transport = httpx.ASGITransport(app=world.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as browser:
+        signed = await browser.post("/console/login", data={"api_key": world.globex})
+        assert signed.status_code == 303, signed.text
+        allowed = []
+        for method, path in ops:
+            if (method, path) in CONSOLE_OPEN:
+                continue
+            if "{" in path:
+                req = request_of(world, method, path)
+                req = {"data": CONSOLE_FORM} | req if method == "post" else req
+                r = await browser.request(method.upper(), **req)
+                if r.status_code != 403:
+                    allowed.append(f"{method.upper()} {path}: {r.status_code}")
+            elif method == "get":  # a list shows the caller's own objects only
+                r = await browser.get(path)
+                shown = [o for o in acme_objects if o in r.text]
+                if r.status_code != 200 or shown:
+                    allowed.append(f"GET {path}: {r.status_code}, shows {shown}")
+            else:
+                assert (method, path) in CONSOLE_NAMED, f"{method} {path}: add to CONSOLE_NAMED"
+                make, refused = CONSOLE_NAMED[(method, path)]
+                r = await browser.request(method.upper(), url=path, **make(world))
+                if not refused(r):
+                    allowed.append(f"{method.upper()} {path}: {r.status_code} {r.text[:120]}")
+    assert allowed == [], "\n".join(allowed)

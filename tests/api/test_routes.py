@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -181,6 +184,16 @@ async def test_a_persona_created_twice_with_one_key_is_created_once(world: World
     assert "already has a persona named 'Once'" in str(problem(twice, 409)["detail"])
 
 
+async def sse_events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str, Any]]:
+    """(event, decoded data) of each Server-Sent Event in ``lines`` (comments skipped)."""
+    event = ""
+    async for line in lines:
+        if line.startswith("event: "):
+            event = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            yield event, json.loads(line.removeprefix("data: "))
+
+
 async def test_a_negotiation_is_answered_through_the_api(world: World) -> None:
     h = world.auth(world.acme)
     nid = f"n-{uuid.uuid4().hex[:8]}"
@@ -202,8 +215,21 @@ async def test_a_negotiation_is_answered_through_the_api(world: World) -> None:
 
     v1 = await eventually(view, lambda v: v["status"] == "awaiting_answer")
     answer = {"kind": "reject", "round": 1, "reason": "want other families"}
-    v2 = await world.http.post(f"/v1/negotiations/{nid}/answers", json=answer, headers=h)
-    assert v2.status_code == 200, v2.text
+    async with (
+        asyncio.timeout(60),
+        world.live.stream(
+            "GET", f"/v1/negotiations/{nid}/stream", params={"max_events": 2}, headers=h
+        ) as stream,
+    ):
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        events = sse_events(stream.aiter_lines())
+        first = await anext(events)
+        v2 = await world.http.post(f"/v1/negotiations/{nid}/answers", json=answer, headers=h)
+        assert v2.status_code == 200, v2.text
+        # The answer's new round arrives on the open stream as its next event.
+        second = await anext(events)
+    assert [first[0], second[0]] == ["negotiation", "negotiation"]
+    assert (first[1]["round"], second[1]["round"]) == (1, 2)
     assert v2.json()["round"] == 2
     stale = await world.http.post(f"/v1/negotiations/{nid}/answers", json=answer, headers=h)
     assert "round 1 is stale" in str(problem(stale, 422)["detail"])
