@@ -14,8 +14,14 @@ one JSON object:
   ``b``'s worker is started again (its own reconciler removes them);
 - ``sessions_per_host``, ``sessions``, ``fleets``.
 
-The 10,000-persona figures of the scale-out issue are not measured here yet.
-``--quick``: 6 sessions and 1 fleet; the full run 20 sessions and 2 fleets.
+Then live personas (``bench/scale_live.py``): ``live_personas``, ``start_per_s``,
+``slow_workflow_tasks``, ``worker_rss_mb_per_1k``, ``wake_tasks_per_s``,
+``urgent_p95_s_at_scale``, ``metrics_series`` and more, on SQLite and PostgreSQL
+(``--store``; with both, the SQLite figures under their own names and every store's with
+``_sqlite`` / ``_postgres`` appended).
+
+``--quick``: 6 sessions, 1 fleet and 1,000 live personas; the full run 20 sessions, 2 fleets
+and 10,000 live personas. ``--part hosts|live`` runs one part.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ from activities.queues import host_queue, is_pinned
 from activities.store import Store
 from bench._common import emit, log, temp_store, wait_for
 from bench.provisioning import PERSONA
+from bench.scale_live import live_scenario
 from clients.app_api import AppClient
 from personas.fleet.simulator import Scenario
 from personas.ids import fleet_workflow_id, session_workflow_id
@@ -271,12 +278,44 @@ async def _measure(
     }
 
 
+async def live(quick: bool, stores: list[str]) -> dict[str, object]:
+    """The live-persona scenario (``bench/scale_live.py``) on each store: the first store's
+    figures under their own names, every store's with its name as a suffix."""
+    n, n_urgent = (1_000, 50) if quick else (10_000, 200)
+    result: dict[str, object] = {}
+    with TemporaryDirectory(prefix="bench-live-") as tmp:
+        log_dir = Path(os.environ.get("BENCH_LOG_DIR", tmp))
+        for kind in stores:
+            log(f"live personas: {n} on {kind}")
+            figures = await live_scenario(kind, n, n_urgent, log_dir)
+            for key, value in figures.items():
+                result.setdefault(key, value)
+                result[f"{key}_{kind}"] = value
+    return result
+
+
 def main() -> None:
     """Parse arguments, run, print the JSON line."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="6 sessions and 1 fleet")
+    parser.add_argument(
+        "--quick", action="store_true", help="6 sessions, 1 fleet and 1,000 live personas"
+    )
+    parser.add_argument(
+        "--store", choices=("sqlite", "postgres", "both"), default="both",
+        help="the store of the live-persona scenario (default: both, one after the other)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--part", choices=("hosts", "live", "all"), default="all",
+        help="host pinning, live personas, or both (default)",
+    )  # fmt: skip
     args = parser.parse_args()
-    emit(asyncio.run(run(args.quick)))
+    stores = ["sqlite", "postgres"] if args.store == "both" else [args.store]
+    result: dict[str, object] = {}
+    if args.part in ("hosts", "all"):
+        result |= asyncio.run(run(args.quick))
+    if args.part in ("live", "all"):
+        result |= asyncio.run(live(args.quick, stores))
+    emit(result)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     fleet_testbed_max_rate_rps: float = Field(default=300.0, gt=0, le=1000)
     """``PERSONAS_FLEET_TESTBED_MAX_RATE_RPS``: cap on the load replayed against a testbed."""
 
+    instance_reconcile_every_s: float = Field(default=300.0, gt=0, le=86_400)
+    """``PERSONAS_INSTANCE_RECONCILE_EVERY_S``: how often a host worker removes the instance
+    containers on its host whose negotiation is no longer running (also once at start)."""
+
     metrics_host: str = "127.0.0.1"
     """``PERSONAS_METRICS_HOST``: the address the worker's metrics endpoints listen on."""
     sdk_metrics_port: int = Field(default=9464, ge=0, le=65535)

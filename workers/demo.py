@@ -3,7 +3,8 @@
 Starts the Temporal dev server (state kept in ``state_dir``) with its web UI, a worker, and a
 scenario: three AI personas of one entity, a dependency chain (the reviewer waits for the
 helper's analysis, the planner for both) and a room where the coordinator picks who answers.
-Prints what happened and where to look in the web UI.
+Serves the REST API and its console in the same process, with a key of the demo's entity
+valid while the demo runs. Prints what happened and where to look.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import httpx
 from temporalio.client import Client
 
+from activities.api_access.keys import ApiKeyStore
+from activities.app.settings import AppSettings, get_app_settings
 from activities.providers import provider_from_settings
 from activities.store import Store, UnknownPersona
+from api.main import EmbeddedServer, api_server, serving
 from clients.api import PersonaClient
 from personas.coordination import FloorPolicy
 from personas.life import PersonaView
@@ -96,6 +101,77 @@ async def _client(settings: Settings) -> Client:
             await asyncio.sleep(0.5)
 
 
+def demo_app_settings() -> AppSettings:
+    """The app settings, in development mode when no JWT keys are configured: the demo runs
+    on one machine, its API on loopback by default (``personas-worker`` and ``personas-api``
+    refuse to start without keys)."""
+    apps = get_app_settings()
+    if apps.jwt_keys or apps.dev_mode:
+        return apps
+    print("app tokens: the development key (no PERSONAS_APP_JWT_KEYS; the demo only)")
+    return apps.model_copy(update={"dev_mode": True})
+
+
+def reserve_api_port(settings: Settings) -> socket.socket | None:
+    """The API's listening socket, bound before the dev server starts (which opens ports of
+    its own, so the API's could be taken meanwhile); None when the port is in use."""
+    sock = socket.socket()
+    try:
+        sock.bind((settings.api_host, settings.api_port))
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+@contextlib.asynccontextmanager
+async def serving_api(
+    settings: Settings,
+    client: Client,
+    store: Store,
+    app_settings: AppSettings,
+    sock: socket.socket | None,
+) -> AsyncIterator[str | None]:
+    """The REST API and console in this process for the duration, and a key of the demo's
+    entity (revoked at the end); yields the API's base URL, or None when its port is taken."""
+    address = f"{settings.api_host}:{settings.api_port}"
+    if sock is None:
+        print(f"port {address} is in use: the REST API and console are not served")
+        yield None
+        return
+    keys = ApiKeyStore(store.engine)
+    issued = keys.create("acme", label="personas-demo")
+    server = api_server(settings, client, store, server=EmbeddedServer, app_settings=app_settings)
+    try:
+        async with serving(server, sock) as started:
+            if not started:
+                print(f"the REST API did not start on {address}")
+                yield None
+                return
+            base = f"http://{address}"
+            print(f"REST API: {base}/docs; console: {base}/console")
+            print(f"  sign in with acme's key (valid while the demo runs): {issued.secret}")
+            yield base
+    finally:
+        keys.revoke(issued.key_id)
+
+
+async def _through_api(base: str, store: Store) -> None:
+    """List acme's personas through the REST API, with a key of its own (revoked after)."""
+    keys = ApiKeyStore(store.engine)
+    issued = keys.create("acme", label="personas-demo check")
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            answer = await http.get(
+                "/v1/personas", headers={"Authorization": f"Bearer {issued.secret}"}
+            )
+        answer.raise_for_status()
+        names = sorted(p["name"] for p in answer.json()["items"])
+        print(f"the REST API lists acme's personas: {', '.join(names)}")
+    finally:
+        keys.revoke(issued.key_id)
+
+
 async def _cast(personas: PersonaClient) -> dict[str, str]:
     personas.store.upsert_entity("acme", "Acme Corp", ["repo:web", "repo:api", "docs"])
     ids: dict[str, str] = {}
@@ -126,14 +202,19 @@ async def _wait(personas: PersonaClient, pid: str, processed: int) -> PersonaVie
         await asyncio.sleep(0.5)
 
 
-async def scenario(settings: Settings, keep_running: bool) -> None:
+async def scenario(
+    settings: Settings, keep_running: bool, api_socket: socket.socket | None = None
+) -> None:
     """Run the worker and the demo scenario; keep serving afterwards if asked."""
     store = Store(settings.resolved_database_url())
     store.migrate()
     client = await _client(settings)
-    worker = build_worker(client, store, provider_from_settings(settings), settings.task_queue)
+    apps = demo_app_settings()
+    worker = build_worker(
+        client, store, provider_from_settings(settings), settings.task_queue, app_settings=apps
+    )
     try:
-        async with worker:
+        async with worker, serving_api(settings, client, store, apps, api_socket) as api:
             personas = PersonaClient(client, store, settings.task_queue)
             ids = await _cast(personas)
             before = {name: (await _processed(personas, pid)) for name, pid in ids.items()}
@@ -191,6 +272,8 @@ async def scenario(settings: Settings, keep_running: bool) -> None:
                     f"processed={view.stats.processed} bids={view.stats.bids} "
                     f"floors={view.stats.floors_taken} shed={view.stats.shed}"
                 )
+            if api is not None:
+                await _through_api(api, store)
             ui = f"http://127.0.0.1:{settings.ui_port}/namespaces/{settings.temporal_namespace}"
             print(f"\nweb UI: {ui}/workflows?query=PersonaKind%3D%22ai%22")
             if keep_running:
@@ -218,11 +301,14 @@ def main() -> None:
     args = parser.parse_args()
     settings = get_settings()
     signal.signal(signal.SIGTERM, _interrupt)  # stop the dev server on SIGTERM too
+    api_socket = reserve_api_port(settings)
     with dev_server(settings), contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_until_terminated(settings, keep_running=not args.once))
+        asyncio.run(_until_terminated(settings, not args.once, api_socket))
 
 
-async def _until_terminated(settings: Settings, keep_running: bool) -> None:
+async def _until_terminated(
+    settings: Settings, keep_running: bool, api_socket: socket.socket | None
+) -> None:
     """The scenario, cancelled by SIGTERM or SIGINT: the worker shuts down (within
     ``WORKER_STOP_S``) while the server still runs; the server is stopped after."""
     loop = asyncio.get_running_loop()
@@ -236,7 +322,7 @@ async def _until_terminated(settings: Settings, keep_running: bool) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop)
     try:
-        await scenario(settings, keep_running)
+        await scenario(settings, keep_running, api_socket)
     except asyncio.CancelledError:
         print("terminated", flush=True)
 

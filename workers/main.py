@@ -15,6 +15,7 @@ import contextlib
 import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from temporalio.client import Client
 
@@ -23,6 +24,8 @@ from activities.app.capacity import register_host
 from activities.app.settings import AppSettings, get_app_settings
 from activities.fleet.drivers import FleetDriver, driver_from_settings
 from activities.host import check_host_id
+from activities.instance.providers import LocalDockerProvider
+from activities.instance.reconcile import reconcile_instances_every
 from activities.providers import ModelProvider, provider_from_settings
 from activities.queues import ROLES, Role
 from activities.store import Store
@@ -31,6 +34,18 @@ from clients.app_api import AppClient
 from runtime.settings import Settings, get_settings
 from runtime.temporal import connect
 from workers import registry, telemetry
+
+#: Workflow tasks a worker holds at once. Its workflow code runs on one interpreter, one
+#: activation at a time, and a task's 10 s timeout runs from when the worker took it: holding
+#: the SDK's default of 100 while thousands of lives started, the last waited behind the other
+#: 99, over 5 s and past the timeout (then done again). Each slot also waits for the server's
+#: answer to the task it completed, so too few leave the interpreter idle (8 halved the
+#: throughput of a wake-up). 32 at most 150 ms an activation is under 5 s of waiting.
+WORKFLOW_TASK_SLOTS = 32
+#: How long a cached workflow's task waits on the worker's sticky queue before any worker may
+#: take it (then replaying its whole history): a busy worker keeps its lives rather than
+#: paying a replay for each; a worker that is gone is detected by the server sooner.
+STICKY_TIMEOUT = timedelta(seconds=30)
 
 
 def build_worker(
@@ -46,9 +61,10 @@ def build_worker(
     the queues derived from ``task_queue`` (fleet activities on ``fleet_driver``, the simulated
     fleet by default; the host's id from ``app_settings``); every store shares
     ``store.engine``."""
+    app_settings = app_settings or get_app_settings()
     registered = (
         registry.life(store, provider, client, task_queue)
-        + registry.instance(store)
+        + registry.instance(store, host_id=app_settings.host_id)
         + registry.funding(store, client)
         + registry.fleet(store, fleet_driver)
         + registry.app(store, app_settings)
@@ -60,6 +76,8 @@ def build_worker(
         roles,
         activity_executor=ThreadPoolExecutor(max_workers=16),
         max_cached_workflows=2_000,
+        max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
+        sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
         interceptors=[telemetry.MetricsInterceptor()],
     )
 
@@ -105,9 +123,22 @@ async def run_worker(settings: Settings, role: str = "all", host_id: str | None 
         settings.sdk_metrics_port or "off",
         metrics.server_port if metrics else "off",
     )
+    instances = None
+    if "host" in roles:
+        instances = asyncio.create_task(
+            reconcile_instances_every(
+                client,
+                LocalDockerProvider(host_id=app_settings.host_id),
+                settings.instance_reconcile_every_s,
+            )
+        )
     try:
         await worker.run()
     finally:
+        if instances is not None:
+            instances.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await instances
         await driver.close()
         if metrics is not None:
             metrics.shutdown()

@@ -45,6 +45,7 @@ from activities.queues import (
 from activities.store import Store
 from personas.fleet.simulator import SimParams
 from personas.funding.pricing import PriceTable
+from workers.bytecode import cache_workflow_bytecode
 from workflows.agent_turn import AgentTurn
 from workflows.app_reconciler import AppReconciler
 from workflows.app_session import AppSession
@@ -142,6 +143,9 @@ class Workers:
     ) -> None:
         self.base = task_queue
         self.host = host or registered.host or HostInfo()
+        roles = tuple(roles)
+        if "life" in roles:
+            cache_workflow_bytecode(registered.workflows)
         self.workers: dict[str, Worker] = {}
         identity = options.pop("identity", f"{os.getpid()}@{socket.gethostname()}")
         for role in roles:
@@ -242,13 +246,18 @@ def funding(
 
 
 def instance(
-    store: Store, providers: dict[str, InstanceProvider] | None = None, **options: Any
+    store: Store,
+    providers: dict[str, InstanceProvider] | None = None,
+    host_id: str | None = None,
+    **options: Any,
 ) -> Registration:
-    """Instance negotiations, with ``providers`` (local Docker by default).
+    """Instance negotiations, with ``providers`` (by default local Docker, its containers
+    labelled with ``host_id``).
 
     ``options`` go to :class:`InstanceActivities` (``catalog``, ``dataset``).
     """
-    acts = InstanceActivities(store, providers or {"docker": LocalDockerProvider()}, **options)
+    providers = providers or {"docker": LocalDockerProvider(host_id=host_id)}
+    acts = InstanceActivities(store, providers, **options)
     return Registration([InstanceNegotiation], acts.all())
 
 

@@ -8,7 +8,8 @@
   result, and by a collector that counts app sessions by state in the store at scrape time.
   Workflow code records nothing, so it stays deterministic.
 - **Traces**: :class:`temporalio.contrib.opentelemetry.TracingInterceptor` (workflow, signal,
-  update and activity spans, propagated through headers) exported by OTLP when the standard
+  update and activity spans, propagated through headers; a workflow started by an untraced
+  client gets spans of its own too) exported by OTLP when the standard
   ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``..._TRACES_ENDPOINT``) is set; the exporter reads the
   other ``OTEL_*`` variables itself (protocol, headers, timeout; ``OTEL_SERVICE_NAME``,
   ``OTEL_RESOURCE_ATTRIBUTES``). ``OTEL_SDK_DISABLED=true`` turns tracing off.
@@ -194,13 +195,25 @@ def serve_domain_metrics(settings: Settings, engine: Engine) -> WSGIServer | Non
     return server
 
 
+#: Bucket bounds (ms) of the SDK's workflow task latency histograms: the defaults stop at
+#: 1 s, and an operator must see tasks nearing the 10 s workflow task timeout (over 5 s).
+WORKFLOW_TASK_BUCKETS_MS = (1, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+WORKFLOW_TASK_HISTOGRAMS = (
+    "workflow_task_execution_latency",
+    "workflow_task_replay_latency",
+    "workflow_task_schedule_to_start_latency",
+)
+
+
 def sdk_runtime(settings: Settings) -> Runtime | None:
     """A Temporal runtime exporting the SDK's metrics for Prometheus on
     ``PERSONAS_SDK_METRICS_PORT`` (None, the default runtime, when it is 0)."""
     if settings.sdk_metrics_port == 0:
         return None
     bind = f"{settings.metrics_host}:{settings.sdk_metrics_port}"
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind)))
+    buckets = {name: WORKFLOW_TASK_BUCKETS_MS for name in WORKFLOW_TASK_HISTOGRAMS}
+    config = PrometheusConfig(bind_address=bind, histogram_bucket_overrides=buckets)
+    return Runtime(telemetry=TelemetryConfig(metrics=config))
 
 
 def tracing_interceptors(service: str) -> list[client.Interceptor]:
@@ -232,4 +245,6 @@ def tracing_interceptors(service: str) -> list[client.Interceptor]:
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
-    return [TracingInterceptor(trace.get_tracer("personas"))]
+    # Lives are started by the CLI, the API or any client, most of them untraced: without
+    # ``always_create_workflow_spans`` a workflow with no traced starter has no spans at all.
+    return [TracingInterceptor(trace.get_tracer("personas"), always_create_workflow_spans=True)]
