@@ -18,6 +18,9 @@ from typing import Any
 DEPLOYMENT = "persona.deployment"
 """The label naming the deployment that owns a Docker object."""
 
+HOST = "persona.host"
+"""The label naming the host (``PERSONAS_HOST_ID``) whose worker created an object."""
+
 ENV = "PERSONAS_DEPLOYMENT_ID"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
@@ -55,9 +58,12 @@ def of_client(explicit: str, client: Any, store_url: str) -> str:
     return resolve(explicit, address, str(client.namespace), store_url)
 
 
-def labels(deployment_id: str) -> dict[str, str]:
-    """The ownership labels of a new object."""
-    return {DEPLOYMENT: deployment_id}
+def labels(deployment_id: str, host_id: str | None = None) -> dict[str, str]:
+    """The ownership labels of a new object (of ``host_id`` too, when given)."""
+    found = {DEPLOYMENT: deployment_id}
+    if host_id is not None:
+        found[HOST] = host_id
+    return found
 
 
 def owned_filter(deployment_id: str, *more: str) -> dict[str, list[str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client
@@ -36,7 +37,13 @@ from activities.funding.audit_log import calling_activity_key
 from activities.persona_audit import PersonaAudit, batch_key
 from activities.persona_start import PersonaDocument, signal_with_start
 from activities.providers import ModelProvider
-from activities.store import PersonaRecord, Store, UnknownContent, UnknownPersona
+from activities.store import (
+    OutcomeRecord,
+    PersonaRecord,
+    Store,
+    UnknownContent,
+    UnknownPersona,
+)
 from personas import messages
 from personas.ids import persona_of_workflow
 from personas.items import InboxItem, item_kind
@@ -44,6 +51,28 @@ from personas.parts import PromptPart, text_part
 
 FAN_OUT = 32
 """How many signals one room delivery has in flight at once."""
+
+
+def _result_of(outcome: OutcomeRecord) -> ThinkResult:
+    """What a think returns for a recorded outcome."""
+    return ThinkResult(
+        output_ref=outcome.output_ref or f"out-{outcome.persona_id}-{outcome.item_id}",
+        tokens_in=outcome.tokens_in,
+        tokens_out=outcome.tokens_out,
+    )
+
+
+def _think_entry(request: ThinkRequest, result: ThinkResult) -> dict[str, Any]:
+    """The audit entry of a think."""
+    item = request.item
+    return {
+        "item_id": item.item_id,
+        "item_kind": item.kind,
+        "sender_id": item.sender_id,
+        "output_ref": result.output_ref,
+        "tokens_in": result.tokens_in,
+        "tokens_out": result.tokens_out,
+    }
 
 
 class PersonaActivities(ActivitySet):
@@ -86,41 +115,28 @@ class PersonaActivities(ActivitySet):
         started = time.monotonic()
         completion = await self.provider.complete(request.base_persona, system, prompt)
         compute_ms = math.ceil((time.monotonic() - started) * 1000)
-        output_ref = await asyncio.to_thread(
-            self.store.put_content, "output", completion.text, None, f"out-{persona}-{item_id}"
-        )
-        outcome = await asyncio.to_thread(
-            self.store.record_outcome,
-            persona,
-            item_id,
-            request.purpose,
-            output_ref,
-            completion.tokens_in,
-            completion.tokens_out,
-        )
-        result = ThinkResult(
-            output_ref=outcome.output_ref or output_ref,
-            tokens_in=outcome.tokens_in,
-            tokens_out=outcome.tokens_out,
-            compute_ms=compute_ms,
-        )
-        await self._audit_think(request, result)
-        return result
+
+        def write() -> OutcomeRecord:  # output, outcome and audit entry: one transaction
+            audit = self.audit.step(persona, f"persona.{request.purpose}", item_id)
+            return self.store.record_output(
+                persona,
+                item_id,
+                request.purpose,
+                completion.text,
+                completion.tokens_in,
+                completion.tokens_out,
+                also=lambda s, outcome: audit(s, _think_entry(request, _result_of(outcome))),
+            )
+
+        outcome = await asyncio.to_thread(write)
+        return _result_of(outcome).model_copy(update={"compute_ms": compute_ms})
 
     async def _audit_think(self, request: ThinkRequest, result: ThinkResult) -> None:
-        item = request.item
         await self.audit.record(
             request.persona_id,
             f"persona.{request.purpose}",
-            item.item_id,
-            {
-                "item_id": item.item_id,
-                "item_kind": item.kind,
-                "sender_id": item.sender_id,
-                "output_ref": result.output_ref,
-                "tokens_in": result.tokens_in,
-                "tokens_out": result.tokens_out,
-            },
+            request.item.item_id,
+            _think_entry(request, result),
         )
 
     @activity.defn(name=RECORD_SHED)

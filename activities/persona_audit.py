@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
-from activities.funding.audit_log import AuditLog
+from sqlalchemy.orm import Session
+
+from activities.funding.audit_log import AuditLog, append
 from activities.funding.db import Database
 from activities.store import Store, UnknownPersona
 
@@ -43,6 +46,26 @@ class PersonaAudit:
             entity_id=self._entity_of(persona_id),
             key=key,
         )
+
+    def step(
+        self, persona_id: str, kind: str, key: str
+    ) -> Callable[[Session, dict[str, Any]], None]:
+        """The append :meth:`record` does, as a step of the caller's transaction given the
+        entry's data (the persona's entity is read now, outside that transaction)."""
+        entity_id = self._entity_of(persona_id)
+
+        def append_in(s: Session, data: dict[str, Any]) -> None:
+            append(
+                s,
+                kind,
+                persona_id,
+                data,
+                persona_id=persona_id,
+                entity_id=entity_id,
+                key=f"{kind}:{persona_id}:{key}",
+            )
+
+        return append_in
 
     async def record(self, persona_id: str, kind: str, key: str, data: dict[str, Any]) -> None:
         """Append ``kind`` to the persona's chain once per ``key`` of this persona (the actor is

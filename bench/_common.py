@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import signal
 import sys
 import time
@@ -19,14 +20,18 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any, TypeVar
 
+from sqlalchemy.engine import make_url
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from activities.providers import OfflineDeterministicProvider
 from activities.store import Store
 from clients.api import PersonaClient
+from personas.coordination import jain_index
 from personas.models import AIPersonaProfile
+from personas.rooms import RoomView
 from runtime.converter import data_converter
+from tests.helpers import fresh_postgres_database
 from workers.main import build_worker
 
 T = TypeVar("T")
@@ -53,6 +58,11 @@ def short_id() -> str:
 
 # ----------------------------------------------------------------------------- servers
 
+POSTGRES_URL = os.environ.get(
+    "PERSONAS_TEST_POSTGRES_URL",
+    "postgresql+psycopg://personas:personas@127.0.0.1:5432/personas_test",
+)
+
 
 @contextmanager
 def temp_store(
@@ -64,6 +74,20 @@ def temp_store(
         try:
             store.migrate()
             store.upsert_entity(entity_id, entity_id.title(), list(resources))
+            yield store
+        finally:
+            store.dispose()
+
+
+@contextmanager
+def postgres_store() -> Iterator[Store]:
+    """A migrated store in a fresh PostgreSQL database, dropped afterwards."""
+    base = make_url(POSTGRES_URL)
+    name = f"{base.database or 'personas'}_bench_{uuid.uuid4().hex[:8]}"
+    with fresh_postgres_database(POSTGRES_URL, name) as url:
+        store = Store(url)
+        try:
+            store.migrate()
             yield store
         finally:
             store.dispose()
@@ -282,3 +306,9 @@ def rounded(value: float | None, digits: int = 4) -> float | None:
 
 if __name__ == "__main__":
     _worker_main()
+
+
+def room_fairness(view: RoomView, members: list[str]) -> tuple[list[int], float]:
+    """The floor grants of each member (in ``members``' order) and Jain's index over them."""
+    grants = [view.grants_total.get(pid, 0) for pid in members]
+    return grants, jain_index([float(g) for g in grants])

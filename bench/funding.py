@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 import tempfile
 import threading
@@ -33,8 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
 from activities.funding.db import Database, FundingError  # noqa: E402
@@ -46,16 +43,13 @@ from activities.funding.ledger import (  # noqa: E402
 )
 from activities.funding.service import Funding  # noqa: E402
 from activities.store import Store  # noqa: E402
+from bench._common import postgres_store  # noqa: E402
 from personas.funding.cycle import CycleConfig, FundingCycleInput  # noqa: E402
 from personas.ids import funding_workflow_id  # noqa: E402
 from runtime.servers import time_skipping_env  # noqa: E402
 from workers import registry  # noqa: E402
 from workflows.funding_cycle import FundingCycle  # noqa: E402
 
-POSTGRES_URL = os.environ.get(
-    "PERSONAS_TEST_POSTGRES_URL",
-    "postgresql+psycopg://personas:personas@127.0.0.1:5432/personas_test",
-)
 UNIT = 1_000_000
 
 
@@ -74,25 +68,6 @@ def sqlite_store() -> Iterator[Store]:
             yield store
         finally:
             store.dispose()
-
-
-@contextmanager
-def postgres_store() -> Iterator[Store]:
-    """A migrated store in a fresh PostgreSQL database, dropped afterwards."""
-    base = make_url(POSTGRES_URL)
-    name = f"{base.database or 'personas'}_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    store = Store(base.set(database=name).render_as_string(hide_password=False))
-    try:
-        store.migrate()
-        yield store
-    finally:
-        store.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def postings_per_s(store: Store, n: int, threads: int = 8) -> float:

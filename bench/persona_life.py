@@ -15,8 +15,8 @@ temporary directories and the offline deterministic provider:
   costs per hour, and the fairness of floor grants in a room;
 * meanwhile this process starts the dev server and one worker in a child process (its own
   interpreter lock, as in production) and floods one persona in real time (urgent latency,
-  shedding), then @mentions members of a room flooded with AI posts; once the child is done
-  it starts many personas on that one worker.
+  shedding); once the child is done it @mentions members of a room flooded with AI posts
+  (measured without the child beside it), then starts many personas on that one worker.
 
 The room scenarios (one responder among 14 members, mentions in a busy room of 15) are in
 ``bench/persona_rooms.py``.
@@ -59,6 +59,7 @@ from bench._common import (  # noqa: E402
     log,
     percentile,
     persona_worker,
+    room_fairness,
     rounded,
     settled_task_counts,
     short_id,
@@ -69,7 +70,7 @@ from bench._common import (  # noqa: E402
 from bench.life_load import pacing_phase, urgent_during_shed_phase  # noqa: E402
 from bench.persona_rooms import cap1_phase, mention_phase  # noqa: E402
 from clients.api import PersonaClient, PersonaError  # noqa: E402
-from personas.coordination import FloorPolicy, jain_index  # noqa: E402
+from personas.coordination import FloorPolicy  # noqa: E402
 from personas.ids import persona_workflow_id  # noqa: E402
 from personas.life import LifeConfig, PersonaView  # noqa: E402
 from personas.rooms import RoomView  # noqa: E402
@@ -280,8 +281,7 @@ async def fairness_phase(
                 f"grants {sorted(now.grants_total.values())}, late bids {now.late_bids}"
             )
     view = await personas.room(room_id)
-    grants = [view.grants_total.get(pid, 0) for pid in ids]
-    index = jain_index([float(g) for g in grants])
+    grants, index = room_fairness(view, ids)
     log(
         f"fairness: decided {view.decided}/{scale.room_messages} ({slow} only at the "
         f"deadline), grants {grants} (members in room order), late bids {view.late_bids}, "
@@ -696,6 +696,11 @@ async def run(scale: Scale, overlap: bool) -> dict[str, Any]:
                             errors,
                             partial(pacing_phase, personas, store, scale.pacing_items),
                         )
+                        if overlap:
+                            log("waiting for the time-skipping phases to finish")
+                            await child_result()
+                        # The busy room is measured alone: its load is the room's burst, not
+                        # the time-skipping phases running beside the others.
                         rounds, burst = ROOM_MENTIONS[scale.mode]
                         await _phase(
                             "room_mention",
@@ -703,9 +708,6 @@ async def run(scale: Scale, overlap: bool) -> dict[str, Any]:
                             errors,
                             partial(mention_phase, env.client, personas, rounds, burst),
                         )
-                        if overlap:
-                            log("waiting for the time-skipping phases to finish")
-                            await child_result()
                         await _phase(
                             "live",
                             result,

@@ -25,12 +25,13 @@ from bench._common import (
     bounded_gather,
     log,
     percentile,
+    room_fairness,
     rounded,
     short_id,
     wait_for,
 )
 from clients.api import PersonaClient
-from personas.coordination import FloorPolicy, jain_index
+from personas.coordination import FloorPolicy
 from personas.ids import persona_workflow_id, room_workflow_id
 from personas.rooms import RoomView
 
@@ -80,9 +81,8 @@ async def _waves(
         if gap_s:
             await env.sleep(gap_s)
     assert view is not None
-    grants = [view.grants_total.get(pid, 0) for pid in ids]
+    grants, index = room_fairness(view, ids)
     to_all = max(first_grant.values()) if len(first_grant) == len(ids) else None
-    index = jain_index([float(g) for g in grants])
     log(
         f"cap1 {label}: {view.decided}/{waves} decided, grants {grants}, Jain {index:.4f}, "
         f"every member granted by wave {to_all}, late bids {view.late_bids} "
@@ -175,6 +175,10 @@ async def mention_phase(client: Client, personas: PersonaClient, rounds: int, bu
     run = short_id()
     names = [f"Talk_{run}_{i:02d}" for i in range(15)]
     ids = await _create(personas, names)
+    # The room's members are living personas, as in a room people use: the burst measures a
+    # busy room, not fifteen first starts (one life's first task imports its workflow anew).
+    await bounded_gather([partial(personas.start_life, pid) for pid in ids], POST_CONCURRENCY)
+    await bounded_gather([partial(personas.view, pid) for pid in ids], POST_CONCURRENCY)
     room_id = f"bench-mention-{run}"
     await personas.create_room(room_id, ids, FloorPolicy(responders=1))
     log(f"mention: room of 15; {rounds} bursts of {burst} AI posts, a human @mention in each")

@@ -27,14 +27,13 @@ import os
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
@@ -60,11 +59,12 @@ from personas.life import PersonaLifeInput
 from personas.models import AIPersonaProfile
 from personas.rooms import RoomInput
 from runtime.servers import dev_server_env
+from tests.helpers import fresh_postgres_database
 from tests.hostile import NULL, Hostile, draw, hostile_payloads
-from tests.workflow.fleet_support import persona_for
+from tests.workflow.fleet_support import acme_fleet
 from workers.main import build_worker
 from workflows.fleet_ab import FleetABTest, FleetVariant
-from workflows.fleet_adaptation import FleetAdaptation, FleetInput
+from workflows.fleet_adaptation import FleetAdaptation
 from workflows.funding_cycle import FundingCycle, KeyRotation
 from workflows.persona_life import PersonaLife
 from workflows.room_coordinator import RoomCoordinator
@@ -205,11 +205,8 @@ async def hostile(tmp: Path) -> Tally:
             fid = f"f{uuid.uuid4().hex[:8]}"
             fleet = await client.start_workflow(
                 FleetAdaptation.run,
-                FleetInput(
-                    fleet_id=fid,
-                    entity_id="acme",
-                    persona=persona_for(fid, DEFAULT_CONFIG),
-                    current=DEFAULT_CONFIG,
+                acme_fleet(
+                    fid,
                     cadence_s=3_600,
                     scenario=Scenario(rate_rps=50, duration_s=0.5),
                 ),
@@ -310,20 +307,11 @@ def overshoots(url: str) -> dict[str, int]:
     return out
 
 
-@contextlib.contextmanager
-def postgres_url() -> Iterator[str]:
+def postgres_url() -> contextlib.AbstractContextManager[str]:
     """A fresh PostgreSQL database, dropped afterwards."""
     base = make_url(POSTGRES_URL)
     name = f"{base.database or 'personas'}_robust_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    return fresh_postgres_database(POSTGRES_URL, name)
 
 
 # ----------------------------------------------------------------------------- app figures

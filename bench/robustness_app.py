@@ -43,7 +43,7 @@ from temporalio.service import RPCError
 
 from activities.app.activities import AppActivities, Fault
 from activities.app.resources import ResourceManager
-from activities.app.sandbox import MANAGED, Sandboxes, SandboxSpec
+from activities.app.sandbox import MANAGED, Sandboxes
 from activities.app.settings import AppSettings
 from activities.funding.admins import AdminStore
 from activities.funding.db import Database
@@ -53,9 +53,10 @@ from activities.store import Store
 from bench._common import emit, log, temp_store
 from clients.api import PersonaError
 from clients.app_api import AppClient
-from personas.app.models import AccessControls, AppConfiguration, ResourceRequirements
+from personas.app.models import ResourceRequirements
 from personas.ids import session_workflow_id
 from runtime.servers import dev_server_env
+from tests.workflow.app_support import orphan_sandbox
 from workers import registry
 from workflows.app_reconciler import AppReconciler
 
@@ -143,20 +144,8 @@ def _objects(deployment: str) -> set[str]:
 
 
 def _orphan(settings: AppSettings, image: str) -> str:
-    sid = f"orphan-{uuid.uuid4().hex[:8]}"
-    sandboxes = Sandboxes(settings.data_root)
-    sandboxes.deployment = settings.deployment_id
-    sandboxes.create(
-        SandboxSpec(
-            session_id=sid,
-            persona_id=PERSONA["persona_id"],
-            image=image,
-            resources=ResourceRequirements(**PERSONA["resource_requirements"]),
-            access=AccessControls(),
-            configuration=AppConfiguration(),
-        )
-    )
-    return sid
+    resources = ResourceRequirements(**PERSONA["resource_requirements"])
+    return orphan_sandbox(settings, image, resources, persona_id=PERSONA["persona_id"])
 
 
 def _of(names: set[str], sessions: set[str]) -> set[str]:

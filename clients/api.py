@@ -82,6 +82,12 @@ def explain(err: ValidationError) -> str:
     return all_errors(err)
 
 
+#: The most personas one broadcast (:meth:`PersonaClient.post_to_many`) reaches.
+MAX_RECIPIENTS = 10_000
+#: Signal-with-starts a broadcast has in flight at once, by default and at most.
+START_CONCURRENCY = 64
+MAX_START_CONCURRENCY = 512
+
 #: Seconds between looks at a persona's inbox while it drains before a stop.
 DRAIN_POLL_S = 0.5
 
@@ -369,6 +375,66 @@ class PersonaClient(ServiceClient):
         if record.life_status != "live":
             await asyncio.to_thread(self.store.set_life_status, persona_id, "live")
         return item
+
+    async def post_to_many(
+        self,
+        persona_ids: Sequence[str],
+        text: str,
+        sender_id: str,
+        *,
+        human: bool = True,
+        priority: float = 0.0,
+        concurrency: int = START_CONCURRENCY,
+    ) -> dict[str, InboxItem]:
+        """Deliver one message to each of many personas (a broadcast), waking the lives that
+        are not running; the item each was sent, by persona id.
+
+        What :meth:`post_to_persona` does once per persona is done once for all of them: the
+        records are read in one query, the content is stored once per entity (the items share
+        it), the life statuses are set in one statement, and the signal-with-starts run
+        ``concurrency`` at a time. Unknown or stopped personas are refused before anything is
+        sent; at most :data:`MAX_RECIPIENTS` personas per call.
+        """
+        ids = list(dict.fromkeys(persona_ids))
+        if len(ids) > MAX_RECIPIENTS:
+            raise PersonaError(f"{len(ids)} recipients; at most {MAX_RECIPIENTS} per broadcast")
+        if not 1 <= concurrency <= MAX_START_CONCURRENCY:
+            raise PersonaError(f"concurrency {concurrency} is outside 1..{MAX_START_CONCURRENCY}")
+        records = await asyncio.to_thread(self.store.get_latest_personas, ids)
+        missing = [pid for pid in ids if pid not in records]
+        stopped = [pid for pid in ids if pid in records and records[pid].life_status == "stopped"]
+        if missing or stopped:
+            which = ", ".join((missing or stopped)[:5])
+            raise PersonaError(
+                f"{'unknown' if missing else 'stopped'} persona(s) {which}"
+                f"{' ...' if len(missing or stopped) > 5 else ''}; nothing sent"
+            )
+        shared: dict[str, InboxItem] = {}
+        for entity_id in sorted({r.entity_id for r in records.values()}):
+            shared[entity_id] = await self._item(
+                text, sender_id, human=human, priority=priority, kind="chat", entity_id=entity_id
+            )
+        items = {
+            pid: shared[records[pid].entity_id].model_copy(update={"item_id": uuid.uuid4().hex})
+            for pid in ids
+        }
+        gate = asyncio.Semaphore(concurrency)
+        woken: list[str] = []
+
+        async def send(pid: str) -> None:
+            async with gate:
+                with refusals(f"message to persona {named(records[pid])}"):
+                    await signal_with_start(
+                        self.client, self.task_queue, records[pid], messages.DELIVER, items[pid]
+                    )
+            if records[pid].life_status != "live":
+                woken.append(pid)
+
+        try:
+            await asyncio.gather(*(send(pid) for pid in ids))
+        finally:  # the lives that did start are live, whatever happened to the others
+            await asyncio.to_thread(self.store.set_life_statuses, woken, "live")
+        return items
 
     async def post_checked(self, persona_id: str, item: InboxItem) -> DeliveryReceipt:
         """Deliver an item through the validated update and return the receipt."""

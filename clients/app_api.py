@@ -43,15 +43,8 @@ from activities.app.settings import AppSettings, get_app_settings
 from activities.store import Store, StoreError, UnknownEntity
 from clients.api import PersonaError
 from personas import messages
+from personas.app import views
 from personas.app.models import AppPersona, SessionRequest
-from personas.app.views import (
-    ReleaseCommand,
-    RevokeNotice,
-    RunCommand,
-    SessionView,
-    UsageQuery,
-    UsageSample,
-)
 from personas.ids import session_workflow_id
 from runtime import search_attributes as sa
 from workflows.app_reconciler import AppReconciler
@@ -177,7 +170,7 @@ class AppClient:
         actor = await self._authorise(entity, credential, f"revoking {persona_id}")
         await asyncio.to_thread(self.repo.revoke, persona_id, user_id)
         live = await asyncio.to_thread(self.repo.live_sessions_of, persona_id, user_id)
-        notice = RevokeNotice(by=actor[:128])
+        notice = views.RevokeNotice(by=actor[:128])
         for sid in live:
             with contextlib.suppress(RPCError):  # an ended session needs nothing
                 await self._handle(sid).signal(messages.REVOKED, notice)
@@ -196,7 +189,7 @@ class AppClient:
         return user
 
     # sessions
-    def _handle(self, session_id: str) -> WorkflowHandle[Any, SessionView]:
+    def _handle(self, session_id: str) -> WorkflowHandle[Any, views.SessionView]:
         return self.client.get_workflow_handle_for(AppSession.run, session_workflow_id(session_id))
 
     def new_session_id(self) -> str:
@@ -214,7 +207,7 @@ class AppClient:
         lease_s: int = 3600,
         queue_timeout_s: int = 600,
         wait: bool = True,
-    ) -> SessionView:
+    ) -> views.SessionView:
         """requestPersona: start a session; with ``wait``, return once it runs or ends."""
         user_id = self.user(token)
         try:
@@ -242,11 +235,11 @@ class AppClient:
             return await self._view(req.session_id)
         return await self.wait_settled(req.session_id)
 
-    async def wait_settled(self, session_id: str) -> SessionView:
+    async def wait_settled(self, session_id: str) -> views.SessionView:
         """Wait until the session runs or has ended; an ended one raises its reason."""
         handle = self._handle(session_id)
         try:
-            view: SessionView = await handle.execute_update(AppSession.settled)
+            view: views.SessionView = await handle.execute_update(AppSession.settled)
         except (WorkflowUpdateFailedError, RPCError):
             try:
                 view = await handle.result()
@@ -258,7 +251,7 @@ class AppClient:
 
     async def view(
         self, session_id: str, token: str | None = None, credential: str | None = None
-    ) -> SessionView:
+    ) -> views.SessionView:
         """The session's state, steps and compensations: for its user (``token``), or with
         credentials of the persona's entity or an administrator (``credential``)."""
         if token is None and credential is None:
@@ -274,25 +267,27 @@ class AppClient:
         await self._authorise(await self._owner_of(view.persona_id), credential, "showing it")
         return view
 
-    async def _view(self, session_id: str) -> SessionView:
+    async def _view(self, session_id: str) -> views.SessionView:
         try:
-            view: SessionView = await self._handle(session_id).query(AppSession.view)
+            view: views.SessionView = await self._handle(session_id).query(AppSession.view)
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise PersonaError(f"unknown session {session_id}") from None
             raise
         return view
 
-    async def release(self, session_id: str, token: str) -> SessionView:
+    async def release(self, session_id: str, token: str) -> views.SessionView:
         """releasePersona: take everything back; only the session's user may."""
         user_id = self.user(token)
-        return await self._update(session_id, AppSession.release, ReleaseCommand(user_id=user_id))
+        return await self._update(
+            session_id, AppSession.release, views.ReleaseCommand(user_id=user_id)
+        )
 
     async def run(self, session_id: str, token: str, argv: list[str]) -> RunResult:
         """Run a command inside the session; returns its output and a usage sample."""
         user_id = self.user(token)
         try:
-            cmd = RunCommand(user_id=user_id, argv=tuple(argv))
+            cmd = views.RunCommand(user_id=user_id, argv=tuple(argv))
         except ValidationError as err:
             raise PersonaError(f"invalid command: {one_line(err)}") from None
         result: RunResult = await self._update(session_id, AppSession.run_command, cmd)
@@ -302,11 +297,11 @@ class AppClient:
         """A sample of the session's CPU time and memory (its user only)."""
         user_id = self.user(token)
         sample: Usage = await self._update(
-            session_id, AppSession.sample_usage, UsageQuery(user_id=user_id)
+            session_id, AppSession.sample_usage, views.UsageQuery(user_id=user_id)
         )
         return sample
 
-    async def usage_history(self, session_id: str, token: str) -> list[UsageSample]:
+    async def usage_history(self, session_id: str, token: str) -> list[views.UsageSample]:
         """The session's recent periodic usage samples, oldest first (its user only)."""
         return (await self.view(session_id, token=token)).usage
 

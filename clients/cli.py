@@ -44,7 +44,7 @@ from clients.instance_cli import add_instance_commands
 from clients.life_cli import add_life_commands, search_attribute_hint
 from personas.coordination import FloorPolicy
 from personas.items import item_kind_names
-from personas.life import InboxView, LifeStats, PersonaView
+from personas.life import InboxView, LifeConfig, LifeStats, PersonaView
 from personas.models import IDENTIFIER
 from personas.parts import BlobRef, JsonPart
 from personas.rooms import RoomView
@@ -261,21 +261,27 @@ async def _entity_add(ctx: _Context, args: argparse.Namespace) -> None:
     )
 
 
-async def _create(ctx: _Context, args: argparse.Namespace) -> None:
+def profile_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``create`` command's persona profile (its funding limit only when given)."""
     profile: dict[str, Any] = {
         "entity_id": args.entity,
         "name": args.name,
         "base_persona": args.model,
         "specialization": args.specialization,
-        "expertise": tuple(args.expertise),
-        "access_scope": tuple(args.scope),
-        "activation_triggers": tuple(args.activate),
-        "deactivation_triggers": tuple(args.deactivate),
+        "expertise": list(args.expertise),
+        "access_scope": list(args.scope),
+        "activation_triggers": list(args.activate),
+        "deactivation_triggers": list(args.deactivate),
     }
     if args.funding_limit is not None:
         profile["funding_limit"] = args.funding_limit
+    return profile
+
+
+async def _create(ctx: _Context, args: argparse.Namespace) -> None:
     personas = await ctx.offline_personas()
-    record = await personas.create_persona(profile, created_by=args.by)
+    life = LifeConfig(agent_max_steps=args.agent_steps) if args.agent_steps else None
+    record = await personas.create_persona(profile_from_args(args), created_by=args.by, life=life)
     ctx.emit(record, record.persona_id)
 
 
@@ -322,25 +328,33 @@ def _blob_part(value: str) -> BlobRef:
         raise argparse.ArgumentTypeError(f"expected MEDIA_TYPE=REF, got {value!r}") from err
 
 
+async def message_from_args(
+    args: argparse.Namespace, resolve: Callable[[str], Awaitable[str]]
+) -> tuple[str, dict[str, Any]]:
+    """The ``post`` command's persona id and the message's fields for ``post_to_persona``
+    (the ``--wait-for`` personas resolved)."""
+    pid = await resolve(args.persona)
+    waits = [
+        {"persona_id": await resolve(persona), "task_key": task_key}
+        for persona, task_key in args.wait_for
+    ]
+    return pid, {
+        "text": args.text,
+        "sender_id": args.sender,
+        "human": not args.bot,
+        "priority": args.priority,
+        "kind": args.kind,
+        "task_key": args.task_key,
+        "waits_for": waits,
+        "parts": [*args.data, *args.blob],
+    }
+
+
 async def _post(ctx: _Context, args: argparse.Namespace) -> None:
     if not (args.text or args.data or args.blob):
         raise CliError("nothing to post: give TEXT, --data or --blob")
-    pid = await ctx.resolve(args.persona)
-    waits = [
-        {"persona_id": await ctx.resolve(persona), "task_key": task_key}
-        for persona, task_key in args.wait_for
-    ]
-    item = await (await ctx.personas()).post_to_persona(
-        pid,
-        args.text,
-        args.sender,
-        human=not args.bot,
-        priority=args.priority,
-        kind=args.kind,
-        task_key=args.task_key,
-        waits_for=waits,
-        parts=[*args.data, *args.blob],
-    )
+    pid, message = await message_from_args(args, ctx.resolve)
+    item = await (await ctx.personas()).post_to_persona(pid, **message)
     ctx.emit(item, f"delivered {item.item_id} to {pid}")
 
 
@@ -466,6 +480,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--funding-limit", metavar="X")
     p.add_argument("--activate", action="extend", nargs="+", default=[], metavar="EVENT")
     p.add_argument("--deactivate", action="extend", nargs="+", default=[], metavar="EVENT")
+    p.add_argument(
+        "--agent-steps",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="answer each item with an agent turn of at most N model and tool steps, using the "
+        "tools of its scope (0: one model call, no tools)",
+    )
     p.add_argument("--by", default=_default_user(), metavar="USER")
 
     p = command(sub, "list", _list, "list AI personas", temporal=False)

@@ -30,7 +30,13 @@ from activities.funding.audit_log import AuditLog
 from activities.funding.contracts import RotateKeyRequest
 from activities.funding.db import Database, FundingError
 from activities.funding.keys import IssuedKey, KeyInfo, KeyStore
-from activities.funding.ledger import Posting, entity_budget, persona_balance, source_account
+from activities.funding.ledger import (
+    Posting,
+    UnknownAccount,
+    entity_budget,
+    persona_balance,
+    source_account,
+)
 from activities.funding.metering import UsageRecord
 from activities.funding.performance import PerformanceStore
 from activities.funding.service import Funding
@@ -215,9 +221,11 @@ class FundingClient(ServiceClient):
 
     async def balance(self, persona_id: str) -> int:
         """The persona's spendable balance in micro-units (zero before any funding)."""
-        entity_id, _ = await self._persona(persona_id)
-        await self._run(self.funding.setup_persona, entity_id, persona_id)
-        return await self._run(self.funding.ledger.balance, persona_balance(persona_id))
+        await self._persona(persona_id)
+        try:
+            return await asyncio.to_thread(self.funding.ledger.balance, persona_balance(persona_id))
+        except UnknownAccount:
+            return 0  # a read opens nothing: no account yet is no funding yet
 
     # ------------------------------------------------------------------ rules, outcomes
     async def rules(self) -> RuleSet:

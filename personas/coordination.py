@@ -57,6 +57,11 @@ class FloorPolicy(BaseModel):
     finished and its declared pace reached); ``max_decision_s`` bounds every floor's wait
     after its delivery, whatever members declare. ``backlog`` is how many undelivered posts
     the room holds; beyond it the lowest-ranked post goes to the overflow record.
+    ``chatter_window`` is how many AI-to-AI posts may be undecided at once: the room's flow
+    control. Each undecided post is an item in every member's inbox, and members answer at
+    their cadence, so a flood beyond the window waits (and sheds) in the room's one backlog
+    instead of in every member's inbox, and the members' worker keeps its time for persons
+    and mentions, which the window never holds back.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -66,6 +71,7 @@ class FloorPolicy(BaseModel):
     max_decision_s: float = Field(default=30.0, gt=0, le=3600)
     credit_bp: int = Field(default=1_000, ge=0, le=BP)
     backlog: int = Field(default=200, ge=1, le=10_000)
+    chatter_window: int = Field(default=10, ge=1, le=1_000)
 
 
 def _tiebreak(message_id: str, persona_id: str) -> str:

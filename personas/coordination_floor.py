@@ -99,6 +99,11 @@ def take(
     return chosen, rest
 
 
+def chatter_room(open_chatter: int, policy: FloorPolicy) -> int:
+    """How many more AI-to-AI posts the room may put in front of its members now."""
+    return max(0, policy.chatter_window - open_chatter)
+
+
 class MemberPace(BaseModel):
     """What the room knows of a member's pace: its declared next free time, its lag."""
 

@@ -6,43 +6,37 @@ be given the same id whatever their own ids contain.
 
 from __future__ import annotations
 
-
-def persona_workflow_id(persona_id: str) -> str:
-    """The id of a persona's life workflow."""
-    return f"persona-{persona_id}"
+from dataclasses import dataclass
 
 
-def room_workflow_id(room_id: str) -> str:
-    """The id of a room's coordinator workflow."""
-    return f"room-{room_id}"
+@dataclass(frozen=True)
+class Prefixed:
+    """A workflow id rule: the kind's own prefix, then the object's id."""
+
+    prefix: str
+
+    def __call__(self, own_id: str) -> str:
+        """The workflow id of the object ``own_id``."""
+        return f"{self.prefix}{own_id}"
 
 
-def funding_workflow_id(persona_id: str) -> str:
-    """The id of a persona's funding cycle."""
-    return f"funding-{persona_id}"
-
-
-def negotiation_workflow_id(negotiation_id: str) -> str:
-    """The id of a negotiation's workflow."""
-    return f"negotiation-{negotiation_id}"
-
-
-def fleet_workflow_id(fleet_id: str) -> str:
-    """The id of a fleet's adaptation workflow."""
-    return f"fleet-{fleet_id}"
-
-
-def ab_test_workflow_id(ab_id: str) -> str:
-    """The id of a fleet A/B test's workflow (its own prefix: a fleet id has no pattern)."""
-    return f"abtest-{ab_id}"
-
-
-def session_workflow_id(session_id: str) -> str:
-    """The workflow id of an app persona's session."""
-    return f"app-session-{session_id}"
+#: The id of a persona's life workflow.
+persona_workflow_id = Prefixed("persona-")
+#: The id of a room's coordinator workflow.
+room_workflow_id = Prefixed("room-")
+#: The id of a persona's funding cycle.
+funding_workflow_id = Prefixed("funding-")
+#: The id of a negotiation's workflow.
+negotiation_workflow_id = Prefixed("negotiation-")
+#: The id of a fleet's adaptation workflow.
+fleet_workflow_id = Prefixed("fleet-")
+#: The id of a fleet A/B test's workflow (its own prefix: a fleet id has no pattern).
+ab_test_workflow_id = Prefixed("abtest-")
+#: The workflow id of an app persona's session.
+session_workflow_id = Prefixed("app-session-")
 
 
 def persona_of_workflow(workflow_id: str) -> str | None:
     """The persona whose life workflow has this id, or None for any other workflow."""
-    prefix = persona_workflow_id("")
+    prefix = persona_workflow_id.prefix
     return workflow_id[len(prefix) :] if workflow_id.startswith(prefix) else None

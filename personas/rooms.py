@@ -23,10 +23,12 @@ class OpenFloor(BaseModel):
     """A room message whose responders are not decided yet.
 
     ``delivered_ms`` and ``deadline_ms`` are set when the delivery returns; ``starts`` is
-    when each member could start on it (its declared pace), to learn its lag.
+    when each member could start on it (its declared pace), to learn its lag. ``chatter``
+    marks an AI-to-AI post, counted against the policy's ``chatter_window``.
     """
 
     message_id: Identifier
+    chatter: bool = False
     expected: list[Identifier] = Field(max_length=MAX_IDS)
     delivered_ms: int | None = None
     deadline_ms: int | None = None

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine for this project: system packages (PostgreSQL, Docker engine,
-# nginx for the fleet testbed), a virtual environment with the project and its dev tools, and
-# running PostgreSQL and dockerd.
+# nginx for the fleet testbed, Chromium for the console's browser tests), a virtual
+# environment with the project and its dev tools, and running PostgreSQL and dockerd.
 # Idempotent: safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,7 @@ command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)  # validates docker-compose.yml
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # the console's browser tests (Playwright)
 # Package lists are needed anyway: app persona images are built from Debian's packages.
 as_root apt-get update -qq
 if [ ${#need_apt[@]} -gt 0 ]; then

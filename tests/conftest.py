@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.store import Store
 from runtime.servers import dev_server_env, time_skipping_env
+
+if TYPE_CHECKING:
+    from activities.app.settings import AppSettings
+    from tests.workflow.app_support import Rig
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +60,22 @@ async def origin() -> AsyncIterator[tuple[int, list[bytes]]]:
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     yield server.sockets[0].getsockname()[1], heads
     server.close()
+
+
+@pytest.fixture
+async def rig(
+    dev_env: WorkflowEnvironment, sqlite_store: Store, settings: AppSettings
+) -> AsyncIterator[Rig]:
+    """An app persona worker and broker client on the dev server."""
+    from tests.workflow.app_support import app_rig  # Docker's client: only for app tests
+
+    async with app_rig(dev_env.client, sqlite_store, settings) as r:
+        yield r
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> AppSettings:
+    """App persona settings: a small host of its own."""
+    from tests.workflow.app_support import app_settings
+
+    return app_settings(tmp_path)

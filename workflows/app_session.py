@@ -171,16 +171,21 @@ class AppSession:
             self.stop_state = "lost"
             self.stop_reason = f"sandbox lost: {why}"[:MAX_REASON]
 
+    async def _usage(self, start_to_close: timedelta, retry: RetryPolicy) -> contracts.Usage:
+        """The session's CPU time and memory, sampled on its host."""
+        usage: contracts.Usage = await workflow.execute_activity(
+            contracts.USAGE,
+            contracts.SessionRef(session_id=self.req.session_id),
+            result_type=contracts.Usage,
+            start_to_close_timeout=start_to_close,
+            retry_policy=retry,
+            **self._route(contracts.USAGE),
+        )
+        return usage
+
     async def _sample(self) -> None:
         try:
-            used: contracts.Usage = await workflow.execute_activity(
-                contracts.USAGE,
-                contracts.SessionRef(session_id=self.req.session_id),
-                result_type=contracts.Usage,
-                start_to_close_timeout=SAMPLE_TIMEOUT,
-                retry_policy=SAMPLE_RETRY,
-                **self._route(contracts.USAGE),
-            )
+            used = await self._usage(SAMPLE_TIMEOUT, SAMPLE_RETRY)
         except ActivityError as err:
             if _cancelled(err):
                 raise
@@ -601,14 +606,7 @@ class AppSession:
     async def sample_usage(self, query: UsageQuery) -> contracts.Usage:
         """A sample of the running session's CPU time and memory."""
         try:
-            usage: contracts.Usage = await workflow.execute_activity(
-                contracts.USAGE,
-                contracts.SessionRef(session_id=self.req.session_id),
-                result_type=contracts.Usage,
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=STEP_RETRY,
-                **self._route(contracts.USAGE),
-            )
+            usage = await self._usage(STEP_TIMEOUT, STEP_RETRY)
         except ActivityError as err:
             if host_gone(err):
                 self._host_lost(contracts.USAGE)

@@ -109,3 +109,25 @@ def pinned(host: HostClaim) -> dict[str, Any]:
         "task_queue": host.task_queue,
         "schedule_to_start_timeout": timedelta(seconds=host.loss_timeout_s),
     }
+
+
+async def run_on_queue(
+    activity: str,
+    arg: Any,
+    result_type: type[T],
+    start_to_close: timedelta,
+    retry: RetryPolicy,
+    host: HostClaim | None = None,
+) -> T:
+    """Run ``activity`` with ``arg`` on its role's queue (:func:`on_queue`), or on ``host``'s
+    pinned queue (:func:`pinned`) when given; its result as ``result_type``."""
+    route = pinned(host) if host is not None else {"task_queue": on_queue(activity)}
+    result: T = await workflow.execute_activity(
+        activity,
+        arg,
+        result_type=result_type,
+        start_to_close_timeout=start_to_close,
+        retry_policy=retry,
+        **route,
+    )
+    return result

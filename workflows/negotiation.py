@@ -21,53 +21,20 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from activities.host import HostClaim
-    from activities.instance.contracts import (
-        ANALYZE,
-        DEPROVISION,
-        EVOLVE,
-        OBSERVE,
-        PROVISION,
-        SAVE_PERSONA,
-        SOLVE,
-        AnalyzeRequest,
-        AnalyzeResult,
-        EvolveRequest,
-        EvolveResult,
-        InstanceRef,
-        ProvisionRequest,
-        SavedPersona,
-        SavePersonaRequest,
-    )
+    from activities.instance import contracts
     from personas import messages
     from personas.errors import first_error
+    from personas.instance import negotiation
     from personas.instance.catalog import Vocabulary
     from personas.instance.evolution import EvolutionProposal, Utilisation
     from personas.instance.instances import ProvisionedInstance
     from personas.instance.limits import INVALID_KEPT, clip
-    from personas.instance.negotiation import (
-        FINAL,
-        Accept,
-        AddConstraint,
-        Answer,
-        CounterOffer,
-        InvalidAnswer,
-        Modify,
-        NegotiationInput,
-        Reject,
-        Round,
-        Terms,
-        check_answer,
-        decide,
-        next_terms,
-        parse_answer,
-        with_replicas,
-    )
     from personas.instance.profiles import InstancePersona
     from personas.instance.proposals import Proposal, SolveRequest, SolveResult
     from personas.instance.requirements import unknown_names
     from personas.instance.views import NegotiationView
     from runtime import search_attributes as sa
-    from workflows.common import claim_host, failure_cause, host_gone, now_ms, on_queue, pinned
+    from workflows.common import claim_host, failure_cause, host_gone, now_ms, run_on_queue
 
 SHORT = timedelta(seconds=30)
 SOLVE_TIMEOUT = timedelta(minutes=2)
@@ -75,18 +42,18 @@ PROVISION_TIMEOUT = timedelta(minutes=5)
 RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=20))
 
 
-def _describe(answer: Answer) -> str:
+def _describe(answer: negotiation.Answer) -> str:
     match answer:
-        case Accept():
+        case negotiation.Accept():
             return f"accept {answer.proposal_id}"
-        case Reject():
+        case negotiation.Reject():
             return f"reject{' (final)' if answer.final else ''}: {answer.reason}"
-        case AddConstraint():
+        case negotiation.AddConstraint():
             return f"add constraint {answer.constraint.kind}={answer.constraint.value}"
-        case Modify():
+        case negotiation.Modify():
             changes = answer.changes.model_dump(exclude_defaults=True)
             return f"modify {answer.proposal_id or 'terms'}: {changes}"
-        case CounterOffer():
+        case negotiation.CounterOffer():
             return (
                 f"counter-offer: {answer.proposal_id} at most {answer.cap.label}={answer.cap.value}"
             )
@@ -94,7 +61,7 @@ def _describe(answer: Answer) -> str:
             assert_never(answer)
 
 
-_PLACEHOLDER = NegotiationInput(
+_PLACEHOLDER = negotiation.NegotiationInput(
     negotiation_id="invalid-input", entity_id="unknown", name="invalid", base="web_server"
 )
 
@@ -109,20 +76,20 @@ class InstanceNegotiation:
         failed (saying why) instead of failing every workflow task."""
         self.refused: str | None = None
         try:
-            input = NegotiationInput.model_validate(raw)
+            input = negotiation.NegotiationInput.model_validate(raw)
         except ValidationError as err:
             self.refused = clip(f"invalid negotiation input: {first_error(err, 'input')}")
             input = _PLACEHOLDER
         self.input = input
         self.status = "analyzing"
         self.reason = ""
-        self.rounds: list[Round] = []
-        self.terms = Terms(constraints=input.constraints, pins=input.pins)
+        self.rounds: list[negotiation.Round] = []
+        self.terms = negotiation.Terms(constraints=input.constraints, pins=input.pins)
         self.persona: InstancePersona | None = None
         self.vocabulary: Vocabulary | None = None
         self.persona_id: str | None = None
         self.persona_version: int | None = None
-        self.pending: list[tuple[Answer, str]] = []
+        self.pending: list[tuple[negotiation.Answer, str]] = []
         self.invalid: list[str] = []
         self.invalid_count = 0
         self.agreed: Proposal | None = None
@@ -151,19 +118,18 @@ class InstanceNegotiation:
 
     async def _prepare(self) -> bool:
         try:
-            analyzed: AnalyzeResult = await workflow.execute_activity(
-                ANALYZE,
-                AnalyzeRequest(
+            analyzed: contracts.AnalyzeResult = await run_on_queue(
+                contracts.ANALYZE,
+                contracts.AnalyzeRequest(
                     name=self.input.name,
                     base=self.input.base,
                     workload=self.input.workload,
                     text=self.input.text,
                     overrides=self.input.persona_overrides,
                 ),
-                result_type=AnalyzeResult,
-                start_to_close_timeout=SHORT,
-                retry_policy=RETRY,
-                task_queue=on_queue(ANALYZE),
+                contracts.AnalyzeResult,
+                SHORT,
+                RETRY,
             )
             self.persona, self.mape = analyzed.persona, analyzed.heldout_mape_pct
             self.vocabulary = analyzed.vocabulary
@@ -173,19 +139,18 @@ class InstanceNegotiation:
             if unknown:
                 self._end("failed", clip(f"refused: {unknown}", 600))
                 return False
-            saved: SavedPersona = await workflow.execute_activity(
-                SAVE_PERSONA,
-                SavePersonaRequest(
+            saved: contracts.SavedPersona = await run_on_queue(
+                contracts.SAVE_PERSONA,
+                contracts.SavePersonaRequest(
                     persona_id=f"inst-{self.input.negotiation_id}",
                     entity_id=self.input.entity_id,
                     persona=analyzed.persona,
                     created_by=self.input.requester,
                     negotiation_id=self.input.negotiation_id,
                 ),
-                result_type=SavedPersona,
-                start_to_close_timeout=SHORT,
-                retry_policy=RETRY,
-                task_queue=on_queue(SAVE_PERSONA),
+                contracts.SavedPersona,
+                SHORT,
+                RETRY,
             )
         except ActivityError as err:
             self._end("failed", failure_cause(err))
@@ -196,7 +161,7 @@ class InstanceNegotiation:
     async def _negotiate(self) -> None:
         config = self.input.config
         assert self.persona is not None
-        while self.status not in FINAL:
+        while self.status not in negotiation.FINAL:
             if len(self.rounds) >= config.max_rounds:
                 self._end(
                     "rejected", f"round limit ({config.max_rounds}) reached without agreement"
@@ -206,10 +171,10 @@ class InstanceNegotiation:
             self.status = "solving"
             self._publish()
             try:
-                result: SolveResult = await workflow.execute_activity(
-                    SOLVE,
+                result: SolveResult = await run_on_queue(
+                    contracts.SOLVE,
                     SolveRequest(
-                        persona=with_replicas(self.persona, self.terms.replicas),
+                        persona=negotiation.with_replicas(self.persona, self.terms.replicas),
                         constraints=self.terms.constraints,
                         pins=self.terms.pins,
                         dropped=self.terms.dropped,
@@ -219,16 +184,15 @@ class InstanceNegotiation:
                         closest_hourly=self.terms.closest_hourly,
                         record_as=f"negotiation-{self.input.negotiation_id}-r{number}",
                     ),
-                    result_type=SolveResult,
-                    start_to_close_timeout=SOLVE_TIMEOUT,
-                    retry_policy=RETRY,
-                    task_queue=on_queue(SOLVE),
+                    SolveResult,
+                    SOLVE_TIMEOUT,
+                    RETRY,
                 )
             except ActivityError as err:
                 self._end("failed", failure_cause(err))
                 return
             now = now_ms()
-            current = Round(
+            current = negotiation.Round(
                 number=number,
                 proposals=result.proposals,
                 infeasibility=result.infeasibility,
@@ -243,18 +207,20 @@ class InstanceNegotiation:
             if answer is not None:
                 self._apply(current, *answer)
 
-    async def _next_answer(self, current: Round) -> tuple[Answer, str] | None:
+    async def _next_answer(
+        self, current: negotiation.Round
+    ) -> tuple[negotiation.Answer, str] | None:
         policy, config = self.input.policy, self.input.config
         if policy is not None:
-            answer = decide(policy, current, current.number >= config.max_rounds)
+            answer = negotiation.decide(policy, current, current.number >= config.max_rounds)
             try:
                 assert self.persona is not None
-                check_answer(
+                negotiation.check_answer(
                     answer, self.status, current, self.persona, self.terms, self.vocabulary
                 )
-            except InvalidAnswer as err:
+            except negotiation.InvalidAnswer as err:
                 reason = clip(f"policy: {err}", 500)
-                answer = Reject(round=current.number, reason=reason, final=True)
+                answer = negotiation.Reject(round=current.number, reason=reason, final=True)
             return answer, "policy"
         try:
             await workflow.wait_condition(
@@ -268,18 +234,23 @@ class InstanceNegotiation:
             return None
         return self.pending.pop(0)
 
-    def _apply(self, current: Round, answer: Answer, by: str) -> None:
+    def _apply(self, current: negotiation.Round, answer: negotiation.Answer, by: str) -> None:
         current.answer, current.answered_by = clip(_describe(answer)), by
         match answer:
-            case Accept():
+            case negotiation.Accept():
                 self.agreed = next(
                     p for p in current.proposals if p.proposal_id == answer.proposal_id
                 )
                 self._end("agreed", f"{by} accepted {answer.proposal_id}")
-            case Reject(final=True):
+            case negotiation.Reject(final=True):
                 self._end("rejected", clip(f"{by} rejected: {answer.reason}"))
-            case Reject() | Modify() | AddConstraint() | CounterOffer():
-                self.terms = next_terms(answer, current, self.terms)
+            case (
+                negotiation.Reject()
+                | negotiation.Modify()
+                | negotiation.AddConstraint()
+                | negotiation.CounterOffer()
+            ):
+                self.terms = negotiation.next_terms(answer, current, self.terms)
                 self.status = "solving"
             case _:
                 assert_never(answer)
@@ -289,22 +260,22 @@ class InstanceNegotiation:
         assert self.agreed is not None
         assert self.persona_id is not None
         config, key = self.input.config, self.input.negotiation_id
-        ref = InstanceRef(key=key, provider=self.input.provider)
+        ref = contracts.InstanceRef(key=key, provider=self.input.provider)
         self._set("provisioning")
         self.host = await claim_host()
         try:
-            self.instance = await workflow.execute_activity(
-                PROVISION,
-                ProvisionRequest(
+            self.instance = await run_on_queue(
+                contracts.PROVISION,
+                contracts.ProvisionRequest(
                     key=key,
                     provider=self.input.provider,
                     proposal=self.agreed,
                     persona_id=self.persona_id,
                 ),
-                result_type=ProvisionedInstance,
-                start_to_close_timeout=PROVISION_TIMEOUT,
-                retry_policy=RETRY,
-                **pinned(self.host),
+                ProvisionedInstance,
+                PROVISION_TIMEOUT,
+                RETRY,
+                host=self.host,
             )
         except ActivityError as err:
             # compensation: make sure nothing is left half-provisioned
@@ -338,49 +309,38 @@ class InstanceNegotiation:
         await self._deprovision(ref)
         self._set("released")
 
-    async def _deprovision(self, ref: InstanceRef) -> None:
+    async def _deprovision(self, ref: contracts.InstanceRef) -> None:
         """Remove the instance (idempotent: nothing to remove is fine); on a lost host the
         containers stay there, and the reason says so."""
         assert self.host is not None
         try:
-            await workflow.execute_activity(
-                DEPROVISION,
-                ref,
-                result_type=int,
-                start_to_close_timeout=PROVISION_TIMEOUT,
-                retry_policy=RETRY,
-                **pinned(self.host),
+            await run_on_queue(
+                contracts.DEPROVISION, ref, int, PROVISION_TIMEOUT, RETRY, host=self.host
             )
         except ActivityError as err:
             if not host_gone(err):
                 raise
             self.reason = f"host {self.host.host_id} lost: its containers were left there"
 
-    async def _observe(self, ref: InstanceRef) -> None:
+    async def _observe(self, ref: contracts.InstanceRef) -> None:
         assert self.persona is not None
         assert self.persona_id is not None
         assert self.host is not None
-        used: Utilisation = await workflow.execute_activity(
-            OBSERVE,
-            ref,
-            result_type=Utilisation,
-            start_to_close_timeout=SHORT,
-            retry_policy=RETRY,
-            **pinned(self.host),
+        used: Utilisation = await run_on_queue(
+            contracts.OBSERVE, ref, Utilisation, SHORT, RETRY, host=self.host
         )
-        evolved: EvolveResult = await workflow.execute_activity(
-            EVOLVE,
-            EvolveRequest(
+        evolved: contracts.EvolveResult = await run_on_queue(
+            contracts.EVOLVE,
+            contracts.EvolveRequest(
                 persona_id=self.persona_id,
                 persona=self.persona,
                 used=used,
                 threshold=self.input.config.divergence,
                 negotiation_id=self.input.negotiation_id,
             ),
-            result_type=EvolveResult,
-            start_to_close_timeout=SHORT,
-            retry_policy=RETRY,
-            task_queue=on_queue(EVOLVE),
+            contracts.EvolveResult,
+            SHORT,
+            RETRY,
         )
         self.evolution = evolved.proposal
         self._publish()
@@ -443,26 +403,28 @@ class InstanceNegotiation:
         return list(self.rounds[-1].proposals) if self.rounds else []
 
     # ------------------------------------------------------------------ answers in
-    def _check(self, answer: Answer) -> None:
+    def _check(self, answer: negotiation.Answer) -> None:
         """Raise ApplicationError (type names the refusal) unless the answer fits now."""
         if self.persona is None:
             raise ApplicationError(f"no round yet (status {self.status})", type="NotAwaiting")
         current = self.rounds[-1] if self.rounds else None
         try:
-            check_answer(answer, self.status, current, self.persona, self.terms, self.vocabulary)
-        except InvalidAnswer as err:
+            negotiation.check_answer(
+                answer, self.status, current, self.persona, self.terms, self.vocabulary
+            )
+        except negotiation.InvalidAnswer as err:
             raise ApplicationError(clip(str(err), 600), type=err.kind) from None
 
-    def _parse(self, raw: Any) -> Answer:
+    def _parse(self, raw: Any) -> negotiation.Answer:
         """The answer ``raw`` holds, checked against the current round, or ApplicationError."""
         try:
-            answer = parse_answer(raw)
-        except InvalidAnswer as err:
+            answer = negotiation.parse_answer(raw)
+        except negotiation.InvalidAnswer as err:
             raise ApplicationError(clip(str(err)), type=err.kind) from None
         self._check(answer)
         return answer
 
-    def _take(self, answer: Answer) -> None:
+    def _take(self, answer: negotiation.Answer) -> None:
         self.pending.append((answer, "requester"))
         self.status = "answered"
 

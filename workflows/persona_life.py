@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.persona_start import PERSONA_LIFE_WORKFLOW
     from personas import messages
+    from personas.agent.tools import MAX_CALL_BYTES
     from personas.agent.turn import agent_turn_workflow_id
     from personas.bounds import ID_CHARS, LABEL_CHARS, quote
     from personas.cadence import engages, is_urgent, next_item_at_ms, pacing_wait_s
@@ -87,6 +88,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from personas.priority import PriorityContext, base_priority_bp, effective_bp
     from personas.state import Mood, PersonaState, after_work, rested, with_mood
+    from personas.task_priority import task_priority_key
     from runtime import search_attributes as sa
     from runtime.converter import UndecodablePayload
     from workflows.common import (
@@ -236,7 +238,8 @@ class PersonaLife:
                 self._bid(item, entry.base_bp, None)
             return
         purpose = "bid" if item.room_id else "respond"
-        result = await self._think(item, purpose)
+        hold_id = self._hold_id(item) if metered else None
+        result = await self._think(item, purpose, priority_bp, hold_id)
         if metered:
             await self._settle(item, result)
         self.life.state = after_work(
@@ -254,12 +257,18 @@ class PersonaLife:
         if item.task_key:
             self._complete(item.task_key, result.output_ref)
 
-    async def _think(self, item: InboxItem, purpose: str) -> ThinkResult | None:
+    async def _think(
+        self, item: InboxItem, purpose: str, priority_bp: int, hold_id: str | None
+    ) -> ThinkResult | None:
+        """The item's think (an activity, or an agent turn), its tasks at the task-queue
+        priority of the item's effective priority (``personas.task_priority``); a metered
+        turn draws on its hold ``hold_id``."""
         workflow.set_current_details(f"{self.profile.name}: working on {item.kind} {item.item_id}")
+        priority = Priority(priority_key=task_priority_key(priority_bp))
         try:
             if self.config.agent_max_steps:
                 try:
-                    return await self._agent_turn(item, purpose)
+                    return await self._agent_turn(item, purpose, priority, hold_id)
                 except FailureError:  # its host may be gone: the next turn is placed anew
                     await self._release_sandbox()
                     raise
@@ -277,15 +286,20 @@ class PersonaLife:
                 result_type=ThinkResult,
                 start_to_close_timeout=THINK_TIMEOUT,
                 retry_policy=THINK_RETRY,
+                priority=priority,
             )
         except FailureError as err:
             self.life.stats.failed += 1
             workflow.logger.warning("think failed for %s: %s", item.item_id, err)
             return None
 
-    async def _agent_turn(self, item: InboxItem, purpose: str) -> ThinkResult:
-        """The item's agent turn, a child workflow (see ``workflows.agent_turn``), with the
-        persona's warm sandbox on the host it was placed on (placed now if it has none)."""
+    async def _agent_turn(
+        self, item: InboxItem, purpose: str, priority: Priority, hold_id: str | None
+    ) -> ThinkResult:
+        """The item's agent turn, a child workflow (see ``workflows.agent_turn``) at the
+        item's task-queue ``priority`` (its activities inherit it), with the persona's warm
+        sandbox on the host it was placed on (placed now if it has none); a metered turn's
+        tool calls draw their bytes from its hold ``hold_id``."""
         if self.life.agent_host is None:
             self.life.agent_host = await claim_host()
         host = self.life.agent_host
@@ -303,9 +317,11 @@ class PersonaLife:
                 max_tokens_in=self.config.max_tokens_in,
                 max_tokens_out=self.config.max_tokens_out,
                 host=host,
+                hold_id=hold_id,
             ),
             id=agent_turn_workflow_id(self.persona_id, item.item_id),
             result_type=ThinkResult,
+            priority=priority,
         )
 
     async def _release_sandbox(self) -> None:
@@ -367,6 +383,7 @@ class PersonaLife:
                     tokens_in=self.config.max_tokens_in,
                     max_tokens_out=self.config.max_tokens_out,
                     max_compute_ms=int(THINK_TIMEOUT.total_seconds() * 1000),
+                    max_tool_bytes=self.config.agent_max_steps * MAX_CALL_BYTES,
                 ),
                 result_type=HoldResult,
                 start_to_close_timeout=STORE_TIMEOUT,
@@ -544,6 +561,8 @@ class PersonaLife:
         self.life.pending_shed.append(
             ShedNotice(item=shed.entry.item, reason=shed.reason, priority_bp=shed.entry.base_bp)
         )
+        if shed.entry.item.room_id:  # the room need not wait for this member's answer
+            self._bid(shed.entry.item, shed.entry.base_bp, None)
 
     async def _shed_everything(self, reason: str) -> None:
         for entry in self.life.inbox.drain():

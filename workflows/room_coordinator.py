@@ -5,13 +5,16 @@
 person's post, then AI chatter; beyond the policy's ``backlog`` the lowest is shed to the
 overflow record (owner ``room-<room_id>``). Two delivery lanes run side by side: the
 *priority* lane takes mentions and persons' posts the moment they arrive, the *chatter*
-lane takes the best chatter in batches. Each delivery is one activity that signals every
-member once (signal-with-start of ``deliver_batch``), concurrently, mentioned members
-first, so a human's @mention never waits behind AI-to-AI posts. The room's members are in
-its memo (``members``): a client posting a mention signals the mentioned members itself,
-beside the post (:meth:`clients.api.PersonaClient.post_to_room`), so the mention does not
-even wait for the room; the room's delivery that follows is a duplicate the member ignores,
-and a bid that reaches the room before the post's floor opened is kept for it.
+lane takes the best chatter in batches, while fewer than the policy's ``chatter_window``
+chatter posts are undecided (flow control: a flood waits and sheds in this one backlog, not
+in every member's inbox, and the members' worker keeps its time for what is urgent). Each
+delivery is one activity that signals every member once (signal-with-start of
+``deliver_batch``), concurrently, mentioned members first, so a human's @mention never
+waits behind AI-to-AI posts. The room's members are in its memo (``members``): a client
+posting a mention signals the mentioned members itself, beside the post
+(:meth:`clients.api.PersonaClient.post_to_room`), so the mention does not even wait for the
+room; the room's delivery that follows is a duplicate the member ignores, and a bid that
+reaches the room before the post's floor opened is kept for it.
 
 **Fair turns.** A floor opens when its post enters a lane and its deadline is set when the
 delivery returns: the latest member's expected answer (its declared next free time plus the
@@ -56,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         PendingPost,
         admit,
         answer_start_ms,
+        chatter_room,
         floor_deadline_ms,
         max_wait_ms,
         observe,
@@ -149,17 +153,28 @@ class RoomCoordinator:
     def _can_start(self) -> bool:
         return (
             ("priority" not in self.lanes and any(p.priority for p in self.room.backlog))
-            or ("chatter" not in self.lanes and any(not p.priority for p in self.room.backlog))
+            or (
+                "chatter" not in self.lanes
+                and self._chatter_room() > 0
+                and any(not p.priority for p in self.room.backlog)
+            )
             or ("shed" not in self.lanes and bool(self.room.pending_shed))
         )
+
+    def _chatter_room(self) -> int:
+        open_chatter = sum(1 for f in self.room.open_floors if f.chatter)
+        return chatter_room(open_chatter, self.policy)
 
     def _start_lanes(self) -> None:
         for lane, priority in (("priority", True), ("chatter", False)):
             if lane in self.lanes:
                 continue
-            posts, self.room.backlog = take(self.room.backlog, priority, messages.DELIVER_BATCH_MAX)
+            limit = messages.DELIVER_BATCH_MAX
+            if not priority:
+                limit = min(limit, self._chatter_room())
+            posts, self.room.backlog = take(self.room.backlog, priority, limit)
             if posts:
-                self._run_lane(lane, self._deliver([p.item for p in posts]))
+                self._run_lane(lane, self._deliver([p.item for p in posts], chatter=not priority))
         if "shed" not in self.lanes and self.room.pending_shed:
             self._run_lane("shed", self._write_shed())
 
@@ -176,11 +191,12 @@ class RoomCoordinator:
         self.lanes[lane] = task
         task.add_done_callback(lambda _: self.lanes.pop(lane, None))
 
-    async def _deliver(self, items: list[InboxItem]) -> None:
+    async def _deliver(self, items: list[InboxItem], chatter: bool) -> None:
         floors = [
             OpenFloor(
                 message_id=item.item_id,
                 expected=[m for m in self.room.members if m != item.sender_id],
+                chatter=chatter,
             )
             for item in items
         ]

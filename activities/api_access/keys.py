@@ -51,15 +51,7 @@ def digest_of(secret: str) -> str:
 
 
 def _info(row: RestApiKey) -> ApiKeyInfo:
-    return ApiKeyInfo(
-        key_id=row.key_id,
-        entity_id=row.entity_id,
-        admin=row.admin,
-        label=row.label,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
-    )
+    return ApiKeyInfo.model_validate(row, from_attributes=True)
 
 
 class ApiKeyStore:

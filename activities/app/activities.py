@@ -27,9 +27,8 @@ from temporalio import activity
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from activities import ownership
 from activities.activity_set import ActivitySet
@@ -53,6 +52,7 @@ from activities.app.sandbox import (
 from activities.app.settings import AppSettings
 from activities.host import HostClaim, base_of, host_queue
 from activities.store import Store, UnknownPersona
+from activities.workflow_status import is_running
 from personas import messages
 from personas.app.models import SessionRequest
 from personas.app.placement import choose_host, too_big_for
@@ -261,16 +261,7 @@ class AppActivities(ActivitySet):
         """
 
         def attempt() -> Reservation:
-            return self.resources.reserve(
-                session_id=req.session_id,
-                host_id=req.host_id,
-                persona_id=req.persona_id,
-                user_id=req.user_id,
-                priority=req.priority,
-                amount=req.amount,
-                now_ms=req.now_ms,
-                deployment=deployment,
-            )
+            return self.resources.reserve(**dict(req), deployment=deployment)  # its fields
 
         deployment = self.deployment()
         got = await self._io("reserve", attempt)
@@ -281,7 +272,7 @@ class AppActivities(ActivitySet):
             head = await asyncio.to_thread(self.resources.head, req.host_id)
             if head is None or head == req.session_id:
                 return got
-            if await _is_running(client, session_workflow_id(head)):
+            if await is_running(client, session_workflow_id(head)):
                 return got
             activity.logger.info("skipping dead queue head %s", head)
             await asyncio.to_thread(self.resources.leave_queue, head)
@@ -439,7 +430,7 @@ class AppActivities(ActivitySet):
         removed: list[str] = []
         waiting: list[str] = []
         for sid in candidates:
-            if await _is_running(client, session_workflow_id(sid)):
+            if await is_running(client, session_workflow_id(sid)):
                 continue
             orphaned.append(sid)
             removed += await asyncio.to_thread(self.sandboxes.remove, sid)
@@ -506,13 +497,3 @@ async def _polled(client: Any, task_queue: str) -> bool:
         p.HasField("last_access_time") and now - p.last_access_time.ToSeconds() < POLLED_WITHIN_S
         for p in found.pollers
     )
-
-
-async def _is_running(client: Any, workflow_id: str) -> bool:
-    try:
-        desc = await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return bool(desc.status == WorkflowExecutionStatus.RUNNING)

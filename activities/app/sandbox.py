@@ -39,8 +39,7 @@ from personas.app.models import AccessControls, AppConfiguration, ResourceRequir
 MANAGED = "persona-app.managed"
 SESSION = "persona-app.session"
 EGRESS = "persona-app.egress"
-HOST = "persona.host"
-"""The label naming the host (``PERSONAS_HOST_ID``) whose worker created an object."""
+HOST = ownership.HOST
 LISTENING = f" 0100007F:{egress.PROXY_PORT:04X} 00000000:0000 0A "
 
 
@@ -140,10 +139,7 @@ class Sandboxes:
 
     def _labels(self) -> dict[str, str]:
         """Ownership labels of a new object: the deployment and, when set, the host."""
-        found = ownership.labels(self._owner())
-        if self.host_id is not None:
-            found[HOST] = self.host_id
-        return found
+        return ownership.labels(self._owner(), self.host_id)
 
     def _owner(self) -> str:
         if self.deployment is None:

@@ -1,8 +1,12 @@
 """One replica of the testbed's service: ``python -m activities.fleet.service PORT SHARE CACHE``.
 
-Each request ``GET /item/<key>`` costs a fixed amount of CPU work (hashing) unless its key is
-cached. The CPU share emulates a CPU quota: after ``t`` seconds of work the replica stays busy
-``t * (1 / share - 1)`` more seconds, so a replica at share 0.25 serves four times slower.
+Each request ``GET /item/<key>`` costs ``WORK_S`` seconds of CPU work (hashing) unless its key
+is cached. The work is fixed in time, not in hash rounds, so a replica's capacity is the same on
+a fast machine and a slow one (a fixed round count made a quarter-CPU replica four times
+faster on a fast CI machine than here, and an A/B test of it against a full one undecided); it
+matches the simulator's calibrated ``work_ms``. The CPU share emulates a CPU quota: after ``t``
+seconds of work the replica stays busy ``t * (1 / share - 1)`` more seconds, so a replica at
+share 0.25 serves four times slower.
 Caching: ``none``; ``lru`` (``LRU_SIZE`` keys); ``ttl`` (every key for ``TTL_S`` seconds).
 Listens on 127.0.0.1 only.
 """
@@ -15,7 +19,8 @@ import sys
 import time
 from collections import OrderedDict
 
-WORK_ROUNDS = 3000
+WORK_S = 0.0025
+RESULT_ROUNDS = 64
 LRU_SIZE = 16
 TTL_S = 1.0
 
@@ -50,10 +55,15 @@ class Cache:
 
 
 def work(key: str) -> bytes:
-    """The request's CPU work."""
+    """The request's result (a function of the key), after ``WORK_S`` seconds of hashing."""
+    deadline = time.perf_counter() + WORK_S
     h = key.encode()
-    for _ in range(WORK_ROUNDS):
+    for _ in range(RESULT_ROUNDS):
         h = hashlib.sha256(h).digest()
+    burn = h
+    while time.perf_counter() < deadline:
+        for _ in range(RESULT_ROUNDS):
+            burn = hashlib.sha256(burn).digest()
     return h.hex().encode()
 
 

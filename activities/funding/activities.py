@@ -222,6 +222,7 @@ class FundingActivities(ActivitySet):
                 req.max_tokens_out,
                 timedelta(seconds=req.ttl_s),
                 max_compute_ms=req.max_compute_ms,
+                max_tool_bytes=req.max_tool_bytes,
             )
         except FundingError as err:
             raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from err

@@ -12,13 +12,13 @@ import re
 import secrets
 from datetime import datetime
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from activities.funding import audit_log
 from activities.funding.db import FundingError, OnDatabase
 from activities.funding.tables import Admin
-from activities.store.db import insert_ignore, rowcount, utc
+from activities.store.db import insert_ignore, revoke_once, utc
 
 PREFIX = "adm"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -92,10 +92,5 @@ class AdminStore(OnDatabase):
             by = _authenticate(s, by_secret)
             if s.get(Admin, admin_id) is None:
                 raise FundingError(f"unknown administrator {admin_id}")
-            done = s.execute(
-                update(Admin)
-                .where(Admin.admin_id == admin_id, Admin.revoked_at.is_(None))
-                .values(revoked_at=at)
-            )
-            if rowcount(done):
+            if revoke_once(s, Admin.admin_id, admin_id, at):
                 audit_log.append(s, "admin.revoked", by, {"admin_id": admin_id}, now=at)

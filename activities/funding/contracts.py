@@ -104,6 +104,7 @@ class ReserveRequest(BaseModel):
     tokens_in: int = Field(ge=0)
     max_tokens_out: int = Field(ge=0)
     max_compute_ms: int = Field(default=0, ge=0, description="the work's longest compute")
+    max_tool_bytes: int = Field(default=0, ge=0, description="the most bytes its tools move")
     ttl_s: float = Field(default=600, gt=0)
 
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from activities.store.db import engine_for, tx
+from activities.store.db import engine_for, read_tx, tx
 
 
 class FundingError(Exception):
@@ -38,6 +38,12 @@ class Database:
     def tx(self) -> Iterator[Session]:
         """One short transaction, committed on success and rolled back on error."""
         with tx(self.engine) as s:
+            yield s
+
+    @contextmanager
+    def read_tx(self) -> Iterator[Session]:
+        """A transaction that only reads: on SQLite it does not take the write lock."""
+        with read_tx(self.engine) as s:
             yield s
 
     def dispose(self) -> None:

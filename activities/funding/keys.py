@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from activities.funding import audit_log
 from activities.funding.db import FundingError, OnDatabase
 from activities.funding.tables import ApiKey
-from activities.store.db import insert_ignore, rowcount, utc
+from activities.store.db import insert_ignore, revoke_once, utc
 
 PREFIX = "pk"
 
@@ -126,12 +126,7 @@ class KeyStore(OnDatabase):
             row = s.get(ApiKey, key_id)
             if row is None:
                 raise KeyRefused(f"unknown key {key_id}")
-            done = s.execute(
-                update(ApiKey)
-                .where(ApiKey.key_id == key_id, ApiKey.revoked_at.is_(None))
-                .values(revoked_at=at)
-            )
-            if rowcount(done):
+            if revoke_once(s, ApiKey.key_id, key_id, at):
                 audit_log.append(
                     s, "key.revoked", actor, {"key_id": key_id}, persona_id=row.persona_id, now=at
                 )

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from activities.funding import audit_log
 from activities.funding.db import FundingError, OnDatabase
+from activities.funding.draws import link_draws
 from activities.funding.tables import Account, Entry, Hold, LedgerTransaction
 from activities.store.db import insert_ignore, rowcount, utc
 from personas.funding.audit import GENESIS, chain_hash, hashed_around_seq
@@ -174,7 +175,12 @@ class Ledger(OnDatabase):
         position: int = 0,
         may_go_negative: bool = False,
     ) -> bool:
-        """Open an account with a zero balance; True when new (idempotent)."""
+        """Open an account with a zero balance; True when new (idempotent).
+
+        An account that exists is seen by a read, so opening it again takes no write lock."""
+        with self.db.read_tx() as s:
+            if s.get(Account, account_id) is not None:
+                return False
         values = {
             "account_id": account_id,
             "kind": kind,
@@ -204,7 +210,7 @@ class Ledger(OnDatabase):
 
     def account(self, account_id: str) -> Account:
         """The account row (detached); :class:`UnknownAccount` when missing."""
-        with self.db.tx() as s:
+        with self.db.read_tx() as s:
             row = s.get(Account, account_id)
             if row is None:
                 raise UnknownAccount(f"unknown account {account_id}")
@@ -345,7 +351,10 @@ class Ledger(OnDatabase):
             row = s.get(Hold, hold_id)
             if row is None:
                 raise UnknownHold(f"unknown hold {hold_id}")
-            charged = 0 if charge is None else max(0, min(charge, row.amount))
+            # ``charged`` holds what tool calls drew while open (``HoldDraws``): they are paid
+            # on release too, since their work was done
+            drawn = row.charged
+            charged = drawn if charge is None else max(0, min(drawn + charge, row.amount))
             done = s.execute(
                 update(Hold)
                 .where(Hold.hold_id == hold_id, Hold.status == "open")
@@ -358,7 +367,7 @@ class Ledger(OnDatabase):
                     (persona_spend(p), charged),
                     (persona_balance(p), row.amount - charged),
                 ]
-                post_on(
+                posted = post_on(
                     s.connection(),
                     f"{status}:{hold_id}",
                     merge_legs(legs),
@@ -368,17 +377,20 @@ class Ledger(OnDatabase):
                     None,
                     "system",
                 )
+                link_draws(s, hold_id, posted.tx_id)
             s.expire(row)
             return HoldRecord.model_validate(s.get(Hold, hold_id))
 
     def settle(self, hold_id: str, actual: int) -> HoldRecord:
-        """Charge ``actual`` (at most the hold) to spend and return the rest; once."""
+        """Charge ``actual`` plus what tool calls drew (at most the hold) to spend and return
+        the rest; once."""
         if actual < 0:
             raise UnbalancedPosting(f"settled amount {actual} is negative")
         return self._close(hold_id, "settled", actual)
 
     def release(self, hold_id: str) -> HoldRecord:
-        """Return a hold's whole amount to the balance (work failed or never ran); once."""
+        """Return a hold's amount to the balance (work failed or never ran), less what tool
+        calls drew from it (their work was done); once."""
         return self._close(hold_id, "released", None)
 
     def release_expired(self, now: datetime | None = None, persona_id: str | None = None) -> int:

@@ -23,12 +23,12 @@ class Usage(BaseModel):
     persona_id: str
     entity_id: str
     activity: str
-    kind: str = Field(pattern=r"^(model_call|storage|compute)$")
+    kind: str = Field(pattern=r"^(model_call|storage|compute|tool_bytes)$")
     model: str | None = None
     tokens_in: int = Field(default=0, ge=0)
     tokens_out: int = Field(default=0, ge=0)
     quantity: int = Field(
-        default=0, ge=0, description="MB-days of storage or milliseconds of compute"
+        default=0, ge=0, description="MB-days of storage, ms of compute or bytes of tool calls"
     )
 
 
@@ -74,6 +74,8 @@ class Meter:
             return self.prices.model_call(usage.model or "", usage.tokens_in, usage.tokens_out)
         if usage.kind == "storage":
             return self.prices.storage(usage.quantity)
+        if usage.kind == "tool_bytes":
+            return self.prices.tool_bytes(usage.quantity)
         return self.prices.compute(usage.quantity)
 
     def record(self, usage: Usage, tx_id: str | None, now: datetime | None = None) -> UsageRecord:

@@ -220,9 +220,13 @@ class Funding:
         ttl: timedelta,
         now: datetime | None = None,
         max_compute_ms: int = 0,
+        max_tool_bytes: int = 0,
     ) -> HoldRecord:
-        """Hold the price of a call at its largest output and longest compute before the work."""
-        amount = hold_size(self.meter.prices, model, tokens_in, max_tokens_out, max_compute_ms)
+        """Hold the price of a call at its largest output, longest compute and most tool bytes
+        before the work."""
+        amount = hold_size(
+            self.meter.prices, model, tokens_in, max_tokens_out, max_compute_ms, max_tool_bytes
+        )
         return self.ledger.hold(hold_id, persona_id, amount, ttl, now)
 
     def settle_usage(

@@ -18,24 +18,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.activity_set import ActivitySet
+from activities.instance import contracts
 from activities.instance.analyzer import DATASET, shipped_model
-from activities.instance.contracts import (
-    ANALYZE,
-    DEPROVISION,
-    EVOLVE,
-    OBSERVE,
-    PROVISION,
-    SAVE_PERSONA,
-    SOLVE,
-    AnalyzeRequest,
-    AnalyzeResult,
-    EvolveRequest,
-    EvolveResult,
-    InstanceRef,
-    ProvisionRequest,
-    SavedPersona,
-    SavePersonaRequest,
-)
 from activities.instance.pricelist import import_ec2_instances
 from activities.instance.providers import InstanceProvider, ProvisionFailed
 from activities.instance.solver import ProposalSolver
@@ -72,7 +56,9 @@ def _refuse(err: Exception, kind: str) -> ApplicationError:
     return ApplicationError(str(err).splitlines()[0], type=kind, non_retryable=True)
 
 
-def build_persona(req: AnalyzeRequest, dataset: Path = DATASET) -> AnalyzeResult:
+def build_persona(
+    req: contracts.AnalyzeRequest, dataset: Path = DATASET
+) -> contracts.AnalyzeResult:
     """The persona for a request: base persona, then predicted performance, then overrides."""
     base = base_persona(req.base) if req.base is not None else None
     spec = req.workload
@@ -86,7 +72,7 @@ def build_persona(req: AnalyzeRequest, dataset: Path = DATASET) -> AnalyzeResult
         fields["performance"] = prediction.performance.model_dump()
         fields.setdefault("role", spec.role)
         mape = prediction.heldout_mape_pct
-    return AnalyzeResult(
+    return contracts.AnalyzeResult(
         persona=with_overrides(fields, req.overrides), spec=spec, heldout_mape_pct=mape
     )
 
@@ -111,8 +97,8 @@ class InstanceActivities(ActivitySet):
         shipped_model(dataset)
         parse_text("warm the quantity reader up: 1 GB")  # loads its unit tables once
 
-    @activity.defn(name=ANALYZE)
-    async def analyze(self, req: AnalyzeRequest) -> AnalyzeResult:
+    @activity.defn(name=contracts.ANALYZE)
+    async def analyze(self, req: contracts.AnalyzeRequest) -> contracts.AnalyzeResult:
         """Build the persona to negotiate for (refusing unknown bases and unreadable text)."""
         try:
             built = await asyncio.to_thread(build_persona, req, self.dataset)
@@ -126,11 +112,11 @@ class InstanceActivities(ActivitySet):
         except ValueError as err:
             raise _refuse(err, "InvalidPersona") from None
 
-    @activity.defn(name=SAVE_PERSONA)
-    async def save_persona(self, req: SavePersonaRequest) -> SavedPersona:
+    @activity.defn(name=contracts.SAVE_PERSONA)
+    async def save_persona(self, req: contracts.SavePersonaRequest) -> contracts.SavedPersona:
         """Create the persona (kind ``instance``) once; a retry finds it."""
 
-        def save() -> SavedPersona:
+        def save() -> contracts.SavedPersona:
             try:
                 record = self.store.get_persona(req.persona_id)
             except UnknownPersona:
@@ -145,14 +131,14 @@ class InstanceActivities(ActivitySet):
                     },
                     created_by=req.created_by,
                 )
-            return SavedPersona(persona_id=record.persona_id, version=record.version)
+            return contracts.SavedPersona(persona_id=record.persona_id, version=record.version)
 
         try:
             return await asyncio.to_thread(save)
         except UnknownEntity as err:
             raise _refuse(err, "UnknownEntity") from None
 
-    @activity.defn(name=SOLVE)
+    @activity.defn(name=contracts.SOLVE)
     async def solve(self, req: SolveRequest) -> SolveResult:
         """Solve one round (deterministic: fixed seed, deterministic time limit).
 
@@ -178,8 +164,8 @@ class InstanceActivities(ActivitySet):
                 f"unknown provider {name!r}", type="UnknownProvider", non_retryable=True
             ) from None
 
-    @activity.defn(name=PROVISION)
-    async def provision(self, req: ProvisionRequest) -> ProvisionedInstance:
+    @activity.defn(name=contracts.PROVISION)
+    async def provision(self, req: contracts.ProvisionRequest) -> ProvisionedInstance:
         """Provision all replicas or nothing; counts a use of the persona version."""
         provider = self._provider(req.provider)
         try:
@@ -189,21 +175,21 @@ class InstanceActivities(ActivitySet):
         await asyncio.to_thread(self.store.record_usage, req.persona_id)
         return instance
 
-    @activity.defn(name=DEPROVISION)
-    async def deprovision(self, ref: InstanceRef) -> int:
+    @activity.defn(name=contracts.DEPROVISION)
+    async def deprovision(self, ref: contracts.InstanceRef) -> int:
         """Remove the instance (idempotent: nothing left means nothing to do)."""
         return await asyncio.to_thread(self._provider(ref.provider).deprovision, ref.key)
 
-    @activity.defn(name=OBSERVE)
-    async def observe(self, ref: InstanceRef) -> Utilisation:
+    @activity.defn(name=contracts.OBSERVE)
+    async def observe(self, ref: contracts.InstanceRef) -> Utilisation:
         """Sample the instance's current use."""
         return await asyncio.to_thread(self._provider(ref.provider).observe, ref.key)
 
-    @activity.defn(name=EVOLVE)
-    async def evolve(self, req: EvolveRequest) -> EvolveResult:
+    @activity.defn(name=contracts.EVOLVE)
+    async def evolve(self, req: contracts.EvolveRequest) -> contracts.EvolveResult:
         """Store a proposed new persona version when use diverges from the prediction."""
         if not diverges(req.persona, req.used, req.threshold):
-            return EvolveResult(proposal=None)
+            return contracts.EvolveResult(proposal=None)
         r = ratios(req.persona, req.used)
         reason = ", ".join(f"{k} at {v:.0%} of the prediction" for k, v in r.items())
 
@@ -224,4 +210,4 @@ class InstanceActivities(ActivitySet):
                 persona_id=req.persona_id, version=latest.version, ratios=r, reason=reason
             )
 
-        return EvolveResult(proposal=await asyncio.to_thread(record))
+        return contracts.EvolveResult(proposal=await asyncio.to_thread(record))

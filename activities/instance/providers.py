@@ -65,7 +65,8 @@ class LocalDockerProvider:
     ``cpu_scale`` / ``memory_scale`` map proposal sizes to local limits (the host is smaller
     than a cloud instance); CPUs are capped at the host's count. Every container carries the
     deployment's label (``activities.ownership``; ``deployment`` or ``PERSONAS_DEPLOYMENT_ID``,
-    else derived from the process's settings) and only those are found and removed.
+    else derived from the process's settings) and, given ``host_id``, its host's; only those
+    are found and removed (hosts may share an engine).
     """
 
     name = "docker"
@@ -77,10 +78,12 @@ class LocalDockerProvider:
         memory_scale: float = 1.0,
         image: str = IMAGE,
         deployment: str = "",
+        host_id: str | None = None,
     ) -> None:
         """Use ``client`` (a ``docker.DockerClient``; from the environment on first use)."""
         self._client = client
         self._deployment = deployment
+        self.host_id = host_id
         self.cpu_scale = cpu_scale
         self.memory_scale = memory_scale
         self.image = image
@@ -122,9 +125,17 @@ class LocalDockerProvider:
             )
         return self._deployment
 
-    def _containers(self, key: str) -> list[Any]:
-        owned = ownership.owned_filter(self.deployment, f"{LABEL}={key}")
+    def _containers(self, key: str | None = None) -> list[Any]:
+        """This deployment's (and host's) containers of instance ``key``, or of every one."""
+        more = [f"{LABEL}={key}" if key is not None else LABEL]
+        if self.host_id is not None:
+            more.append(f"{ownership.HOST}={self.host_id}")
+        owned = ownership.owned_filter(self.deployment, *more)
         return list(self.client.containers.list(all=True, filters=owned))
+
+    def held_keys(self) -> set[str]:
+        """The keys of the instances that have containers here."""
+        return {c.labels.get(LABEL, "") for c in self._containers()} - {""}
 
     def provision(self, key: str, proposal: Proposal) -> ProvisionedInstance:
         """Start one container per replica (reusing those a previous attempt started)."""
@@ -140,7 +151,7 @@ class LocalDockerProvider:
                     self.image,
                     ["/bin/sleep", "86400"],
                     name=name,
-                    labels={LABEL: key, **ownership.labels(self.deployment)},
+                    labels={LABEL: key, **ownership.labels(self.deployment, self.host_id)},
                     nano_cpus=nano,
                     mem_limit=memory,
                     network_mode="none",

@@ -14,7 +14,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypedDict, Unpack, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Engine, Table, create_engine, event, insert
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Engine,
+    Table,
+    create_engine,
+    event,
+    insert,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
@@ -101,6 +110,16 @@ def utc(now: datetime | None) -> datetime:
 def rowcount(result: object) -> int:
     """Rows matched by an UPDATE or DELETE."""
     return cast(CursorResult[Any], result).rowcount
+
+
+def revoke_once(s: Session, key: QueryableAttribute[str], value: str, at: datetime) -> bool:
+    """Stamp ``revoked_at = at`` on the row whose ``key`` column is ``value`` unless it was
+    revoked before; True when this call revoked it (a repeat keeps the first time)."""
+    model = key.class_
+    done = s.execute(
+        update(model).where(key == value, model.revoked_at.is_(None)).values(revoked_at=at)
+    )
+    return rowcount(done) > 0
 
 
 def insert_ignore(s: Session, model: type[Base], values: dict[str, Any]) -> bool:

@@ -8,7 +8,7 @@ DO NOTHING, then read the surviving row back: no read-then-write races.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -383,6 +383,21 @@ class Store:
             if rowcount(s.execute(stmt)) != 1:
                 raise _unknown_persona(persona_id)
 
+    def set_life_statuses(self, persona_ids: Iterable[str], status: str) -> int:
+        """Set the life status of many personas in one statement; how many changed (a
+        broadcast wakes thousands of lives, and one write per persona would be its cost)."""
+        ids = sorted(set(persona_ids))
+        if not ids:
+            return 0
+        stmt = (
+            update(Persona)
+            .where(Persona.persona_id.in_(ids), Persona.life_status != status)
+            .values(life_status=status)
+            .execution_options(synchronize_session=False)
+        )
+        with tx(self._engine) as s:
+            return rowcount(s.execute(stmt))
+
     # content
 
     def put_content(
@@ -523,6 +538,43 @@ class Store:
             )
             return OutcomeRecord.model_validate(s.scalars(stmt).one())
 
+    def record_output(
+        self,
+        persona_id: str,
+        item_id: str,
+        outcome: str,
+        text: str,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+        also: Callable[[Session, OutcomeRecord], object] | None = None,
+    ) -> OutcomeRecord:
+        """Store an item's output (content ``out-<persona>-<item>``) and record its outcome,
+        in one transaction, once: what :meth:`put_content` then :meth:`record_outcome` do,
+        at the cost of one write (a model call's result is the store's most frequent
+        write). ``also`` runs in the same transaction with the outcome recorded (an audit
+        entry), so that on SQLite's single writer an item costs one write lock."""
+        content_id = f"out-{persona_id}-{item_id}"
+        content = {"content_id": content_id, "kind": "output", "text": text, "data": None}
+        values = {
+            "persona_id": persona_id,
+            "item_id": item_id,
+            "outcome": outcome,
+            "output_ref": content_id,
+            "tokens_in": tokens_in,
+            "tokens_out": tokens_out,
+            "recorded_at": utc(None),
+        }
+        with tx(self._engine) as s:
+            insert_ignore(s, Content, {**content, "parts": None, "created_at": utc(None)})
+            insert_ignore(s, Outcome, values)
+            stmt = select(Outcome).where(
+                Outcome.persona_id == persona_id, Outcome.item_id == item_id
+            )
+            recorded = OutcomeRecord.model_validate(s.scalars(stmt).one())
+            if also is not None:
+                also(s, recorded)
+            return recorded
+
     def get_outcome(self, persona_id: str, item_id: str) -> OutcomeRecord | None:
         """The recorded outcome of the item, or None."""
         stmt = select(Outcome).where(Outcome.persona_id == persona_id, Outcome.item_id == item_id)
@@ -548,6 +600,20 @@ class Store:
             stmt = stmt.where(Outcome.outcome == outcome)
         with read_tx(self._engine) as s:
             return s.execute(stmt).scalar_one()
+
+    def outcome_counts(self, persona_ids: Iterable[str]) -> dict[str, int]:
+        """How many outcomes each of these personas has recorded, in one query (personas
+        without any are absent)."""
+        ids = sorted(set(persona_ids))
+        if not ids:
+            return {}
+        stmt = (
+            select(Outcome.persona_id, func.count())
+            .where(Outcome.persona_id.in_(ids))
+            .group_by(Outcome.persona_id)
+        )
+        with read_tx(self._engine) as s:
+            return {str(pid): int(n) for pid, n in s.execute(stmt).all()}
 
     def output_size(self, persona_id: str) -> int:
         """Characters of the outputs the persona has stored (its metered storage)."""

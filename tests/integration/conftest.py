@@ -7,6 +7,7 @@ dropped at its end, and every test starts from an empty schema.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from activities.store import Store
+from tests.helpers import fresh_postgres_database
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://personas:personas@127.0.0.1:5432/personas_test"
 
@@ -25,26 +27,20 @@ DEFAULT_POSTGRES_URL = "postgresql+psycopg://personas:personas@127.0.0.1:5432/pe
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """URL of a PostgreSQL database created for this test session (dropped afterwards)."""
-    base = make_url(os.environ.get("PERSONAS_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
+    server_url = os.environ.get("PERSONAS_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    base = make_url(server_url)
     name = f"{base.database or 'personas_test'}_{uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except DBAPIError as exc:
-        admin.dispose()
-        pytest.fail(
-            "PostgreSQL is required by the store's integration tests, but database "
-            f"{name!r} could not be created through {base.render_as_string()} "
-            f"(set PERSONAS_TEST_POSTGRES_URL to a role allowed to CREATEDB): {exc}",
-            pytrace=False,
-        )
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(fresh_postgres_database(server_url, name))
+        except DBAPIError as exc:
+            pytest.fail(
+                "PostgreSQL is required by the store's integration tests, but database "
+                f"{name!r} could not be created through {base.render_as_string()} "
+                f"(set PERSONAS_TEST_POSTGRES_URL to a role allowed to CREATEDB): {exc}",
+                pytrace=False,
+            )
+        yield url
 
 
 def _drop_all_tables(url: str) -> None:

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
 from activities.app.settings import AppSettings
 from activities.store import Store
 from clients.api import PersonaClient, PersonaError
 from clients.app_cli import add_app_commands, run_app_command
 from tests.helpers import CliContext
-from tests.workflow.app_support import KEY, Rig, app_rig, app_settings, code_reviewer, leaks
+from tests.workflow.app_support import KEY, Rig, app_settings, code_reviewer, leaks
 
 
 @pytest.fixture
@@ -32,14 +30,6 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppSettings:
     monkeypatch.setenv("PERSONAS_APP_HOST_ID", s.host_id)
     monkeypatch.setenv("PERSONAS_APP_DATA_ROOT", str(s.data_root))
     return s
-
-
-@pytest.fixture
-async def rig(
-    dev_env: WorkflowEnvironment, store: Store, settings: AppSettings
-) -> AsyncIterator[Rig]:
-    async with app_rig(dev_env.client, store, settings) as r:
-        yield r
 
 
 async def run(ctx: CliContext, argv: list[str]) -> Any:

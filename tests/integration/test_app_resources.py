@@ -14,7 +14,7 @@ from sqlalchemy import create_engine
 
 import activities.app.tables as app_tables
 from activities.app.repository import AppRepository
-from activities.app.resources import ResourceManager
+from activities.app.resources import Reservation, ResourceManager
 from activities.store import Store, StoreError, UnknownPersona
 from activities.store.tables import Base
 from personas.app.models import AppPersona
@@ -56,16 +56,29 @@ def rm(store: Store) -> Iterator[ResourceManager]:
     manager.dispose()
 
 
-def _reserve(rm: ResourceManager, sid: str, priority: int = 5, at: int = 0) -> str:
+def _reservation(
+    rm: ResourceManager,
+    sid: str,
+    priority: int = 5,
+    at: int = 0,
+    amount: Amount = ONE,
+    deployment: str | None = None,
+) -> Reservation:
+    """Reserve (or queue) ``amount`` on ``HOST`` for user ``u``'s session ``sid``."""
     return rm.reserve(
         session_id=sid,
         host_id=HOST,
         persona_id="p",
         user_id="u",
         priority=priority,
-        amount=ONE,
+        amount=amount,
         now_ms=at,
-    ).status
+        deployment=deployment,
+    )
+
+
+def _reserve(rm: ResourceManager, sid: str, priority: int = 5, at: int = 0) -> str:
+    return _reservation(rm, sid, priority, at).status
 
 
 def test_app_tables_match_the_migration(store: Store) -> None:
@@ -114,14 +127,8 @@ def test_queue_is_ordered_by_priority_then_age(rm: ResourceManager) -> None:
 
 
 def test_too_big_is_refused_and_not_queued(rm: ResourceManager) -> None:
-    got = rm.reserve(
-        session_id="big",
-        host_id=HOST,
-        persona_id="p",
-        user_id="u",
-        priority=9,
-        amount=Amount(cpu_millis=1, memory_mb=5000, storage_mb=1),
-        now_ms=0,
+    got = _reservation(
+        rm, "big", priority=9, amount=Amount(cpu_millis=1, memory_mb=5000, storage_mb=1)
     )
     assert got.status == "too_big"
     assert "memory_mb 5000 > 1000" in got.detail
@@ -196,27 +203,9 @@ def test_fifty_concurrent_reservations_against_room_for_ten(store: Store) -> Non
 def test_live_sessions_of_one_deployment_on_a_shared_store(rm: ResourceManager) -> None:
     """Two deployments sharing one store: each sees its own rows (and rows naming none)."""
     for sid, deployment in (("a1", "dep-a"), ("b1", "dep-b"), ("old", None)):
-        rm.reserve(
-            session_id=sid,
-            host_id=HOST,
-            persona_id="p",
-            user_id="u",
-            priority=5,
-            amount=ONE,
-            now_ms=0,
-            deployment=deployment,
-        )
+        _reservation(rm, sid, deployment=deployment)
     big = Amount(cpu_millis=4000, memory_mb=1, storage_mb=1)
-    queued = rm.reserve(
-        session_id="b2",
-        host_id=HOST,
-        persona_id="p",
-        user_id="u",
-        priority=5,
-        amount=big,
-        now_ms=1,
-        deployment="dep-b",
-    )
+    queued = _reservation(rm, "b2", at=1, amount=big, deployment="dep-b")
     assert queued.status == "queued"
     assert rm.live_sessions("dep-a") == {"a1", "old"}
     assert rm.live_sessions("dep-b") == {"b1", "b2", "old"}

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +19,10 @@ from clients.cli import run_async
 from personas.parts import BlobRef, JsonPart, TextPart
 from runtime.servers import temporal_cli_path
 from runtime.settings import Settings
-from tests.helpers import eventually
+from tests.helpers import CliResult, eventually
 from workers.main import build_worker
 
 UNREACHABLE = "is the dev server running? ('personas server' starts one, so does personas-demo)"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
 
 
 class Cli:
@@ -50,13 +38,13 @@ class Cli:
     async def _client(self, _settings: Settings) -> Client:
         return self.client
 
-    async def __call__(self, *argv: str) -> Result:
+    async def __call__(self, *argv: str) -> CliResult:
         self.capsys.readouterr()
         code = await run_async(list(argv), settings=self.settings, client_factory=self._client)
         out, err = self.capsys.readouterr()
-        return Result(code, out, err)
+        return CliResult(code, out, err)
 
-    async def ok(self, *argv: str) -> Result:
+    async def ok(self, *argv: str) -> CliResult:
         result = await self(*argv)
         assert result.code == 0, result.err
         assert result.err == ""

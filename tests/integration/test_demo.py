@@ -17,6 +17,7 @@ def test_demo_runs_the_scenario_and_stops_its_server(tmp_path: Path) -> None:
         **os.environ,
         "PERSONAS_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
         "PERSONAS_UI_PORT": str(free_port()),
+        "PERSONAS_API_PORT": str(free_port()),
         "PERSONAS_STATE_DIR": str(tmp_path / "var"),
     }
     demo = Path(sys.executable).parent / "personas-demo"
@@ -30,6 +31,8 @@ def test_demo_runs_the_scenario_and_stops_its_server(tmp_path: Path) -> None:
     for name in ("Helper", "Reviewer", "Planner"):
         assert f"  {name} " in out
     assert "/namespaces/default/workflows?query=PersonaKind" in out
+    assert "the REST API lists acme's personas: Helper, Planner, Reviewer" in out
+    assert "/console" in out
     assert (tmp_path / "var" / "temporal.db").exists()  # the server's state persists
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0  # and the server is gone

@@ -21,6 +21,7 @@ def test_sigterm_to_the_group_stops_the_worker_then_the_server(tmp_path: Path) -
         **os.environ,
         "PERSONAS_TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
         "PERSONAS_UI_PORT": str(free_port()),
+        "PERSONAS_API_PORT": str(free_port()),
         "PERSONAS_STATE_DIR": str(tmp_path / "var"),
         "PERSONAS_TASK_QUEUE": "demo-sigterm",
         "PERSONAS_SETTINGS_FILE": str(tmp_path / "none.env"),

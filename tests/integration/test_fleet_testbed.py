@@ -21,9 +21,9 @@ from personas.fleet.config import DEFAULT_CONFIG, FleetConfig
 from personas.fleet.objective import score
 from personas.fleet.simulator import Scenario
 from personas.ids import fleet_workflow_id
-from tests.workflow.fleet_support import fleet_store
+from tests.workflow.fleet_support import acme_fleet, fleet_store
 from workers import registry
-from workflows.fleet_adaptation import FleetAdaptation, FleetInput
+from workflows.fleet_adaptation import FleetAdaptation
 
 # Enough load to saturate the default fleet (two replicas at half a CPU each).
 LOAD = Scenario(pattern="steady", rate_rps=320, duration_s=2.5)
@@ -85,11 +85,9 @@ async def test_adapting_the_real_testbed_improves_it(
         ),
         activity_executor=ThreadPoolExecutor(max_workers=2),
     ):
-        data = FleetInput(
-            fleet_id=fid,
-            entity_id="acme",
-            persona=persona,
-            current=DEFAULT_CONFIG,
+        data = acme_fleet(
+            fid,
+            persona,
             risk_tolerance=1.0,
             cadence_s=60,
             scenario=LOAD,

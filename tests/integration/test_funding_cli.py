@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -23,18 +22,8 @@ from clients.cli import _Context, _describe
 from clients.funding_api import FundingClient, rotation_schedule_id
 from clients.funding_cli import add_funding_commands
 from runtime.settings import Settings
-from tests.helpers import eventually, profile
+from tests.helpers import CliResult, eventually, profile
 from tests.workflow.funding_fixtures import FundingHarness, harness
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
 
 
 @pytest.fixture
@@ -68,7 +57,7 @@ class FundingCli:
     async def _client(self, _settings: Settings) -> Client:
         return self.h.client
 
-    async def __call__(self, *argv: str) -> Result:
+    async def __call__(self, *argv: str) -> CliResult:
         self.capsys.readouterr()
         args = self.parser.parse_args(list(argv))
         ctx = _Context(self.settings, self.h.store, self._client, as_json=bool(args.json))
@@ -79,9 +68,9 @@ class FundingCli:
             print(f"error: {_describe(exc, self.settings)}", file=sys.stderr)
             code = 2
         out, printed = self.capsys.readouterr()
-        return Result(code, out, printed)
+        return CliResult(code, out, printed)
 
-    async def ok(self, *argv: str) -> Result:
+    async def ok(self, *argv: str) -> CliResult:
         result = await self(*argv)
         assert result.code == 0, result.err
         return result

@@ -62,7 +62,7 @@ from tests.hostile import (
     hostile_list,
     json_payload,
 )
-from tests.workflow.fleet_support import persona_for
+from tests.workflow.fleet_support import acme_fleet, persona_for
 from workers.main import build_worker
 from workflows.common import is_number
 from workflows.fleet_ab import ABInput, FleetABTest, FleetVariant, VariantInput
@@ -401,11 +401,9 @@ async def test_fleet_adaptation_refuses_or_records_every_hostile_message(h: Harn
     fleets = FleetClient(h.client, h.store, h.queue)
     handle = await h.client.start_workflow(
         FleetAdaptation.run,
-        FleetInput(
-            fleet_id=fid,
-            entity_id="acme",
-            persona=persona,
-            current=DEFAULT_CONFIG,
+        acme_fleet(
+            fid,
+            persona,
             cadence_s=3_600,
             scenario=Scenario(rate_rps=50, duration_s=0.5),
         ),
@@ -444,12 +442,7 @@ async def test_fleet_adaptation_refuses_or_records_every_hostile_message(h: Harn
     await handle.signal(messages.STOP, json_payload([1] * 10).raw())
     assert (await asyncio.wait_for(handle.result(), 60)).fleet_id == fid
     await no_task_failed(handle)
-    valid = FleetInput(
-        fleet_id="f",
-        entity_id="acme",
-        persona=persona_for("f", DEFAULT_CONFIG),
-        current=DEFAULT_CONFIG,
-    ).model_dump(mode="json")
+    valid = acme_fleet("f").model_dump(mode="json")
     await hostile_starts(h, FleetAdaptation.run, valid, FleetInput, "fleet-hostile")
 
 

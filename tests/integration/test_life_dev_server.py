@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -11,39 +10,27 @@ from pathlib import Path
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.providers import OfflineDeterministicProvider
 from activities.store import Store
 from clients.api import PersonaClient, PersonaError
 from personas import messages
 from personas.ids import persona_workflow_id
 from personas.items import InboxItem
-from tests.helpers import eventually, profile
-from workers.main import build_worker
+from tests.helpers import acme_store, eventually, persona_worker, profile
 from workflows.persona_life import PersonaLife
 
 
 @pytest.fixture
 def life_store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    store.migrate()
-    store.upsert_entity("acme", "Acme", ["repo:web", "repo:api"])
-    yield store
-    store.dispose()
+    with acme_store(tmp_path / "store.db", ["repo:web", "repo:api"]) as store:
+        yield store
 
 
 @pytest.fixture
 async def personas(dev_env: WorkflowEnvironment, life_store: Store) -> AsyncIterator[PersonaClient]:
-    queue = f"dev-{uuid.uuid4().hex[:8]}"
-    async with build_worker(dev_env.client, life_store, OfflineDeterministicProvider(), queue):
-        yield PersonaClient(dev_env.client, life_store, queue)
-        for record in life_store.list_personas():
-            with contextlib.suppress(RPCError):
-                await dev_env.client.get_workflow_handle(
-                    persona_workflow_id(record.persona_id)
-                ).terminate("test finished")
+    async with persona_worker(dev_env.client, life_store, "dev") as client:
+        yield client
 
 
 def raw_item(**fields: object) -> dict[str, object]:

@@ -32,15 +32,14 @@ from activities.app.settings import AppSettings
 from activities.fleet.drivers import SimFleet
 from activities.queues import host_queue, is_pinned
 from activities.store import Store
-from personas.fleet.config import DEFAULT_CONFIG
 from personas.fleet.simulator import Scenario
 from personas.ids import fleet_workflow_id, session_workflow_id
 from tests.helpers import eventually
-from tests.workflow.app_support import KEY, Rig, admin_secret, app_settings, code_reviewer, leaks
-from tests.workflow.fleet_support import persona_for
+from tests.workflow.app_support import KEY, Rig, admin_secret, app_settings, leaks
+from tests.workflow.fleet_support import acme_fleet
 from tests.workflow.test_worker_roles import ran_where
 from workers import registry
-from workflows.fleet_adaptation import FleetAdaptation, FleetInput
+from workflows.fleet_adaptation import FleetAdaptation
 
 SESSIONS = 20
 FLEETS = 2
@@ -83,7 +82,9 @@ class Cluster:
             polled = await _polled(self.client, host_queue(self.base, host_id))
             return host_id in registered and polled
 
-        await eventually(ready, lambda ok: ok, timeout_s=40)
+        # A generous wait, not a claim on start-up speed: a host worker imports, migrates
+        # and reconciles its engine first, which took over 40 s beside a loaded suite.
+        await eventually(ready, lambda ok: ok, timeout_s=180)
 
 
 def _env(dev: WorkflowEnvironment, base: str, store: Store, s: AppSettings) -> dict[str, str]:
@@ -173,19 +174,14 @@ async def test_host_bound_work_stays_on_its_host_and_a_lost_host_releases_its_se
     c = cluster
     rig = Rig(c.client, c.store, c.base, c.settings)
     rig.started, rig.admin = set(), admin_secret(c.store)
-    await rig.define("acme", "admin", **code_reviewer())
-    await rig.grant("code-reviewer", "alice")
-    token = rig.token("alice")
+    token = await rig.code_reviewer_for("alice")
     fleets = [f"mh{uuid.uuid4().hex[:6]}" for _ in range(FLEETS)]
     load = Scenario(pattern="steady", rate_rps=50, duration_s=1.0)
     fleet_runs = [
         c.client.execute_workflow(
             FleetAdaptation.run,
-            FleetInput(
-                fleet_id=fid,
-                entity_id="acme",
-                persona=persona_for(fid, DEFAULT_CONFIG),
-                current=DEFAULT_CONFIG,
+            acme_fleet(
+                fid,
                 cadence_s=1,
                 scenario=load,
                 max_rounds=1,

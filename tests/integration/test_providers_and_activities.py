@@ -145,21 +145,26 @@ async def test_openai_compatible_provider_sends_images_as_image_url_parts(
     ]
 
 
-class CountingProvider(OfflineDeterministicProvider):
-    """The offline provider, counting calls."""
+class RecordingProvider(OfflineDeterministicProvider):
+    """The offline provider, keeping the prompts it was given."""
 
     def __init__(self) -> None:
-        self.calls = 0
+        self.prompts: list[Prompt] = []
+
+    @property
+    def calls(self) -> int:
+        """How many times the model was called."""
+        return len(self.prompts)
 
     async def complete(self, model: str, system: str, prompt: Prompt) -> Any:
-        self.calls += 1
+        self.prompts.append(prompt)
         return await super().complete(model, system, prompt)
 
 
 async def test_think_runs_the_model_once_per_item_under_retry(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     store.migrate()
-    provider = CountingProvider()
+    provider = RecordingProvider()
     acts = PersonaActivities(store, provider, client=None, task_queue="q")  # type: ignore[arg-type]
     text_ref = store.put_content("chat", "please review PR 7")
     item = InboxItem(
@@ -207,7 +212,7 @@ async def test_think_runs_the_model_once_per_item_under_retry(tmp_path: Path) ->
 async def test_a_think_that_died_before_its_audit_entry_gets_it_on_retry(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     store.migrate()
-    acts = PersonaActivities(store, CountingProvider(), client=None, task_queue="q")  # type: ignore[arg-type]
+    acts = PersonaActivities(store, RecordingProvider(), client=None, task_queue="q")  # type: ignore[arg-type]
     item = InboxItem(item_id="i9", sender_id="bob", content_ref=None, sent_at=datetime.now(UTC))
     request = ThinkRequest(
         persona_id="p1", persona_name="Ada", base_persona="m", specialization="review", item=item
@@ -222,17 +227,6 @@ async def test_a_think_that_died_before_its_audit_entry_gets_it_on_retry(tmp_pat
         ("persona.respond", 3)
     ]
     store.dispose()
-
-
-class RecordingProvider(OfflineDeterministicProvider):
-    """The offline provider, keeping the prompts it was given."""
-
-    def __init__(self) -> None:
-        self.prompts: list[Prompt] = []
-
-    async def complete(self, model: str, system: str, prompt: Prompt) -> Any:
-        self.prompts.append(prompt)
-        return await super().complete(model, system, prompt)
 
 
 async def test_think_renders_the_content_through_its_kind(tmp_path: Path) -> None:

@@ -488,3 +488,28 @@ def test_concurrent_updates_and_usage(store: Store) -> None:
     _concurrently(lambda i: store.record_usage("p1", version=1))
     assert store.get_persona("p1", version=1).usage_count == THREADS
     assert [v.version for v in store.persona_versions("p1")] == list(range(1, THREADS + 2))
+
+
+def test_record_output_stores_content_and_outcome_once(store: Store) -> None:
+    first = store.record_output("p1", "i1", "respond", "an answer", 10, 3)
+    again = store.record_output("p1", "i1", "respond", "another answer", 99, 99)
+    assert first.output_ref == again.output_ref == "out-p1-i1"
+    assert (again.tokens_in, again.tokens_out) == (10, 3)
+    assert store.get_content("out-p1-i1").text == "an answer"
+    assert store.count_outcomes("p1") == 1
+
+
+def test_outcome_counts_in_one_query(store: Store) -> None:
+    for persona, item in [("p1", "a"), ("p1", "b"), ("p2", "a"), ("p3", "a")]:
+        store.record_outcome(persona, item, "respond", None)
+    assert store.outcome_counts(["p1", "p2", "nobody"]) == {"p1": 2, "p2": 1}
+    assert store.outcome_counts([]) == {}
+
+
+def test_set_life_statuses_changes_only_those_not_already_so(store: Store) -> None:
+    for i in range(3):
+        _persona(store, f"p{i}", f"Ada{i}")
+    store.set_life_status("p0", "live")
+    assert store.set_life_statuses(["p0", "p1", "p1", "missing"], "live") == 1
+    assert [store.get_persona(f"p{i}").life_status for i in range(3)] == ["live", "live", "created"]
+    assert store.set_life_statuses([], "live") == 0

@@ -4,50 +4,38 @@ learns its outcome exactly once, and no workflow task fails with UNHANDLED_COMMA
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from activities.providers import OfflineDeterministicProvider
 from activities.store import Store
 from clients.api import PersonaClient
 from personas.ids import persona_workflow_id
 from personas.items import InboxItem
 from personas.life import LifeConfig
 from runtime.updates import raced_a_new_run
-from tests.helpers import eventually, profile
-from workers.main import build_worker
+from tests.helpers import acme_store, eventually, persona_worker, profile
 from workflows.persona_life import PersonaLife
 
 
 @pytest.fixture
 def life_store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    store.migrate()
-    store.upsert_entity("acme", "Acme", ["repo:web"])
-    yield store
-    store.dispose()
+    with acme_store(tmp_path / "store.db", ["repo:web"]) as store:
+        yield store
 
 
 @pytest.fixture
 async def personas(dev_env: WorkflowEnvironment, life_store: Store) -> AsyncIterator[PersonaClient]:
-    queue = f"upd-{uuid.uuid4().hex[:8]}"
-    async with build_worker(dev_env.client, life_store, OfflineDeterministicProvider(), queue):
-        yield PersonaClient(dev_env.client, life_store, queue)
-        for record in life_store.list_personas():
-            with contextlib.suppress(RPCError):
-                await dev_env.client.get_workflow_handle(
-                    persona_workflow_id(record.persona_id)
-                ).terminate("test finished")
+    async with persona_worker(dev_env.client, life_store, "upd") as client:
+        yield client
 
 
 async def workflow_task_failures(client: Client, workflow_id: str) -> tuple[int, Counter[str]]:
@@ -74,6 +62,17 @@ def item(i: int) -> InboxItem:
     return InboxItem(item_id=f"u{i}", sender_id="bot", priority=0.3, sent_at=datetime.now(UTC))
 
 
+async def short_lived_run(
+    client: Client, personas: PersonaClient
+) -> tuple[str, WorkflowHandle[Any, Any]]:
+    """A new persona whose life continues as new every 100 history events, started; its id
+    and its life's handle."""
+    life = LifeConfig(max_history_events=100)
+    pid = (await personas.create_persona(profile(), created_by="t", life=life)).persona_id
+    await personas.start_life(pid)
+    return pid, client.get_workflow_handle(persona_workflow_id(pid))
+
+
 def test_only_a_race_with_a_closing_run_is_sent_again() -> None:
     assert raced_a_new_run(RPCError("workflow update was aborted", RPCStatusCode.UNAVAILABLE, b""))
     assert raced_a_new_run(RPCError("closing", RPCStatusCode.FAILED_PRECONDITION, b""))
@@ -84,10 +83,7 @@ def test_only_a_race_with_a_closing_run_is_sent_again() -> None:
 async def test_updates_across_continue_as_new_are_answered_exactly_once(
     dev_env: WorkflowEnvironment, personas: PersonaClient
 ) -> None:
-    life = LifeConfig(max_history_events=100)
-    pid = (await personas.create_persona(profile(), created_by="t", life=life)).persona_id
-    await personas.start_life(pid)
-    handle = dev_env.client.get_workflow_handle(persona_workflow_id(pid))
+    pid, handle = await short_lived_run(dev_env.client, personas)
     first_run = (await handle.describe()).run_id
     n, in_flight = 160, 8
     slots = asyncio.Semaphore(in_flight)
@@ -118,10 +114,7 @@ async def test_updates_across_continue_as_new_are_answered_exactly_once(
 async def test_a_repeated_update_id_is_answered_with_the_first_outcome_in_a_later_run(
     dev_env: WorkflowEnvironment, personas: PersonaClient
 ) -> None:
-    life = LifeConfig(max_history_events=100)
-    pid = (await personas.create_persona(profile(), created_by="t", life=life)).persona_id
-    await personas.start_life(pid)
-    handle = dev_env.client.get_workflow_handle(persona_workflow_id(pid))
+    _, handle = await short_lived_run(dev_env.client, personas)
     first_run = (await handle.describe()).run_id
     first = await handle.execute_update(PersonaLife.post, item(1), id="same-id")
     assert first.accepted

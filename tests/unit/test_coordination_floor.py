@@ -11,6 +11,7 @@ from personas.coordination_floor import (
     MemberPace,
     PendingPost,
     admit,
+    chatter_room,
     floor_deadline_ms,
     max_wait_ms,
     mentions_member,
@@ -141,3 +142,11 @@ def test_a_delivery_batch_is_a_bounded_list() -> None:
         except ValueError:
             continue
         raise AssertionError(f"{bad!r} accepted")
+
+
+@given(st.integers(1, 1_000), st.integers(0, 2_000))
+def test_chatter_never_exceeds_its_window(window: int, open_chatter: int) -> None:
+    room = chatter_room(open_chatter, FloorPolicy(chatter_window=window))
+    assert room >= 0
+    assert open_chatter + room <= max(window, open_chatter)
+    assert room == 0 or open_chatter + room == window  # fills the window, no more

@@ -20,13 +20,14 @@ from temporalio.service import RPCError
 
 from activities.app.activities import AppActivities, Fault
 from activities.app.resources import ResourceManager
-from activities.app.sandbox import MANAGED, SESSION, Sandboxes
+from activities.app.sandbox import MANAGED, SESSION, Sandboxes, SandboxSpec
 from activities.app.settings import AppSettings
 from activities.app.tables import AppQueueEntry, AppReservation
 from activities.funding.admins import AdminStore, NotAuthorized
 from activities.funding.db import Database
 from activities.store import Store
 from clients.app_api import AppClient
+from personas.app.models import AccessControls, AppConfiguration, ResourceRequirements
 from personas.ids import session_workflow_id
 from workers import registry
 
@@ -141,6 +142,22 @@ class Rig(AppClient):
         """A valid token for ``user``."""
         return self.broker.issue(user, ttl_s)
 
+    async def granted(self, user: str, persona: dict[str, Any]) -> str:
+        """Define ``persona`` (its fields) for ``acme``, grant it to ``user``; a valid token
+        for ``user``."""
+        await self.define("acme", "admin", **persona)
+        await self.grant(persona["persona_id"], user)
+        return self.token(user)
+
+    async def code_reviewer_for(self, user: str) -> str:
+        """Define ``acme``'s code reviewer, grant it to ``user``; a valid token for ``user``."""
+        return await self.granted(user, code_reviewer())
+
+    async def kill(self, session_id: str) -> None:
+        """Terminate the session's workflow, as a lost worker and an operator would leave it:
+        nothing it holds is given back."""
+        await self.client.get_workflow_handle(session_workflow_id(session_id)).terminate()
+
     def new_session_id(self) -> str:
         """A fresh session id, remembered."""
         sid = super().new_session_id()
@@ -218,3 +235,28 @@ def fetcher(port: int, persona_id: str = "fetcher") -> dict[str, Any]:
         required_applications=[],
         access_controls={"network_egress": True, "egress_allowlist": [f"127.0.0.1:{port}"]},
     )
+
+
+def orphan_sandbox(
+    settings: AppSettings,
+    image: str,
+    resources: ResourceRequirements | None = None,
+    session_id: str | None = None,
+    persona_id: str = "code-reviewer",
+) -> str:
+    """A persona's container and volumes of ``settings``' deployment that no session owns
+    (as a dead worker leaves them); their session id."""
+    sid = session_id or f"orphan-{uuid.uuid4().hex[:8]}"
+    sandboxes = Sandboxes(settings.data_root)
+    sandboxes.deployment = settings.deployment_id
+    sandboxes.create(
+        SandboxSpec(
+            session_id=sid,
+            persona_id=persona_id,
+            image=image,
+            resources=resources or ResourceRequirements(),
+            access=AccessControls(),
+            configuration=AppConfiguration(),
+        )
+    )
+    return sid

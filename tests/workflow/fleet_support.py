@@ -8,15 +8,17 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.fleet.drivers import SimFleet
 from activities.store import Store
-from personas.fleet.config import ATTRIBUTES, DOMAIN, FleetConfig
+from personas.fleet.config import ATTRIBUTES, DEFAULT_CONFIG, DOMAIN, FleetConfig
 from personas.fleet.persona import FleetPersona, Guard
 from workers import registry
+from workflows.fleet_adaptation import FleetInput
 
 
 def persona_for(
@@ -81,3 +83,26 @@ async def fleet_worker(client: Client, store: Store) -> AsyncIterator[FleetHarne
             for wid in h.started:
                 with contextlib.suppress(RPCError):
                     await client.get_workflow_handle(wid).terminate("test over")
+
+
+@contextlib.asynccontextmanager
+async def fleet_rig(client: Client, path: str) -> AsyncIterator[FleetHarness]:
+    """:func:`fleet_worker` over a new :func:`fleet_store` at ``path``, disposed after."""
+    store = fleet_store(path)
+    try:
+        async with fleet_worker(client, store) as h:
+            yield h
+    finally:
+        store.dispose()
+
+
+def acme_fleet(fleet_id: str, persona: FleetPersona | None = None, **fields: Any) -> FleetInput:
+    """The input of ``acme``'s fleet ``fleet_id``, running the default configuration; its
+    persona is sure of the default unless given."""
+    return FleetInput(
+        fleet_id=fleet_id,
+        entity_id="acme",
+        persona=persona if persona is not None else persona_for(fleet_id, DEFAULT_CONFIG),
+        current=DEFAULT_CONFIG,
+        **fields,
+    )

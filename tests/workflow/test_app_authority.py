@@ -4,19 +4,15 @@ running session at once."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
-from activities.app.settings import AppSettings
 from activities.funding.db import Database
 from activities.funding.keys import KeyStore
 from activities.store import Store
 from clients.api import PersonaError
 from clients.app_api import AppClient
 from tests.helpers import eventually
-from tests.workflow.app_support import Rig, app_rig, code_reviewer, leaks
+from tests.workflow.app_support import Rig, code_reviewer, leaks
 
 
 def _persona_key(store: Store, entity: str, persona_id: str) -> str:
@@ -26,14 +22,6 @@ def _persona_key(store: Store, entity: str, persona_id: str) -> str:
         kind="ai", persona_id=persona_id, entity_id=entity, name=persona_id, body={}, created_by="t"
     )
     return KeyStore(Database(store.engine)).issue(persona_id).secret
-
-
-@pytest.fixture
-async def rig(
-    dev_env: WorkflowEnvironment, sqlite_store: Store, settings: AppSettings
-) -> AsyncIterator[Rig]:
-    async with app_rig(dev_env.client, sqlite_store, settings) as r:
-        yield r
 
 
 def _plain(rig: Rig) -> AppClient:
@@ -73,9 +61,7 @@ async def test_defining_and_granting_need_the_entitys_credentials(rig: Rig) -> N
 async def test_showing_a_session_needs_its_users_token_or_credentials(rig: Rig) -> None:
     app = _plain(rig)
     globex = _persona_key(rig.store, "globex", "globex-bot")
-    await rig.define("acme", "admin", **code_reviewer())
-    await rig.grant("code-reviewer", "alice")
-    token = rig.token("alice")
+    token = await rig.code_reviewer_for("alice")
     sid = (await rig.request("code-reviewer", token)).session_id
     with pytest.raises(PersonaError, match="needs the user's token"):
         await app.view(sid)
@@ -91,9 +77,7 @@ async def test_showing_a_session_needs_its_users_token_or_credentials(rig: Rig) 
 
 async def test_revocation_ends_the_running_session_at_once(rig: Rig) -> None:
     app = _plain(rig)
-    await rig.define("acme", "admin", **code_reviewer())
-    await rig.grant("code-reviewer", "alice")
-    token = rig.token("alice")
+    token = await rig.code_reviewer_for("alice")
     sid = (await rig.request("code-reviewer", token)).session_id
     assert (await rig.run(sid, token, ["true"])).result.exit_code == 0
     with pytest.raises(PersonaError, match="revoking code-reviewer needs credentials"):
@@ -112,9 +96,7 @@ async def test_revocation_ends_the_running_session_at_once(rig: Rig) -> None:
 
 
 async def test_a_command_checks_the_grant_even_without_the_revocation_notice(rig: Rig) -> None:
-    await rig.define("acme", "admin", **code_reviewer())
-    await rig.grant("code-reviewer", "alice")
-    token = rig.token("alice")
+    token = await rig.code_reviewer_for("alice")
     sid = (await rig.request("code-reviewer", token)).session_id
     rig.repo.revoke("code-reviewer", "alice")  # the store only: no notice reaches the session
     with pytest.raises(PersonaError, match="user alice may no longer use persona code-reviewer"):

@@ -18,15 +18,13 @@ from activities.app.activities import Fault
 from activities.app.contracts import STEPS, ReconcileReport
 from activities.app.egress import EgressProxies
 from activities.app.resources import ResourceManager
-from activities.app.sandbox import Sandboxes, SandboxSpec
 from activities.app.settings import AppSettings
 from activities.store import Store
 from clients.api import PersonaError
-from personas.app.models import AccessControls, AppConfiguration, ResourceRequirements
 from personas.app.policy import Amount
 from personas.ids import session_workflow_id
 from tests.helpers import eventually
-from tests.workflow.app_support import app_rig, code_reviewer, fetcher, leaks
+from tests.workflow.app_support import Rig, app_rig, fetcher, leaks, orphan_sandbox
 from workflows.app_session import STEP_ATTEMPTS, STEP_TIMEOUT
 
 
@@ -35,8 +33,7 @@ async def test_failure_at_each_step_leaves_nothing(
     dev_env: WorkflowEnvironment, sqlite_store: Store, settings: AppSettings, step: str
 ) -> None:
     async with app_rig(dev_env.client, sqlite_store, settings, faults={step: "fail"}) as rig:
-        await rig.define("acme", "admin", **code_reviewer())
-        await rig.grant("code-reviewer", "alice")
+        await rig.code_reviewer_for("alice")
         with pytest.raises(PersonaError, match=f"injected failure at step {step}"):
             await rig.request("code-reviewer", rig.token("alice"))
         (sid,) = rig.started
@@ -54,9 +51,7 @@ async def test_crash_after_side_effect_is_retried_idempotently(
     dev_env: WorkflowEnvironment, sqlite_store: Store, settings: AppSettings, step: str
 ) -> None:
     async with app_rig(dev_env.client, sqlite_store, settings, faults={step: "crash_once"}) as rig:
-        await rig.define("acme", "admin", **code_reviewer())
-        await rig.grant("code-reviewer", "alice")
-        token = rig.token("alice")
+        token = await rig.code_reviewer_for("alice")
         view = await rig.request("code-reviewer", token)
         assert view.state == "running"
         held = leaks(sqlite_store, {view.session_id})
@@ -74,9 +69,7 @@ async def test_fault_at_the_egress_step(
     dev_env: WorkflowEnvironment, sqlite_store: Store, settings: AppSettings, fault: Fault
 ) -> None:
     async with app_rig(dev_env.client, sqlite_store, settings, faults={"egress": fault}) as rig:
-        await rig.define("acme", "admin", **fetcher(8080))
-        await rig.grant("fetcher", "alice")
-        token = rig.token("alice")
+        token = await rig.granted("alice", fetcher(8080))
         if fault == "fail":
             with pytest.raises(PersonaError, match="injected failure at step egress"):
                 await rig.request("fetcher", token)
@@ -99,9 +92,7 @@ async def test_worker_stopped_mid_step_another_worker_finishes(
     async with app_rig(
         dev_env.client, sqlite_store, settings, faults={"create": "stall"}, queue=queue
     ) as first:
-        await first.define("acme", "admin", **code_reviewer())
-        await first.grant("code-reviewer", "alice")
-        token = first.token("alice")
+        token = await first.code_reviewer_for("alice")
         view = await first.request("code-reviewer", token, wait=False)
         sid = view.session_id
         await eventually(
@@ -118,79 +109,60 @@ async def test_worker_stopped_mid_step_another_worker_finishes(
 
 
 async def test_cancellation_runs_compensations(
-    dev_env: WorkflowEnvironment, sqlite_store: Store, settings: AppSettings
+    dev_env: WorkflowEnvironment, sqlite_store: Store, rig: Rig
 ) -> None:
-    async with app_rig(dev_env.client, sqlite_store, settings) as rig:
-        await rig.define("acme", "admin", **code_reviewer())
-        await rig.grant("code-reviewer", "alice")
-        view = await rig.request("code-reviewer", rig.token("alice"))
-        handle = dev_env.client.get_workflow_handle(session_workflow_id(view.session_id))
-        await handle.cancel()
-        with pytest.raises(WorkflowFailureError):
-            await handle.result()
-        assert leaks(sqlite_store, {view.session_id}).total() == 0
-        record = rig.repo.session(view.session_id)
-        assert record is not None
-        assert record.reason == "cancelled"
+    await rig.code_reviewer_for("alice")
+    view = await rig.request("code-reviewer", rig.token("alice"))
+    handle = dev_env.client.get_workflow_handle(session_workflow_id(view.session_id))
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    assert leaks(sqlite_store, {view.session_id}).total() == 0
+    record = rig.repo.session(view.session_id)
+    assert record is not None
+    assert record.reason == "cancelled"
 
 
 async def test_reconciler_schedule_removes_orphans(
-    dev_env: WorkflowEnvironment, sqlite_store: Store, settings: AppSettings
+    dev_env: WorkflowEnvironment, sqlite_store: Store, settings: AppSettings, rig: Rig
 ) -> None:
-    async with app_rig(dev_env.client, sqlite_store, settings) as rig:
-        await rig.define("acme", "admin", **code_reviewer())
-        await rig.grant("code-reviewer", "alice")
-        live = await rig.request("code-reviewer", rig.token("alice"))
-        dead = await rig.request("code-reviewer", rig.token("alice"))
-        await dev_env.client.get_workflow_handle(session_workflow_id(dead.session_id)).terminate()
-        orphan = f"orphan-{uuid.uuid4().hex[:8]}"
-        rig.started.add(orphan)
-        sandboxes = Sandboxes(settings.data_root)
-        sandboxes.deployment = settings.deployment_id
-        sandboxes.create(
-            SandboxSpec(
-                session_id=orphan,
-                persona_id="code-reviewer",
-                image=live.image or "",
-                resources=ResourceRequirements(),
-                access=AccessControls(),
-                configuration=AppConfiguration(),
-            )
-        )
-        stale = EgressProxies(settings.egress_root)
-        await stale.start(orphan, ("example.com:443",), deployment=settings.deployment_id)
-        await stale.close()  # as a dead worker leaves it
-        assert leaks(sqlite_store, {dead.session_id, orphan}).total() == 8
-        schedule_id = await rig.ensure_reconciler(
-            every=timedelta(hours=1), schedule_id=f"rec-{uuid.uuid4().hex[:8]}"
-        )
-        handle = dev_env.client.get_schedule_handle(schedule_id)
-        try:
-            await handle.trigger()
-            desc = await eventually(handle.describe, lambda d: bool(d.info.recent_actions))
-            run = desc.info.recent_actions[-1].action
-            assert isinstance(run, ScheduleActionExecutionStartWorkflow)
-            report = await dev_env.client.get_workflow_handle(
-                run.workflow_id, run_id=run.first_execution_run_id, result_type=ReconcileReport
-            ).result()
-        finally:
-            await handle.delete()
-        assert {dead.session_id, orphan} <= set(report.orphaned)
-        assert live.session_id not in report.orphaned
-        assert leaks(sqlite_store, {dead.session_id, orphan}).total() == 0
-        assert len(leaks(sqlite_store, {live.session_id}).docker) == 3
-        assert (
-            docker.from_env().containers.get(f"persona-app-{live.session_id}").status == "running"
-        )
+    await rig.code_reviewer_for("alice")
+    live = await rig.request("code-reviewer", rig.token("alice"))
+    dead = await rig.request("code-reviewer", rig.token("alice"))
+    await rig.kill(dead.session_id)
+    orphan = f"orphan-{uuid.uuid4().hex[:8]}"
+    rig.started.add(orphan)
+    orphan_sandbox(settings, live.image or "", session_id=orphan)
+    stale = EgressProxies(settings.egress_root)
+    await stale.start(orphan, ("example.com:443",), deployment=settings.deployment_id)
+    await stale.close()  # as a dead worker leaves it
+    assert leaks(sqlite_store, {dead.session_id, orphan}).total() == 8
+    schedule_id = await rig.ensure_reconciler(
+        every=timedelta(hours=1), schedule_id=f"rec-{uuid.uuid4().hex[:8]}"
+    )
+    handle = dev_env.client.get_schedule_handle(schedule_id)
+    try:
+        await handle.trigger()
+        desc = await eventually(handle.describe, lambda d: bool(d.info.recent_actions))
+        run = desc.info.recent_actions[-1].action
+        assert isinstance(run, ScheduleActionExecutionStartWorkflow)
+        report = await dev_env.client.get_workflow_handle(
+            run.workflow_id, run_id=run.first_execution_run_id, result_type=ReconcileReport
+        ).result()
+    finally:
+        await handle.delete()
+    assert {dead.session_id, orphan} <= set(report.orphaned)
+    assert live.session_id not in report.orphaned
+    assert leaks(sqlite_store, {dead.session_id, orphan}).total() == 0
+    assert len(leaks(sqlite_store, {live.session_id}).docker) == 3
+    assert docker.from_env().containers.get(f"persona-app-{live.session_id}").status == "running"
 
 
 async def test_a_step_whose_worker_went_silent_is_retried_in_seconds(
     dev_env: WorkflowEnvironment, sqlite_store: Store, settings: AppSettings
 ) -> None:
     async with app_rig(dev_env.client, sqlite_store, settings, faults={"create": "hang"}) as rig:
-        await rig.define("acme", "admin", **code_reviewer())
-        await rig.grant("code-reviewer", "alice")
-        token = rig.token("alice")
+        token = await rig.code_reviewer_for("alice")
         began = time.monotonic()
         view = await rig.request("code-reviewer", token)
         took = time.monotonic() - began
@@ -207,9 +179,7 @@ async def test_a_few_worker_deaths_never_fail_a_session(
 ) -> None:
     assert STEP_ATTEMPTS > 4
     async with app_rig(dev_env.client, sqlite_store, settings, faults={step: "crash_4"}) as rig:
-        await rig.define("acme", "admin", **code_reviewer())
-        await rig.grant("code-reviewer", "alice")
-        token = rig.token("alice")
+        token = await rig.code_reviewer_for("alice")
         view = await rig.request("code-reviewer", token)
         assert view.state == "running"
         await rig.release(view.session_id, token)

@@ -11,7 +11,7 @@ from activities.store import Store
 from personas.app.views import SessionView
 from personas.ids import session_workflow_id
 from tests.helpers import eventually
-from tests.workflow.app_support import app_rig, app_settings, code_reviewer, leaks
+from tests.workflow.app_support import app_rig, app_settings, leaks
 
 
 async def test_lease_expiry_releases_the_session(
@@ -22,9 +22,7 @@ async def test_lease_expiry_releases_the_session(
     store.upsert_entity("acme", "Acme")
     try:
         async with app_rig(time_env.client, store, app_settings(tmp_path)) as rig:
-            await rig.define("acme", "admin", **code_reviewer())
-            await rig.grant("code-reviewer", "alice")
-            token = rig.token("alice")
+            token = await rig.code_reviewer_for("alice")
             view = await rig.request("code-reviewer", token, lease_s=4 * 3600, wait=False)
             handle = time_env.client.get_workflow_handle(
                 session_workflow_id(view.session_id), result_type=SessionView

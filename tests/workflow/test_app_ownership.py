@@ -11,13 +11,11 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.app.contracts import ReconcileReport
-from activities.app.sandbox import Sandboxes, SandboxSpec
 from activities.app.settings import AppSettings
 from activities.ownership import DEPLOYMENT
 from activities.store import Store
-from personas.app.models import AccessControls, AppConfiguration, ResourceRequirements
 from personas.ids import session_workflow_id
-from tests.workflow.app_support import Rig, app_rig, app_settings, code_reviewer, leaks
+from tests.workflow.app_support import Rig, app_rig, app_settings, leaks, orphan_sandbox
 from workflows.app_reconciler import AppReconciler
 
 
@@ -30,20 +28,7 @@ def _store(path: Path) -> Store:
 
 def _orphan(settings: AppSettings, image: str) -> str:
     """A container and volumes of ``settings``' deployment that no session owns."""
-    sid = f"orphan-{uuid.uuid4().hex[:8]}"
-    sandboxes = Sandboxes(settings.data_root)
-    sandboxes.deployment = settings.deployment_id
-    sandboxes.create(
-        SandboxSpec(
-            session_id=sid,
-            persona_id="code-reviewer",
-            image=image,
-            resources=ResourceRequirements(),
-            access=AccessControls(),
-            configuration=AppConfiguration(),
-        )
-    )
-    return sid
+    return orphan_sandbox(settings, image)
 
 
 async def _reconcile(client: Client, rig: Rig) -> ReconcileReport:
@@ -67,9 +52,7 @@ async def test_two_deployments_on_one_engine_remove_only_their_own(
         ):
             lives, orphans = {}, {}
             for rig, settings in ((a, settings_a), (b, settings_b)):
-                await rig.define("acme", "admin", **code_reviewer())
-                await rig.grant("code-reviewer", "alice")
-                token = rig.token("alice")
+                token = await rig.code_reviewer_for("alice")
                 live = await rig.request("code-reviewer", token)
                 dead = await rig.request("code-reviewer", token)
                 await dev_env.client.get_workflow_handle(

@@ -15,9 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.store import Store
 from personas.app.views import SessionView
-from personas.ids import session_workflow_id
 from tests.helpers import eventually
-from tests.workflow.app_support import Rig, app_rig, app_settings, code_reviewer, leaks
+from tests.workflow.app_support import Rig, app_rig, app_settings, leaks
 from workflows.app_reconciler import AppReconciler
 from workflows.app_session import QUEUE_RECHECK
 
@@ -29,8 +28,7 @@ async def rig(
     """A host with room for exactly one 64 MB session."""
     settings = app_settings(tmp_path, host_memory_mb=64)
     async with app_rig(dev_env.client, sqlite_store, settings) as r:
-        await r.define("acme", "admin", **code_reviewer())
-        await r.grant("code-reviewer", "alice")
+        await r.code_reviewer_for("alice")
         yield r
 
 
@@ -38,13 +36,25 @@ async def _state(rig: Rig, sid: str, state: str) -> SessionView:
     return await eventually(lambda: rig.view(sid), lambda v: v.state == state)
 
 
-async def test_queue_serves_higher_priority_first(rig: Rig) -> None:
+async def _held(rig: Rig) -> tuple[str, SessionView]:
+    """Alice's token and a running session of hers, which fills the host."""
     token = rig.token("alice")
-    first = await rig.request("code-reviewer", token)
-    low = await rig.request("code-reviewer", token, priority=3, wait=False)
-    await _state(rig, low.session_id, "queued")
-    high = await rig.request("code-reviewer", token, priority=7, wait=False)
-    await _state(rig, high.session_id, "queued")
+    return token, await rig.request("code-reviewer", token)
+
+
+async def _queued(rig: Rig, token: str, priority: int | None = None) -> SessionView:
+    """A code-reviewer session requested without waiting, once it waits in the queue."""
+    if priority is None:
+        view = await rig.request("code-reviewer", token, wait=False)
+    else:
+        view = await rig.request("code-reviewer", token, priority=priority, wait=False)
+    return await _state(rig, view.session_id, "queued")
+
+
+async def test_queue_serves_higher_priority_first(rig: Rig) -> None:
+    token, first = await _held(rig)
+    low = await _queued(rig, token, priority=3)
+    high = await _queued(rig, token, priority=7)
     assert (await rig.view(high.session_id)).queue_position == 0
     await rig.release(first.session_id, token)
     assert (await rig.wait_settled(high.session_id)).state == "running"
@@ -56,10 +66,8 @@ async def test_queue_serves_higher_priority_first(rig: Rig) -> None:
 
 
 async def test_release_while_queued_leaves_the_queue(rig: Rig) -> None:
-    token = rig.token("alice")
-    first = await rig.request("code-reviewer", token)
-    waiting = await rig.request("code-reviewer", token, wait=False)
-    await _state(rig, waiting.session_id, "queued")
+    token, first = await _held(rig)
+    waiting = await _queued(rig, token)
     final = await rig.release(waiting.session_id, token)
     assert final.state == "released"
     assert "create" not in final.steps
@@ -85,11 +93,9 @@ async def test_preemption_releases_lower_priority_cleanly(rig: Rig) -> None:
 
 
 async def test_waking_a_session_that_is_gone_does_not_break_release(rig: Rig) -> None:
-    token = rig.token("alice")
-    first = await rig.request("code-reviewer", token)
-    gone = await rig.request("code-reviewer", token, wait=False)
-    await _state(rig, gone.session_id, "queued")
-    await rig.client.get_workflow_handle(session_workflow_id(gone.session_id)).terminate()
+    token, first = await _held(rig)
+    gone = await _queued(rig, token)
+    await rig.kill(gone.session_id)
     final = await rig.release(first.session_id, token)
     assert final.state == "released"
     assert leaks(rig.store, {first.session_id}).total() == 0
@@ -97,16 +103,13 @@ async def test_waking_a_session_that_is_gone_does_not_break_release(rig: Rig) ->
 
 
 async def test_a_dead_queue_head_is_skipped_at_once(rig: Rig) -> None:
-    token = rig.token("alice")
-    first = await rig.request("code-reviewer", token)
-    dead = await rig.request("code-reviewer", token, priority=8, wait=False)
-    await _state(rig, dead.session_id, "queued")
-    waiter = await rig.request("code-reviewer", token, priority=3, wait=False)
-    await _state(rig, waiter.session_id, "queued")
+    token, first = await _held(rig)
+    dead = await _queued(rig, token, priority=8)
+    waiter = await _queued(rig, token, priority=3)
     record = rig.repo.session(waiter.session_id)
     assert record is not None
     assert record.state == "queued"  # the stored record follows the workflow
-    await rig.client.get_workflow_handle(session_workflow_id(dead.session_id)).terminate()
+    await rig.kill(dead.session_id)
     began = time.monotonic()
     await rig.release(first.session_id, token)  # wakes both; the dead head is skipped
     running = await rig.wait_settled(waiter.session_id)
@@ -123,11 +126,9 @@ async def test_a_dead_queue_head_is_skipped_at_once(rig: Rig) -> None:
 
 
 async def test_the_reconciler_wakes_waiters_when_it_frees_capacity(rig: Rig) -> None:
-    token = rig.token("alice")
-    holder = await rig.request("code-reviewer", token)
-    waiter = await rig.request("code-reviewer", token, wait=False)
-    await _state(rig, waiter.session_id, "queued")
-    await rig.client.get_workflow_handle(session_workflow_id(holder.session_id)).terminate()
+    token, holder = await _held(rig)
+    waiter = await _queued(rig, token)
+    await rig.kill(holder.session_id)
     began = time.monotonic()
     report = await rig.client.execute_workflow(
         AppReconciler.run, id=f"rec-{uuid.uuid4().hex[:8]}", task_queue=rig.task_queue

@@ -23,8 +23,7 @@ async def rig(
 ) -> AsyncIterator[Rig]:
     """A worker and broker client with the code reviewer persona granted to alice."""
     async with app_rig(dev_env.client, sqlite_store, settings) as r:
-        await r.define("acme", "admin", **code_reviewer())
-        await r.grant("code-reviewer", "alice")
+        await r.code_reviewer_for("alice")
         yield r
 
 

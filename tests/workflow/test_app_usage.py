@@ -18,7 +18,7 @@ from clients.api import PersonaClient, PersonaError
 from clients.app_cli import add_app_commands, run_app_command
 from personas.ids import session_workflow_id
 from tests.helpers import CliContext, eventually
-from tests.workflow.app_support import KEY, app_rig, app_settings, code_reviewer, leaks
+from tests.workflow.app_support import KEY, app_rig, app_settings, leaks
 from workflows.app_session import AppSession
 
 
@@ -40,9 +40,7 @@ async def test_usage_is_sampled_while_the_session_runs(
     settings = app_settings(tmp_path, usage_interval_s=600, usage_history=4)
     try:
         async with app_rig(time_env.client, store, settings) as rig:
-            await rig.define("acme", "admin", **code_reviewer())
-            await rig.grant("code-reviewer", "alice")
-            token = rig.token("alice")
+            token = await rig.code_reviewer_for("alice")
             view = await rig.request("code-reviewer", token, lease_s=6 * 3600, wait=False)
             sid = view.session_id
             await eventually(lambda: rig.view(sid), lambda v: v.state == "running")

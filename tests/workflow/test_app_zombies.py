@@ -18,7 +18,7 @@ from clients.api import PersonaError
 from personas.app.policy import Amount
 from personas.app.views import SessionView
 from tests.helpers import eventually
-from tests.workflow.app_support import Rig, app_rig, app_settings, code_reviewer, leaks
+from tests.workflow.app_support import Rig, app_rig, app_settings, leaks
 
 
 async def _ended(rig: Rig, sid: str) -> SessionView:
@@ -34,9 +34,7 @@ def _used(rig: Rig) -> Amount:
 
 
 async def _running(rig: Rig) -> tuple[str, str]:
-    await rig.define("acme", "admin", **code_reviewer())
-    await rig.grant("code-reviewer", "alice")
-    token = rig.token("alice")
+    token = await rig.code_reviewer_for("alice")
     return (await rig.request("code-reviewer", token)).session_id, token
 
 

@@ -11,6 +11,7 @@ from activities.funding.db import Database
 from activities.store import RoomPost
 from clients.api import PersonaClient
 from personas.coordination import FloorPolicy
+from personas.rooms import RoomView
 from tests.helpers import eventually, profile
 
 
@@ -181,3 +182,36 @@ async def test_a_mention_in_a_busy_room_goes_first_and_every_floor_is_decided(
         advance=lambda: time_env.sleep(5),
     )
     assert len(transcript) <= sum((await time_personas.room("busy")).grants_total.values())
+
+
+async def test_a_chatter_flood_waits_in_the_room_within_its_window(
+    time_env: WorkflowEnvironment, time_personas: PersonaClient
+) -> None:
+    members = [
+        (await time_personas.create_persona(profile(name), created_by="t")).persona_id
+        for name in ("Ann", "Ben", "Cal")
+    ]
+    policy = FloorPolicy(chatter_window=2, backlog=4)
+    await time_personas.create_room("flood", members, policy)
+    await asyncio.gather(
+        *(
+            time_personas.post_to_room("flood", f"bot status {i}", members[0], human=False)
+            for i in range(8)
+        )
+    )
+    seen: list[int] = []
+
+    def observe(view: RoomView) -> bool:
+        seen.append(view.open_floors)
+        return view.decided + view.shed == 8 and view.open_floors == 0
+
+    room = await eventually(
+        lambda: time_personas.room("flood"),
+        observe,
+        timeout_s=60,
+        advance=lambda: time_env.sleep(1),
+    )
+    # Never more chatter in front of the members than the window; every post was decided or
+    # went to the room's overflow record.
+    assert max(seen) <= policy.chatter_window, seen
+    assert room.undelivered == 0

@@ -17,8 +17,13 @@ from personas.fleet.persona import FleetPersona, Guard
 from personas.fleet.risk import policy
 from personas.fleet.simulator import Scenario
 from personas.ids import fleet_workflow_id
-from tests.workflow.fleet_support import FleetHarness, fleet_store, fleet_worker, persona_for
-from workflows.fleet_adaptation import FleetAdaptation, FleetInput, FleetView
+from tests.workflow.fleet_support import (
+    FleetHarness,
+    acme_fleet,
+    fleet_rig,
+    persona_for,
+)
+from workflows.fleet_adaptation import FleetAdaptation, FleetView
 
 GOOD = FleetConfig(cpu_share=1.0, cache="lru", balancer="hash", replicas=4)
 BAD = FleetConfig(cpu_share=0.25, cache="none", balancer="round_robin", replicas=1)
@@ -28,20 +33,18 @@ first_run: dict[str, str] = {}
 
 @pytest.fixture
 async def harness(time_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[FleetHarness]:
-    store = fleet_store(str(tmp_path / "fleet.db"))
-    async with fleet_worker(time_env.client, store) as h:
+    async with fleet_rig(time_env.client, str(tmp_path / "fleet.db")) as h:
         yield h
-    store.dispose()
 
 
 async def run_fleet(h: FleetHarness, persona: FleetPersona, **fields: object) -> FleetView:
+    """Run a fleet adapting once a minute to the end; its last view."""
     fid = persona.fleet_id
-    data = FleetInput(
-        fleet_id=fid,
-        entity_id="acme",
-        persona=persona,
-        current=DEFAULT_CONFIG,
+    data = acme_fleet(
+        fid,
+        persona,
         scenario=LOAD,
+        cadence_s=60,
         **fields,
     )
     h.started.append(fleet_workflow_id(fid))
@@ -58,9 +61,7 @@ def fid() -> str:
 
 async def test_risk_bounds_hold_for_low_tolerance(harness: FleetHarness) -> None:
     f = fid()
-    view = await run_fleet(
-        harness, persona_for(f, GOOD), risk_tolerance=0.0, cadence_s=60, max_rounds=40
-    )
+    view = await run_fleet(harness, persona_for(f, GOOD), risk_tolerance=0.0, max_rounds=40)
     applied = [c for c in view.changes if c.status == "applied"]
     assert len(applied) >= 3
     p = policy(0.0)
@@ -79,9 +80,7 @@ async def test_risk_bounds_hold_for_low_tolerance(harness: FleetHarness) -> None
 
 async def test_high_tolerance_reaches_the_optimum(harness: FleetHarness) -> None:
     f = fid()
-    view = await run_fleet(
-        harness, persona_for(f, GOOD), risk_tolerance=1.0, cadence_s=60, max_rounds=8
-    )
+    view = await run_fleet(harness, persona_for(f, GOOD), risk_tolerance=1.0, max_rounds=8)
     assert view.current == GOOD
     assert harness.fleet.current(f) == GOOD
     assert view.deviation == 0.0
@@ -93,7 +92,7 @@ async def test_high_tolerance_reaches_the_optimum(harness: FleetHarness) -> None
 async def test_a_change_that_breaks_guards_is_rolled_back(harness: FleetHarness) -> None:
     f = fid()
     persona = persona_for(f, BAD, guard=Guard(max_error_rate=0.01, max_p95_ms=500))
-    view = await run_fleet(harness, persona, risk_tolerance=1.0, cadence_s=60, max_rounds=3)
+    view = await run_fleet(harness, persona, risk_tolerance=1.0, max_rounds=3)
     rolled = [c for c in view.changes if c.status == "rolled_back"]
     assert rolled, view.changes
     assert rolled[0].reason
@@ -105,7 +104,7 @@ async def test_a_change_that_breaks_guards_is_rolled_back(harness: FleetHarness)
 async def test_shadow_mode_changes_nothing(harness: FleetHarness) -> None:
     f = fid()
     view = await run_fleet(
-        harness, persona_for(f, GOOD), risk_tolerance=1.0, cadence_s=60, max_rounds=5, shadow=True
+        harness, persona_for(f, GOOD), risk_tolerance=1.0, max_rounds=5, shadow=True
     )
     assert view.changes
     assert all(c.status == "shadow" for c in view.changes)
@@ -127,12 +126,7 @@ async def test_a_failing_or_hanging_executor_leaves_the_last_good_config(
     f = fid()
     executors = [ExecutorSpec(kind="script", command=command, timeout_s=limit_s), ExecutorSpec()]
     view = await run_fleet(
-        harness,
-        persona_for(f, GOOD),
-        risk_tolerance=1.0,
-        cadence_s=60,
-        max_rounds=1,
-        executors=executors,
+        harness, persona_for(f, GOOD), risk_tolerance=1.0, max_rounds=1, executors=executors
     )
     assert [c.status for c in view.changes] == ["failed"]
     assert reason in view.changes[0].reason
@@ -150,12 +144,7 @@ async def test_script_executor_receives_the_config(harness: FleetHarness, tmp_pa
         ExecutorSpec(),
     ]
     view = await run_fleet(
-        harness,
-        persona_for(f, GOOD),
-        risk_tolerance=1.0,
-        cadence_s=60,
-        max_rounds=1,
-        executors=executors,
+        harness, persona_for(f, GOOD), risk_tolerance=1.0, max_rounds=1, executors=executors
     )
     assert view.changes[0].status == "applied"
     assert FleetConfig.model_validate_json(out.read_text()) == view.current == GOOD
@@ -164,12 +153,7 @@ async def test_script_executor_receives_the_config(harness: FleetHarness, tmp_pa
 async def test_continue_as_new_carries_the_fleet_state(harness: FleetHarness) -> None:
     f = fid()
     view = await run_fleet(
-        harness,
-        persona_for(f, GOOD),
-        risk_tolerance=0.0,
-        cadence_s=60,
-        max_rounds=25,
-        rounds_per_run=4,
+        harness, persona_for(f, GOOD), risk_tolerance=0.0, max_rounds=25, rounds_per_run=4
     )
     assert view.rounds == 25
     applied = [c for c in view.changes if c.status == "applied"]
@@ -188,12 +172,7 @@ async def test_continue_as_new_carries_the_fleet_state(harness: FleetHarness) ->
 async def test_the_persona_is_retrained_on_observations(harness: FleetHarness) -> None:
     f = fid()
     view = await run_fleet(
-        harness,
-        persona_for(f, BAD),
-        risk_tolerance=0.0,
-        cadence_s=60,
-        max_rounds=4,
-        relearn_every=2,
+        harness, persona_for(f, BAD), risk_tolerance=0.0, max_rounds=4, relearn_every=2
     )
     assert view.persona_version == 3
     versions = harness.store.persona_versions(f"fleet-{f}")

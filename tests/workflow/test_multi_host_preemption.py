@@ -18,7 +18,7 @@ from activities.app.activities import AppActivities
 from activities.app.capacity import register_host
 from activities.store import Store
 from runtime.converter import data_converter
-from tests.workflow.app_support import Rig, admin_secret, app_settings, code_reviewer, end_sessions
+from tests.workflow.app_support import Rig, admin_secret, app_settings, end_sessions
 from workers import registry
 
 
@@ -62,9 +62,7 @@ async def rig(
 
 
 async def test_a_preempting_session_takes_a_lower_priority_place_on_one_host(rig: Rig) -> None:
-    await rig.define("acme", "admin", **code_reviewer())
-    await rig.grant("code-reviewer", "alice")
-    token = rig.token("alice")
+    token = await rig.code_reviewer_for("alice")
     held = [await rig.request("code-reviewer", token, priority=p) for p in (2, 2, 7, 7)]
     assert all(v.state == "running" for v in held)
     by_host: dict[str, list[int]] = {}

@@ -23,7 +23,7 @@ from activities.store import Store
 from personas.ids import negotiation_workflow_id, session_workflow_id
 from personas.instance.negotiation import NegotiationConfig
 from tests.helpers import eventually
-from tests.workflow.app_support import Rig, admin_secret, code_reviewer, end_sessions
+from tests.workflow.app_support import Rig, admin_secret, end_sessions
 from tests.workflow.negotiation_support import DockerProvider, Negotiator, end_negotiations
 from workers import registry
 
@@ -124,9 +124,7 @@ async def test_negotiation_and_app_session_run_each_activity_on_its_role(
     assert per_role["host"] >= 2  # provision, deprovision
     assert per_role["life"] >= 1  # save the persona
 
-    await rig.define("acme", "admin", **code_reviewer())
-    await rig.grant("code-reviewer", "alice")
-    token = rig.token("alice")
+    token = await rig.code_reviewer_for("alice")
     view = await rig.request("code-reviewer", token)
     assert view.state == "running"
     out = await rig.run(view.session_id, token, ["sh", "-c", "echo hi"])

@@ -2,13 +2,8 @@
 
 Entities and their resources, personas and their versions, contents, shed items,
 outcomes and room posts.
-
-Revision ID: 0001
-Revises:
-Create Date: 2025-01-01 00:00:00
 """
 
-from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -16,8 +11,6 @@ from alembic import op
 
 revision: str = "0001"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 ID = sa.String(255)
 

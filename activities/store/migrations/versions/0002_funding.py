@@ -1,20 +1,12 @@
 """Funding: ledger accounts, transactions, entries and holds; usage events; performance
 outcomes; rules versions; API keys; the hash-chained audit log; ads and impressions.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-22 00:00:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002"
 down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

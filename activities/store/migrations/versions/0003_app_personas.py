@@ -1,19 +1,10 @@
-"""App personas: host capacity, reservations, the wait queue, sessions and grants.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-22 03:40:00
-"""
-
-from collections.abc import Sequence
+"""App personas: host capacity, reservations, the wait queue, sessions and grants."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
 down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 ID = sa.String(length=255)
 

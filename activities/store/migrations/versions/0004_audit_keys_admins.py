@@ -1,19 +1,10 @@
-"""Audit entries keyed for idempotent appends, and the funding administrators.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-22 05:20:00
-"""
-
-from collections.abc import Sequence
+"""Audit entries keyed for idempotent appends, and the funding administrators."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
 down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 ID = sa.String(length=255)
 

@@ -4,21 +4,13 @@ A content is a sequence of parts (text, JSON, blob references). Rows written bef
 revision need no rewrite: their ``text`` reads as a single text part and their ``data`` as a
 single JSON part (see ``activities/store/content_parts.py``), which is also how such simple
 contents are still written, so plain text is never stored twice.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-29 10:00:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
 down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

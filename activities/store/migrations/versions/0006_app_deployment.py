@@ -4,21 +4,13 @@ Two deployments may share one store (two Temporal namespaces on one database); e
 reconciler then frees only its own deployment's reservations and queue entries. Rows written
 before this revision have no deployment (NULL) and are seen by every deployment's reconciler,
 as they were before.
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-02 16:50:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
 down_revision: str | None = "0005"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 TABLES = ("app_reservations", "app_queue")
 

@@ -4,21 +4,13 @@ The ledger's posting on PostgreSQL advances the head and writes the entry in one
 the head's upsert computes the new hash from the old one and returns both (a RETURNING
 clause sees only the new row, so the old hash is kept in the row). Other appends leave it
 as it was; only the posting reads it, right after setting it.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-02 23:40:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
 down_revision: str | None = "0006"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,19 +1,10 @@
-"""Agent resources, grants, recorded turn steps and the tool audit.
-
-Revision ID: 0009
-Revises: 0007 (0008 is another branch's; re-chained on merge)
-Create Date: 2026-12-03 07:10:00
-"""
-
-from collections.abc import Sequence
+"""Agent resources, grants, recorded turn steps and the tool audit."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
 down_revision: str | None = "0007"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

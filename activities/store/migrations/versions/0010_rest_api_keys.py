@@ -1,19 +1,10 @@
-"""The REST API's bearer keys (SHA-256 digests only) and idempotency records.
-
-Revision ID: 0010
-Revises: 0009
-Create Date: 2026-12-03 09:30:00
-"""
-
-from collections.abc import Sequence
+"""The REST API's bearer keys (SHA-256 digests only) and idempotency records."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
 down_revision: str | None = "0009"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
