@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.app.activities import AppActivities, _polled
@@ -79,7 +80,10 @@ class Cluster:
 
         async def ready() -> bool:
             registered = {h.host_id for h in await asyncio.to_thread(rm.hosts)}
-            polled = await _polled(self.client, host_queue(self.base, host_id))
+            try:
+                polled = await _polled(self.client, host_queue(self.base, host_id))
+            except RPCError:  # a loaded dev server may cancel a describe: ask again
+                return False
             return host_id in registered and polled
 
         # A generous wait, not a claim on start-up speed: a host worker imports, migrates
