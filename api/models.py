@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from personas.app.views import SessionView, UsageSample
 from personas.coordination import FloorPolicy
 from personas.parts import ContentPart
 
@@ -157,3 +158,30 @@ class PersonaChanges(_Body):
     """Profile fields to change in a persona's new version (id, entity and name are fixed)."""
 
     changes: dict[str, JsonValue] = Field(min_length=1, max_length=32)
+
+
+class Revoked(BaseModel):
+    """A withdrawn grant: the user's sessions of the persona told to end."""
+
+    ended_sessions: list[str]
+
+
+class SessionUsage(BaseModel):
+    """A session's periodic usage samples (oldest first, the view's bounded window)."""
+
+    session_id: str
+    state: str
+    usage: list[UsageSample]
+    samples_taken: int
+    samples_missed: int
+
+    @classmethod
+    def of(cls, view: SessionView) -> SessionUsage:
+        """The usage part of a session's view."""
+        return cls(
+            session_id=view.session_id,
+            state=view.state,
+            usage=view.usage,
+            samples_taken=view.samples_taken,
+            samples_missed=view.samples_missed,
+        )

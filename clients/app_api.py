@@ -130,6 +130,13 @@ class AppClient:
         (a new version also of the entity that owns the persona)."""
         persona = app_persona(**fields)
         actor = await self._authorise(entity_id, credential, f"defining {persona.persona_id}")
+        return await self.define_as(actor, entity_id, created_by, persona)
+
+    async def define_as(
+        self, actor: str, entity_id: str, created_by: str, persona: AppPersona
+    ) -> VersionedAppPersona:
+        """``define`` for an ``actor`` the caller has already authorised for ``entity_id``
+        (the REST API, by its entity-scoped key)."""
         try:
             current = await asyncio.to_thread(self.repo.get, persona.persona_id)
         except StoreError:
@@ -141,7 +148,7 @@ class AppClient:
             )
         try:
             return await asyncio.to_thread(
-                self.repo.save, persona, entity_id, f"{created_by[:64]} ({actor})"
+                self.repo.save, persona, entity_id, f"{created_by[:64]} ({actor[:128]})"
             )
         except (StoreError, UnknownEntity) as err:
             raise PersonaError(str(err)[:MAX_MESSAGE]) from None
@@ -155,8 +162,14 @@ class AppClient:
 
     async def grant(self, persona_id: str, user_id: str, credential: str | None = None) -> None:
         """Allow a user to request the persona (credentials of its entity)."""
-        entity = await self._owner_of(persona_id)
-        await self._authorise(entity, credential, f"granting {persona_id}")
+        await self._authorise(
+            await self._owner_of(persona_id), credential, f"granting {persona_id}"
+        )
+        await self.grant_as(persona_id, user_id)
+
+    async def grant_as(self, persona_id: str, user_id: str) -> None:
+        """``grant`` for a caller already authorised for the persona's entity."""
+        await self.get(persona_id)  # an app persona, not another kind's id
         if not user_id or len(user_id) > 128:
             raise PersonaError("a user id is 1-128 characters")
         await asyncio.to_thread(self.repo.grant, persona_id, user_id)
@@ -168,6 +181,11 @@ class AppClient:
         running sessions of the persona at once; returns the sessions told to end."""
         entity = await self._owner_of(persona_id)
         actor = await self._authorise(entity, credential, f"revoking {persona_id}")
+        return await self.revoke_as(actor, persona_id, user_id)
+
+    async def revoke_as(self, actor: str, persona_id: str, user_id: str) -> list[str]:
+        """``revoke`` for an ``actor`` already authorised for the persona's entity."""
+        await self.get(persona_id)
         await asyncio.to_thread(self.repo.revoke, persona_id, user_id)
         live = await asyncio.to_thread(self.repo.live_sessions_of, persona_id, user_id)
         notice = views.RevokeNotice(by=actor[:128])

@@ -2,7 +2,17 @@
 
 from fastapi import APIRouter
 
-from api.routes import apps, entities, fleets, funding, keys, negotiations, personas, rooms
+from api.routes import (
+    app_personas,
+    apps,
+    entities,
+    fleets,
+    funding,
+    keys,
+    negotiations,
+    personas,
+    rooms,
+)
 
 ROUTERS: list[APIRouter] = [
     entities.router,
@@ -11,6 +21,7 @@ ROUTERS: list[APIRouter] = [
     rooms.router,
     funding.router,
     negotiations.router,
+    app_personas.router,
     apps.router,
     fleets.router,
 ]

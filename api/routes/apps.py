@@ -1,16 +1,18 @@
-"""App sessions: requestPersona (202 + status URL), status, run, release."""
+"""App sessions: requestPersona (202 + status URL), status, usage (and its stream), run,
+release."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from activities.app.contracts import RunResult
 from api.auth import Caller, allow
 from api.idempotency import IdempotencyHeader, Outcome, idempotent
-from api.models import RunIn, SessionIn, TokenIn
+from api.models import RunIn, SessionIn, SessionUsage, TokenIn
 from api.owners import OwnedSession, app_persona_entity
 from api.services import ServicesDep
+from api.streams import STREAM_RESPONSES, MaxEvents, view_stream
 from personas.app.views import SessionView
 
 router = APIRouter(prefix="/v1/app-sessions", tags=["app sessions"])
@@ -38,6 +40,27 @@ async def request_session(
 async def session_status(session_id: OwnedSession, svc: ServicesDep) -> SessionView:
     """The session's state, steps and compensations."""
     return await svc.apps._view(session_id)
+
+
+@router.get("/{session_id}/usage")
+async def session_usage(session_id: OwnedSession, svc: ServicesDep) -> SessionUsage:
+    """The session's recent periodic usage samples (CPU, memory, processes, egress)."""
+    return SessionUsage.of(await svc.apps._view(session_id))
+
+
+@router.get(
+    "/{session_id}/usage/stream", response_class=StreamingResponse, responses=STREAM_RESPONSES
+)
+async def session_usage_stream(
+    session_id: OwnedSession, svc: ServicesDep, max_events: int | None = MaxEvents
+) -> StreamingResponse:
+    """Server-Sent Events: a ``usage`` event each time a new sample arrives or the session's
+    state changes."""
+
+    async def read() -> SessionUsage:
+        return SessionUsage.of(await svc.apps._view(session_id))
+
+    return await view_stream(read, "usage", max_events)
 
 
 @router.post("/{session_id}/run")

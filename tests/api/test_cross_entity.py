@@ -30,6 +30,7 @@ PARAMS = {
     "name": lambda w: "docs",
     "event": lambda w: "shift_start",
     "resource": lambda w: "repo:web",
+    "user_id": lambda w: "mallory",
 }
 
 
