@@ -38,7 +38,7 @@ from activities.funding.ledger import (
     source_account,
 )
 from activities.funding.metering import UsageRecord
-from activities.funding.performance import PerformanceStore
+from activities.funding.performance import PerformanceStore, RulesVersionInfo
 from activities.funding.service import Funding
 from activities.persona_start import PersonaDocument
 from activities.store import Store, StoreError
@@ -231,6 +231,14 @@ class FundingClient(ServiceClient):
     async def rules(self) -> RuleSet:
         """The rules document in force."""
         return await self._run(self.performance.rules)
+
+    async def rule_versions(self, limit: int = 50) -> list[RulesVersionInfo]:
+        """The newest stored versions of the rules (who, when), newest first."""
+        return await self._run(self.performance.rule_versions, limit)
+
+    async def rules_version(self, version: int) -> RuleSet:
+        """A stored version of the rules document."""
+        return await self._run(self.performance.rules_version, version)
 
     async def set_rules(self, document: str | dict[str, Any], admin_secret: str | None) -> RuleSet:
         """Store a new rules document as an administrator; refused with the reason."""

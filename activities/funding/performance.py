@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from activities.funding import audit_log
@@ -14,7 +15,15 @@ from activities.funding.settings import get_funding_settings
 from activities.funding.tables import PerformanceRecord, RulesVersion
 from activities.store.db import insert_ignore, scope_filter, utc
 from personas.funding.metrics import PerformanceOutcome, performance
-from personas.funding.rules import DEFAULT_RULES, RuleSet, parse_rules
+from personas.funding.rules import DEFAULT_RULES, RulesError, RuleSet, parse_rules
+
+
+class RulesVersionInfo(BaseModel):
+    """Who stored a version of the rules, and when."""
+
+    version: int
+    created_by: str
+    created_at: datetime
 
 
 class PerformanceStore:
@@ -74,6 +83,25 @@ class PerformanceStore:
         with self.db.tx() as s:
             row = s.scalars(stmt).first()
             return DEFAULT_RULES if row is None else RuleSet.model_validate(row.document)
+
+    def rule_versions(self, limit: int = 50) -> list[RulesVersionInfo]:
+        """The ``limit`` newest stored versions of the rules, newest first."""
+        stmt = select(RulesVersion).order_by(RulesVersion.version.desc()).limit(limit)
+        with self.db.tx() as s:
+            return [
+                RulesVersionInfo(
+                    version=row.version, created_by=row.created_by, created_at=row.created_at
+                )
+                for row in s.scalars(stmt)
+            ]
+
+    def rules_version(self, version: int) -> RuleSet:
+        """A stored version of the rules; RulesError names an unknown one."""
+        with self.db.tx() as s:
+            row = s.get(RulesVersion, version)
+            if row is None:
+                raise RulesError(f"unknown rules version {version}")
+            return RuleSet.model_validate(row.document)
 
     def rules_in_force(self) -> RuleSet:
         """The newest rules document with the cap in force explicit: its own, never above

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from activities.funding.ledger import Posting
 from activities.funding.metering import UsageRecord
+from activities.funding.performance import RulesVersionInfo
 from activities.store.db import Scope
 from api.auth import Caller, Principal, admin_only, entity_filter
 from api.idempotency import IdempotencyHeader, Outcome, idempotent
@@ -137,6 +138,24 @@ async def rules(who: Caller, svc: ServicesDep) -> RuleSet:
     """The funding rules in force (administrators)."""
     admin_only(who, "reading the funding rules")
     return await svc.funding.rules()
+
+
+@router.get("/v1/funding/rules/versions")
+async def rule_versions(
+    who: Caller, svc: ServicesDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[RulesVersionInfo]:
+    """The newest stored versions of the rules, who stored each and when (administrators)."""
+    admin_only(who, "reading the funding rules")
+    return await svc.funding.rule_versions(limit)
+
+
+@router.get("/v1/funding/rules/versions/{version}")
+async def rules_version(
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Caller, svc: ServicesDep
+) -> RuleSet:
+    """One stored version of the rules document (administrators)."""
+    admin_only(who, "reading the funding rules")
+    return await svc.funding.rules_version(version)
 
 
 @router.put("/v1/funding/rules")

@@ -31,6 +31,7 @@ PARAMS = {
     "event": lambda w: "shift_start",
     "resource": lambda w: "repo:web",
     "user_id": lambda w: "mallory",
+    "version": lambda w: "1",
 }
 
 
@@ -54,6 +55,7 @@ NAMED: dict[tuple[str, str], Any] = {
     ("get", "/v1/audit"): lambda w: {"params": {"entity_id": "acme"}},
     ("get", "/v1/audit/verify"): lambda w: {},
     ("get", "/v1/funding/rules"): lambda w: {},
+    ("get", "/v1/funding/rules/versions"): lambda w: {},
     ("put", "/v1/funding/rules"): lambda w: {"json": {"document": {}, "admin_secret": "x"}},
     ("post", "/v1/negotiations"): lambda w: {
         "json": {"negotiation_id": "stolen", "entity_id": "acme", "name": "x", "text": "a blog"}
