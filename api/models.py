@@ -7,11 +7,13 @@ PersonaView, Grant, NegotiationInput, Answer, SessionView, FleetContext, ...).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from personas.app.views import SessionView, UsageSample
 from personas.coordination import FloorPolicy
+from personas.fleet.simulator import Scenario
 from personas.parts import ContentPart
 
 Name = Field(min_length=1, max_length=255)
@@ -185,3 +187,59 @@ class SessionUsage(BaseModel):
             samples_taken=view.samples_taken,
             samples_missed=view.samples_missed,
         )
+
+
+#: An intent a fleet persona is learned for (``optimise for mobile users``).
+Intent = Annotated[str, Field(min_length=1, max_length=120)]
+
+
+class LearnIn(_Body):
+    """Learn a fleet persona in the simulator for a scenario and intents."""
+
+    fleet_id: str = Field(min_length=1, max_length=80)
+    scenario: Scenario = Field(default_factory=Scenario)
+    intents: list[Intent] = Field(default_factory=list, max_length=10)
+    rounds: int = Field(default=150, ge=1, le=1000)
+    seed: int = Field(default=0, ge=0, le=2**31)
+
+
+class FleetIn(LearnIn):
+    """Learn a fleet's persona and start adapting the fleet."""
+
+    current: dict[str, JsonValue] = Field(default_factory=dict, max_length=16)
+    risk_tolerance: float = Field(default=0.3, ge=0, le=1, allow_inf_nan=False)
+    cadence_s: float = Field(default=60.0, gt=0, le=86_400, allow_inf_nan=False)
+    shadow: bool = False
+
+
+class RiskIn(_Body):
+    """A fleet's risk tolerance."""
+
+    tolerance: float = Field(ge=0, le=1, allow_inf_nan=False)
+
+
+class ShadowIn(_Body):
+    """Shadow mode: changes are proposed, not applied."""
+
+    shadow: bool
+
+
+class ABIn(_Body):
+    """An A/B test of a fleet's variations (configurations as the fleet's JSON)."""
+
+    ab_id: str = Field(min_length=1, max_length=80)
+    variants: dict[
+        Annotated[str, Field(max_length=32)],
+        Annotated[dict[str, JsonValue], Field(max_length=16)],
+    ] = Field(min_length=1, max_length=8)
+    scenario: Scenario = Field(default_factory=Scenario)
+    explore: int = Field(default=0, ge=0, le=4)
+    max_rounds: int = Field(default=10, ge=1, le=100)
+    visits_per_round: int = Field(default=2000, ge=10, le=1_000_000)
+    seed: int | None = Field(default=None, ge=0, le=2**31)
+
+
+class MarketDeployIn(_Body):
+    """Adopt a marketplace persona (vetted first) for a fleet."""
+
+    name: str = Field(min_length=1, max_length=80)

@@ -12,8 +12,9 @@ import typing
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import RootModel, TypeAdapter, ValidationError
-from temporalio.client import WorkflowHandle
+from pydantic import BaseModel, RootModel, TypeAdapter, ValidationError
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities.fleet import lab
@@ -155,6 +156,14 @@ class FleetClient(ServiceClient):
 
     async def ab_test(self, **fields: Any) -> ABResult:
         """Run an A/B test to its decision (variants as configuration dicts)."""
+        ab_id = await self.start_ab_test(**fields)
+        return await self.client.get_workflow_handle_for(
+            FleetABTest.run, ab_test_workflow_id(ab_id)
+        ).result()
+
+    async def start_ab_test(self, **fields: Any) -> str:
+        """Start an A/B test (fields of :class:`ABInput`, variants as configuration dicts);
+        returns its id. Its workflow names the fleet (``PersonaId``) from the start."""
         try:
             variants = {k: parse_config(v) for k, v in fields.pop("variants", {}).items()}
             data = ABInput.model_validate({**fields, "variants": variants})
@@ -162,9 +171,35 @@ class FleetClient(ServiceClient):
             raise PersonaError(str(err)) from None
         except ValidationError as err:
             raise PersonaError(f"invalid A/B test: {explain(err)}") from None
-        return await self.client.execute_workflow(
-            FleetABTest.run, data, id=ab_test_workflow_id(data.ab_id), task_queue=self.task_queue
-        )
+        try:
+            await self.client.start_workflow(
+                FleetABTest.run,
+                data,
+                id=ab_test_workflow_id(data.ab_id),
+                task_queue=self.task_queue,
+                search_attributes=sa.starting("fleet", "ab_testing", persona_id=data.fleet_id),
+                static_summary=f"A/B test {data.ab_id} of fleet {data.fleet_id}",
+            )
+        except WorkflowAlreadyStartedError:
+            raise PersonaError(f"A/B test {data.ab_id} already exists") from None
+        return data.ab_id
+
+    async def ab_status(self, fleet_id: str, ab_id: str) -> ABStatus:
+        """An A/B test of ``fleet_id``: running, or its decision; unknown for another fleet's."""
+        handle = self.client.get_workflow_handle_for(FleetABTest.run, ab_test_workflow_id(ab_id))
+        try:
+            described = await handle.describe()
+        except RPCError:
+            raise PersonaError(f"unknown A/B test {ab_id}") from None
+        if described.typed_search_attributes.get(sa.PERSONA_ID) != fleet_id:
+            raise PersonaError(f"unknown A/B test {ab_id} of fleet {fleet_id}")
+        status = described.status
+        if status == WorkflowExecutionStatus.RUNNING:
+            return ABStatus(ab_id=ab_id, status="running")
+        if status != WorkflowExecutionStatus.COMPLETED:
+            name = status.name.lower() if status else "unknown"
+            return ABStatus(ab_id=ab_id, status=name)
+        return ABStatus(ab_id=ab_id, status="completed", result=await handle.result())
 
     async def deploy_from_market(self, fleet_id: str, name: str) -> int:
         """Vet a marketplace persona (signature, simulator) and adopt it, or refuse with reasons."""
@@ -182,6 +217,14 @@ class FleetClient(ServiceClient):
             raise PersonaError(f"refused {signed.listing.name}: {'; '.join(verdict.reasons)}")
         persona = {**signed.listing.persona, "fleet_id": fleet_id}
         return await self.set_persona(fleet_id, persona)
+
+
+class ABStatus(BaseModel):
+    """An A/B test's state: ``running``, ``completed`` (with its decision), or how it ended."""
+
+    ab_id: str
+    status: str
+    result: ABResult | None = None
 
 
 def context_of(data: dict[str, Any]) -> FleetContext:
